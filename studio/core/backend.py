@@ -1,0 +1,351 @@
+"""The one place that chooses numpy or cupy: array modules, devices, dtypes and random generators.
+
+Op code asks `array_module(x)` for the module of its inputs and writes one code path against it.
+"""
+
+from __future__ import annotations
+
+import builtins as _builtins
+
+import numpy as np
+
+try:  # cupy is optional (the `gpu` extra); its absence is reported only when CUDA is asked for
+    import cupy as _cupy
+except Exception:  # noqa: BLE001 - a broken CUDA install must not break the CPU engine
+    _cupy = None
+
+numpy = np
+
+
+def cuda_available() -> bool:
+    """True when cupy is importable and sees at least one CUDA device."""
+    if _cupy is None:
+        return False
+    try:
+        return _cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _require_cuda():
+    if _cupy is None:
+        raise RuntimeError(
+            "CUDA device requested, but cupy is not installed: install the gpu extra "
+            "(pip install 'studio[gpu]')"
+        )
+    if not cuda_available():
+        raise RuntimeError("CUDA device requested, but cupy found no CUDA GPU on this machine")
+    return _cupy
+
+
+# ----------------------------------------------------------------------------------------- devices
+
+
+class device:
+    """A device like `torch.device`: 'cpu' or 'cuda[:index]'."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type_or_str="cpu", index=None):
+        if isinstance(type_or_str, device):
+            self.type, self.index = type_or_str.type, type_or_str.index
+            return
+        if not isinstance(type_or_str, str):
+            raise TypeError(f"device: expected a string like 'cpu' or 'cuda:0', got {type_or_str!r}")
+        kind, _, idx = type_or_str.partition(":")
+        if kind not in ("cpu", "cuda"):
+            raise RuntimeError(
+                f"Expected one of cpu, cuda device type at start of device string: {type_or_str}"
+            )
+        if idx:
+            if not idx.isdigit():
+                raise RuntimeError(f"Invalid device string: '{type_or_str}'")
+            index = int(idx)
+        self.type = kind
+        self.index = index
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        if not isinstance(other, device):
+            return NotImplemented
+        return self.type == other.type and (
+            self.index == other.index or self.index is None or other.index is None
+        )
+
+    def __hash__(self):
+        return hash(self.type)
+
+    def __repr__(self):
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+
+CPU = device("cpu")
+
+
+def as_device(dev) -> device:
+    if dev is None:
+        return CPU
+    if isinstance(dev, device):
+        return dev
+    if isinstance(dev, int):
+        return device("cuda", dev)
+    return device(dev)
+
+
+def module_for_device(dev: device):
+    if dev.type == "cpu":
+        return np
+    return _require_cuda()
+
+
+def array_module(arr):
+    """numpy or cupy, whichever owns `arr` (the `get_array_module` of Chainer and CuPy)."""
+    if type(arr) is np.ndarray or _cupy is None:
+        return np
+    return _cupy.get_array_module(arr)
+
+
+def device_of(arr) -> device:
+    if type(arr) is np.ndarray or _cupy is None or not isinstance(arr, _cupy.ndarray):
+        return CPU
+    return device("cuda", arr.device.id)
+
+
+def is_cuda_array(arr) -> bool:
+    return _cupy is not None and isinstance(arr, _cupy.ndarray)
+
+
+def to_device_array(arr, dev: device):
+    """Copy `arr` to `dev` (a no-op when it is already there)."""
+    if dev.type == "cpu":
+        if is_cuda_array(arr):
+            return arr.get()
+        return arr
+    cp = _require_cuda()
+    if isinstance(arr, cp.ndarray) and (dev.index is None or arr.device.id == dev.index):
+        return arr
+    with cp.cuda.Device(dev.index or 0):
+        return cp.asarray(arr)
+
+
+def to_numpy(arr) -> np.ndarray:
+    return arr.get() if is_cuda_array(arr) else arr
+
+
+def ensure_array(data):
+    """numpy turns 0-d results into scalars; tensors always hold arrays."""
+    if type(data) is np.ndarray or is_cuda_array(data):
+        return data
+    return np.asarray(data)
+
+
+# ------------------------------------------------------------------------------------------- dtypes
+
+
+class dtype:
+    """A tensor element type like `torch.dtype`; `np` is the numpy dtype that stores it."""
+
+    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "_category")
+
+    def __init__(self, name, np_dtype, category):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.is_floating_point = category == 2
+        self.is_signed = self.np.kind in "if"
+        self.itemsize = self.np.itemsize
+        self._category = category  # 0 bool, 1 integer, 2 floating point: PyTorch's promotion order
+
+    def __repr__(self):
+        return f"studio.core.{self.name}"
+
+    def __reduce__(self):
+        return (_dtype_by_name, (self.name,))
+
+    def to_complex(self):
+        raise RuntimeError("complex dtypes are not supported")
+
+
+float16 = dtype("float16", np.float16, 2)
+float32 = dtype("float32", np.float32, 2)
+float64 = dtype("float64", np.float64, 2)
+int8 = dtype("int8", np.int8, 1)
+uint8 = dtype("uint8", np.uint8, 1)
+int16 = dtype("int16", np.int16, 1)
+int32 = dtype("int32", np.int32, 1)
+int64 = dtype("int64", np.int64, 1)
+bool_ = dtype("bool", np.bool_, 0)
+
+half, double = float16, float64  # PyTorch's aliases (`float` and `int` are set in studio.core)
+short, long = int16, int64
+
+ALL_DTYPES = (float16, float32, float64, int8, uint8, int16, int32, int64, bool_)
+_BY_NP = {d.np: d for d in ALL_DTYPES}
+_BY_NAME = {d.name: d for d in ALL_DTYPES}
+
+
+def _dtype_by_name(name):
+    return _BY_NAME[name]
+
+
+def from_numpy_dtype(np_dtype) -> dtype:
+    try:
+        return _BY_NP[np_dtype]
+    except KeyError:
+        d = np.dtype(np_dtype)
+        if d in _BY_NP:
+            return _BY_NP[d]
+        raise TypeError(
+            f"can't convert an array of type {d}: the supported types are "
+            "float64, float32, float16, int64, int32, int16, int8, uint8 and bool"
+        ) from None
+
+
+def as_dtype(d) -> dtype:
+    """Accept a studio dtype, a numpy dtype or type, or a name."""
+    if isinstance(d, dtype):
+        return d
+    if isinstance(d, str):
+        if d in _BY_NAME:
+            return _BY_NAME[d]
+        raise TypeError(f"unknown dtype name {d!r}")
+    if d is builtins_float:
+        return get_default_dtype()
+    if d is builtins_int:
+        return int64
+    if d is builtins_bool:
+        return bool_
+    return from_numpy_dtype(np.dtype(d))
+
+
+builtins_float, builtins_int, builtins_bool = _builtins.float, _builtins.int, _builtins.bool
+
+_default_dtype = float32
+
+
+def get_default_dtype() -> dtype:
+    return _default_dtype
+
+
+def set_default_dtype(d) -> None:
+    global _default_dtype
+    d = as_dtype(d)
+    if not d.is_floating_point:
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _default_dtype = d
+
+
+_PROMOTE_CACHE: dict = {}
+
+
+def promote_types(a: dtype, b: dtype) -> dtype:
+    """PyTorch's promotion of two tensor dtypes: the higher category wins, then the wider type."""
+    if a is b:
+        return a
+    key = (a, b)
+    r = _PROMOTE_CACHE.get(key)
+    if r is None:
+        if a._category != b._category:
+            r = a if a._category > b._category else b
+        else:
+            r = from_numpy_dtype(np.promote_types(a.np, b.np))
+            if r not in ALL_DTYPES:  # e.g. uint8 with int8 -> int16 exists; keep as found
+                r = int64
+        _PROMOTE_CACHE[key] = r
+    return r
+
+
+def scalar_category(value) -> int:
+    if isinstance(value, _builtins.bool):
+        return 0
+    if isinstance(value, _builtins.int):
+        return 1
+    return 2
+
+
+def dtype_with_scalar(t: dtype, value) -> dtype:
+    """The dtype of `tensor op scalar`: a scalar of a higher category lifts ints to the default type."""
+    cat = scalar_category(value)
+    if cat <= t._category:
+        return t
+    return get_default_dtype() if cat == 2 else int64
+
+
+def dtype_of_python(value) -> dtype:
+    cat = scalar_category(value)
+    return (bool_, int64, get_default_dtype())[cat]
+
+
+# -------------------------------------------------------------------------------------- generators
+
+
+class Generator:
+    """A random number generator like `torch.Generator`, on numpy's PCG64 (cupy's on CUDA)."""
+
+    __slots__ = ("device", "_seed", "_rng", "_cuda_rng")
+
+    def __init__(self, device="cpu"):
+        self.device = as_device(device)
+        self._cuda_rng = None
+        self.manual_seed(_builtins.int(np.random.SeedSequence().entropy % (2**63)))
+
+    def manual_seed(self, seed):
+        seed = _builtins.int(seed)
+        self._seed = seed
+        self._rng = np.random.Generator(np.random.PCG64(seed & 0xFFFFFFFFFFFFFFFF))
+        self._cuda_rng = None
+        return self
+
+    def seed(self):
+        s = _builtins.int(np.random.SeedSequence().entropy % (2**63))
+        self.manual_seed(s)
+        return s
+
+    def initial_seed(self):
+        return self._seed
+
+    def get_state(self):
+        return self._rng.bit_generator.state
+
+    def set_state(self, state):
+        self._rng.bit_generator.state = state
+        return self
+
+    @property
+    def numpy(self) -> np.random.Generator:
+        return self._rng
+
+    def for_module(self, xp):
+        """The generator to draw from for arrays of module `xp`."""
+        if xp is np:
+            return self._rng
+        if self._cuda_rng is None:
+            self._cuda_rng = xp.random.default_rng(self._rng.integers(0, 2**63))
+        return self._cuda_rng
+
+
+default_generator = Generator()
+default_generator.manual_seed(0x5EED)
+
+
+def manual_seed(seed) -> Generator:
+    """Seed the default generator, so that runs repeat exactly."""
+    default_generator.manual_seed(seed)
+    return default_generator
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def seed() -> int:
+    return default_generator.seed()
+
+
+def rng(generator, xp):
+    return (generator or default_generator).for_module(xp)

@@ -1,0 +1,311 @@
+"""Making tensors: from data, filled, ranges, identity, and random draws (seeded by `manual_seed`)."""
+
+from __future__ import annotations
+
+import builtins
+import numbers
+
+import numpy as np
+
+from . import backend as B
+from .tensor import Tensor, _wrap
+
+
+def _size(size):
+    if len(size) == 1 and not isinstance(size[0], numbers.Integral):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, numbers.Integral):
+            raise TypeError(f"size must be a tuple of ints, got {size!r}")
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+    return tuple(builtins.int(s) for s in size)
+
+
+def _infer_dtype(data):
+    """PyTorch's dtype for Python data: bools, ints to int64, floats to the default float type."""
+    if isinstance(data, builtins.bool):
+        return np.bool_
+    if isinstance(data, numbers.Integral):
+        return np.int64
+    if isinstance(data, numbers.Real):
+        return B.get_default_dtype().np
+    arr = np.asarray(data)
+    if arr.dtype.kind == "f" and arr.dtype != np.float16:
+        # nested Python floats: default type; numpy arrays keep theirs (handled by the caller)
+        return B.get_default_dtype().np
+    if arr.dtype.kind == "i":
+        return np.int64
+    if arr.dtype.kind == "u" and arr.dtype != np.uint8:
+        return np.int64
+    if arr.dtype.kind in "US O".replace(" ", ""):
+        raise TypeError(f"can't make a tensor from data of type {arr.dtype}: expected numbers")
+    return arr.dtype
+
+
+def _to_array(data, dtype=None, device=None, copy=False):
+    """An array on `device` for `data` (tensor, array, number or nested sequence)."""
+    dev = B.as_device(device) if device is not None else None
+    if isinstance(data, Tensor):
+        arr = data._data
+        if dev is None:
+            dev = data.device
+    elif isinstance(data, np.ndarray) or B.is_cuda_array(data):
+        arr = data
+        if dtype is None:
+            B.from_numpy_dtype(arr.dtype)  # refuses unsupported types with a clear message
+        if dev is None:
+            dev = B.device_of(arr)
+    else:
+        if isinstance(data, list | tuple) and builtins.any(isinstance(d, Tensor) for d in _flat(data)):
+            data = _nested_tensors_to_list(data)
+        np_dtype = B.as_dtype(dtype).np if dtype is not None else _infer_dtype(data)
+        try:
+            arr = np.array(data, dtype=np_dtype)
+        except ValueError as e:
+            raise ValueError(f"can't make a tensor from ragged or malformed data: {e}") from None
+        copy = False
+    if dtype is not None:
+        d = B.as_dtype(dtype).np
+        if arr.dtype != d:
+            arr = arr.astype(d)
+            copy = False
+    elif arr.dtype not in B._BY_NP:
+        arr = arr.astype(B.from_numpy_dtype(arr.dtype).np)
+    if copy:
+        arr = arr.copy()
+    return B.to_device_array(arr, dev or B.CPU)
+
+
+def _flat(seq):
+    for s in seq:
+        if isinstance(s, list | tuple):
+            yield from _flat(s)
+        else:
+            yield s
+
+
+def _nested_tensors_to_list(seq):
+    return [
+        _nested_tensors_to_list(s) if isinstance(s, list | tuple) else (s.item() if isinstance(s, Tensor) else s)
+        for s in seq
+    ]
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new tensor holding a copy of `data`."""
+    t = _wrap(_to_array(data, dtype, device, copy=True))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def as_tensor(data, dtype=None, device=None):
+    """A tensor sharing `data`'s memory where it can (same dtype and device)."""
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    return _wrap(_to_array(data, dtype, device))
+
+
+def from_numpy(ndarray):
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    B.from_numpy_dtype(ndarray.dtype)
+    return _wrap(ndarray)
+
+
+def _dtype_np(dtype, default=None):
+    if dtype is None:
+        return (default or B.get_default_dtype()).np
+    return B.as_dtype(dtype).np
+
+
+def _xp(device):
+    return B.module_for_device(B.as_device(device))
+
+
+def _finish(arr, requires_grad):
+    t = _wrap(arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
+    return _finish(_xp(device).zeros(_size(size), _dtype_np(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _finish(_xp(device).ones(_size(size), _dtype_np(dtype)), requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _finish(_xp(device).empty(_size(size), _dtype_np(dtype)), requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = B.dtype_of_python(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
+    return _finish(_xp(device).full(_size((size,)), fill_value, _dtype_np(dtype)), requires_grad)
+
+
+def _like(input, dtype, device):
+    return (dtype or input.dtype), (device or input.device)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    d, dev = _like(input, dtype, device)
+    return zeros(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    d, dev = _like(input, dtype, device)
+    return ones(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    d, dev = _like(input, dtype, device)
+    return empty(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    d, dev = _like(input, dtype, device)
+    return full(input.shape, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if (vals[1] - vals[0]) * vals[2] < 0:
+        raise RuntimeError(
+            f"arange: upper bound and larger bound inconsistent with step sign (start={vals[0]}, "
+            f"end={vals[1]}, step={vals[2]})"
+        )
+    if dtype is None:
+        is_int = builtins.all(isinstance(v, numbers.Integral) for v in vals)
+        dtype = B.int64 if is_int else B.get_default_dtype()
+    d = B.as_dtype(dtype).np
+    xp = _xp(device)
+    if d.kind == "f":
+        n = builtins.int(np.ceil((vals[1] - vals[0]) / vals[2]))
+        arr = (vals[0] + vals[2] * xp.arange(builtins.max(n, 0), dtype=np.float64)).astype(d)
+    else:
+        arr = xp.arange(vals[0], vals[1], vals[2]).astype(d)
+    return _finish(arr, requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    if steps < 0:
+        raise RuntimeError("linspace: number of steps must be non-negative")
+    arr = _xp(device).linspace(start, end, steps, dtype=np.float64).astype(_dtype_np(dtype))
+    return _finish(arr, requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    arr = _xp(device).logspace(start, end, steps, base=base).astype(_dtype_np(dtype))
+    return _finish(arr, requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    if n < 0 or (m is not None and m < 0):
+        raise RuntimeError(f"eye: n and m must be non-negative, got n={n}, m={m}")
+    return _finish(_xp(device).eye(n, m, dtype=_dtype_np(dtype)), requires_grad)
+
+
+# ------------------------------------------------------------------------------------ random
+
+
+def _gen(generator, device):
+    return B.rng(generator, _xp(device))
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    d = _dtype_np(dtype)
+    arr = _gen(generator, device).random(_size(size), dtype=np.float64 if d == np.float16 else d)
+    return _finish(arr.astype(d, copy=False), requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    d = _dtype_np(dtype)
+    arr = _gen(generator, device).standard_normal(_size(size), dtype=np.float64 if d == np.float16 else d)
+    return _finish(arr.astype(d, copy=False), requires_grad)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    arr = _gen(generator, device).integers(low, high, _size((size,)))
+    return _finish(arr.astype(_dtype_np(dtype, B.int64)), requires_grad)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    arr = _gen(generator, device).permutation(n)
+    return _finish(arr.astype(_dtype_np(dtype, B.int64)), requires_grad)
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None):
+    d, dev = _like(input, dtype, device)
+    return rand(input.shape, dtype=d, device=dev, requires_grad=requires_grad, generator=generator)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator=None):
+    d, dev = _like(input, dtype, device)
+    return randn(input.shape, dtype=d, device=dev, requires_grad=requires_grad, generator=generator)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
+    d, dev = _like(input, dtype, device)
+    return randint(low, high, input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    p = B.to_numpy(input._data).astype(np.float64)
+    rng = B.rng(generator, np)
+    rows = p.reshape(-1, p.shape[-1])
+    out = np.empty((rows.shape[0], num_samples), np.int64)
+    for i, r in enumerate(rows):  # one draw per distribution row, not per element
+        if (r < 0).any() or r.sum() <= 0:
+            raise RuntimeError("multinomial: probability tensor contains negative or all-zero rows")
+        if not replacement and num_samples > np.count_nonzero(r):
+            raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+        out[i] = rng.choice(r.size, num_samples, replace=replacement, p=r / r.sum())
+    res = out.reshape(p.shape[:-1] + (num_samples,))
+    return _wrap(B.to_device_array(res, input.device))
+
+
+def bernoulli(input, p=None, *, generator=None):
+    probs = input._data if p is None else p
+    xp = B.array_module(input._data)
+    draw = B.rng(generator, xp).random(input._data.shape) < probs
+    return _wrap(draw.astype(input._data.dtype))
+
+
+def _fill_random(t, arr):
+    from .ops.elementwise import _check_inplace
+
+    _check_inplace(t)
+    B.array_module(t._data).copyto(t._data, arr, casting="unsafe")
+    t._vc[0] += 1
+    return t
+
+
+def uniform_(t, a=0.0, b=1.0, *, generator=None):
+    rng = B.rng(generator, B.array_module(t._data))
+    return _fill_random(t, rng.uniform(a, b, t._data.shape))
+
+
+def normal_(t, mean=0.0, std=1.0, *, generator=None):
+    rng = B.rng(generator, B.array_module(t._data))
+    return _fill_random(t, rng.normal(mean, std, t._data.shape))
+
+
+def bernoulli_(t, p=0.5, *, generator=None):
+    rng = B.rng(generator, B.array_module(t._data))
+    return _fill_random(t, rng.random(t._data.shape) < p)

@@ -1,0 +1,1 @@
+"""Datasets, samplers, the DataLoader, transforms and sample data."""

@@ -1,0 +1,5 @@
+"""`studio.core.utils.data` is `studio.core.data`, as `torch.utils.data` is in PyTorch."""
+
+from .. import data
+
+__all__ = ["data"]
