@@ -1,0 +1,513 @@
+"""Tabular data from CSV files (on pandas): column choice, missing values, scaling, one-hot codes, targets.
+
+`TabularPreprocessor` learns the preprocessing from one table (means and spreads of numeric
+columns, categories of text columns, class names of the target) and applies exactly the same to
+new tables; it saves to a JSON-able dict. `CSVDataset` is a Dataset of `(features, target)` pairs
+built with it. `column_summaries` describes columns for a preview.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..tensor import _wrap
+from .dataset import Dataset
+
+__all__ = ["CSVDataset", "TabularPreprocessor", "TabularError", "column_summaries", "read_csv"]
+
+MISSING_STRATEGIES = ("mean", "median", "most_frequent", "constant", "drop", "error")
+# An integer-valued target with at most this many distinct values is taken as class labels.
+MAX_CLASSES_FOR_AUTO = 20
+FORMAT_VERSION = 1
+
+
+class TabularError(ValueError):
+    """A problem with a table's contents, naming the file, column and rows."""
+
+
+def _where(source) -> str:
+    return f"{Path(source).name}: " if source else ""
+
+
+def _row_numbers(df, positions):
+    """0-based data-row numbers of positions in `df`: its integer index labels when it has them
+    (a slice of a table read from a file keeps the file's row numbers), else the positions."""
+    if pd.api.types.is_integer_dtype(df.index):
+        return [int(v) for v in df.index[positions]]
+    return [int(p) for p in positions]
+
+
+def _rows_text(rows, source=None, limit=8) -> str:
+    """Data rows counted from 1 (and their line numbers in a CSV file, under the header line)."""
+    rows = list(rows)
+    shown = [r + 1 for r in rows[:limit]]
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    text = f"row{'s' if len(rows) > 1 else ''} {', '.join(map(str, shown))}{more}"
+    if source:
+        text += f" (line{'s' if len(rows) > 1 else ''} {', '.join(str(r + 1) for r in shown)}{more})"
+    return text
+
+
+def read_csv(path, **kwargs) -> pd.DataFrame:
+    """Read a CSV file, with errors that name the file."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"CSV file not found: {path}")
+    try:
+        df = pd.read_csv(path, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise TabularError(f"{Path(path).name}: the file is empty (no header row)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise TabularError(f"{Path(path).name}: cannot be read as CSV: {e}") from None
+    if df.shape[1] == 0:
+        raise TabularError(f"{Path(path).name}: no columns found")
+    return df
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def _integer_valued(values: pd.Series) -> bool:
+    v = values.dropna()
+    if len(v) == 0:
+        return False
+    if pd.api.types.is_integer_dtype(v):
+        return True
+    arr = v.to_numpy(dtype=np.float64)
+    return bool(np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)))
+
+
+def _detected_type(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if _is_numeric(series):
+        return "integer" if _integer_valued(series) else "numeric"
+    return "categorical"
+
+
+def _label(value) -> str:
+    """A class name for a target value: integer-valued numbers print without a decimal part."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, np.integer):
+        return str(int(value))
+    return str(value)
+
+
+def detect_task(series: pd.Series) -> str:
+    """'classification' for non-numeric targets or few distinct integer values, else 'regression'."""
+    if not _is_numeric(series):
+        return "classification"
+    if _integer_valued(series) and series.nunique(dropna=True) <= MAX_CLASSES_FOR_AUTO:
+        return "classification"
+    return "regression"
+
+
+def column_summaries(data, source=None) -> list[dict]:
+    """One dict per column for a data preview: name, detected type, missing and distinct counts, examples."""
+    df = read_csv(data) if isinstance(data, str | os.PathLike) else data
+    out = []
+    for name in df.columns:
+        col = df[name]
+        kind = _detected_type(col)
+        info = {
+            "name": str(name),
+            "type": kind,
+            "missing": int(col.isna().sum()),
+            "distinct": int(col.nunique(dropna=True)),
+            "examples": [_label(v) for v in col.dropna().unique()[:5]],
+            "task": detect_task(col),
+        }
+        if kind in ("numeric", "integer"):
+            v = col.astype(np.float64)
+            info.update(
+                min=float(v.min()) if info["missing"] < len(col) else None,
+                max=float(v.max()) if info["missing"] < len(col) else None,
+                mean=float(v.mean()) if info["missing"] < len(col) else None,
+            )
+        out.append(info)
+    return out
+
+
+class TabularPreprocessor:
+    """Learns and applies the preprocessing of a table: features to a float32 matrix, target to labels.
+
+    Args:
+        target: the target column (None: features only).
+        features: the feature columns (default: every column but the target).
+        task: 'classification', 'regression' or 'auto' (detected from the target).
+        missing: what to do with missing values: 'mean', 'median', 'most_frequent', 'constant'
+            (use `fill_value`), 'drop' (drop those rows) or 'error' (raise, naming column and rows).
+            Text columns take the most frequent value for 'mean' and 'median'. A missing target is
+            an error unless `missing='drop'`.
+        fill_value: the value for `missing='constant'` (default 0, or 'missing' for text columns).
+        categorical: columns to one-hot encode even when numeric (text columns always are).
+        standardize: scale numeric columns to zero mean and unit variance (default True).
+    """
+
+    def __init__(
+        self,
+        target=None,
+        features=None,
+        task="auto",
+        missing="mean",
+        fill_value=None,
+        categorical=(),
+        standardize=True,
+    ):
+        if missing not in MISSING_STRATEGIES:
+            raise ValueError(f"missing must be one of {', '.join(MISSING_STRATEGIES)}; got {missing!r}")
+        if task not in ("auto", "classification", "regression"):
+            raise ValueError(f"task must be 'auto', 'classification' or 'regression'; got {task!r}")
+        self.target = target
+        self.features = list(features) if features is not None else None
+        self.task = task
+        self.missing = missing
+        self.fill_value = fill_value
+        self.categorical = list(categorical)
+        self.standardize = standardize
+        self.columns: list[dict] = []  # per feature column: name, kind, fill, mean/std or categories
+        self.classes: list[str] | None = None
+        self.fitted = False
+
+    # ----------------------------------------------------------------------------------- fitting
+    def _check_columns(self, df, source):
+        wanted = ([self.target] if self.target is not None else []) + (self.features or [])
+        absent = [c for c in wanted if c not in df.columns]
+        if absent:
+            raise TabularError(
+                f"{_where(source)}no column {', '.join(map(repr, absent))}; the columns are: "
+                f"{', '.join(map(str, df.columns))}"
+            )
+
+    def _feature_names_in(self, df, source=None):
+        if self.features is not None:
+            if self.target is not None and self.target in self.features:
+                raise TabularError(
+                    f"{_where(source)}the target column {self.target!r} is also listed as a feature"
+                )
+            return list(self.features)
+        return [c for c in df.columns if c != self.target]
+
+    def _drop_or_check_missing(self, df, names, source):
+        """Rows with missing values: dropped ('drop'), or reported (always for the target)."""
+        if self.missing == "drop":
+            cols = names + ([self.target] if self.target is not None else [])
+            return df.dropna(subset=cols)
+        checks = list(names) if self.missing == "error" else []
+        if self.target is not None:
+            checks.append(self.target)
+        for name in checks:
+            bad = np.flatnonzero(df[name].isna().to_numpy())
+            if len(bad):
+                which = "target column" if name == self.target else "column"
+                hint = (
+                    "fill the missing targets or choose missing='drop'"
+                    if name == self.target
+                    else "choose a missing-value strategy (mean, median, most_frequent, constant or drop)"
+                )
+                raise TabularError(
+                    f"{_where(source)}{which} {name!r} has missing values in "
+                    f"{_rows_text(_row_numbers(df, bad), source)}: "
+                    f"{hint}"
+                )
+        return df
+
+    def fit(self, df: pd.DataFrame, source=None):
+        """Learn the preprocessing from `df` (`source`, a file name, appears in error messages)."""
+        self._check_columns(df, source)
+        names = self._feature_names_in(df, source)
+        if not names:
+            raise TabularError(f"{_where(source)}no feature columns: the table has only the target column")
+        df = self._drop_or_check_missing(df, names, source)
+        if len(df) == 0:
+            raise TabularError(f"{_where(source)}no rows left after dropping rows with missing values")
+        self.columns = []
+        for name in names:
+            col = df[name]
+            if _is_numeric(col) and name not in self.categorical:
+                values = col.astype(np.float64)
+                if values.isna().all():
+                    raise TabularError(f"{_where(source)}column {name!r} has no values at all")
+                if self.missing == "median":
+                    fill = float(values.median())
+                elif self.missing == "most_frequent":
+                    fill = float(values.mode().iloc[0])
+                elif self.missing == "constant":
+                    fill = float(self.fill_value if self.fill_value is not None else 0.0)
+                else:
+                    fill = float(values.mean())
+                filled = values.fillna(fill).to_numpy()
+                mean = float(filled.mean()) if self.standardize else 0.0
+                std = float(filled.std()) if self.standardize else 1.0
+                self.columns.append(
+                    {"name": str(name), "kind": "numeric", "fill": fill, "mean": mean, "std": std or 1.0}
+                )
+            else:
+                text = col.map(_label, na_action="ignore")
+                if self.missing == "constant":
+                    fill = str(self.fill_value) if self.fill_value is not None else "missing"
+                else:
+                    counts = text.value_counts()
+                    fill = str(counts.index[0]) if len(counts) else "missing"
+                categories = sorted(set(text.fillna(fill).tolist()))
+                self.columns.append(
+                    {"name": str(name), "kind": "categorical", "fill": fill, "categories": categories}
+                )
+        if self.target is not None:
+            y = df[self.target]
+            task = detect_task(y) if self.task == "auto" else self.task
+            if task == "regression" and not _is_numeric(y):
+                raise TabularError(
+                    f"{_where(source)}target column {self.target!r} is not numeric, so it cannot be a "
+                    "regression target; choose task='classification'"
+                )
+            self.task = task
+            if task == "classification":
+                labels = y.map(_label)
+                if _is_numeric(y):
+                    uniq = sorted(set(y.tolist()))
+                    self.classes = list(dict.fromkeys(_label(v) for v in uniq))
+                else:
+                    self.classes = sorted(set(labels.tolist()))
+            else:
+                self.classes = None
+        self.fitted = True
+        return self
+
+    # ------------------------------------------------------------------------------- transforming
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the output features: numeric columns, then `column=category` for one-hot codes."""
+        out = []
+        for c in self.columns:
+            if c["kind"] == "numeric":
+                out.append(c["name"])
+            else:
+                out.extend(f"{c['name']}={cat}" for cat in c["categories"])
+        return out
+
+    @property
+    def num_features(self) -> int:
+        return len(self.feature_names)
+
+    @property
+    def class_to_idx(self) -> dict | None:
+        return None if self.classes is None else {c: i for i, c in enumerate(self.classes)}
+
+    def transform(self, df: pd.DataFrame, source=None, with_target=None):
+        """Features as a float32 (N, F) array and the target as an array (or None)."""
+        if not self.fitted:
+            raise RuntimeError("TabularPreprocessor: call fit() before transform()")
+        if with_target is None:
+            with_target = self.target is not None and self.target in df.columns
+        names = [c["name"] for c in self.columns]
+        absent = [n for n in names if n not in df.columns]
+        if absent:
+            raise TabularError(
+                f"{_where(source)}no column {', '.join(map(repr, absent))}, which the preprocessing "
+                f"was fitted with; the columns are: {', '.join(map(str, df.columns))}"
+            )
+        keep_target = self.target if with_target else None
+        saved_target, self.target = self.target, keep_target
+        try:
+            df = self._drop_or_check_missing(df, names, source)
+        finally:
+            self.target = saved_target
+        blocks = []
+        for c in self.columns:
+            col = df[c["name"]]
+            if c["kind"] == "numeric":
+                try:
+                    values = pd.to_numeric(col, errors="raise").astype(np.float64)
+                except (ValueError, TypeError):
+                    bad = np.flatnonzero(
+                        pd.to_numeric(col, errors="coerce").isna().to_numpy() & col.notna().to_numpy()
+                    )
+                    raise TabularError(
+                        f"{_where(source)}column {c['name']!r} should hold numbers but has text in "
+                        f"{_rows_text(_row_numbers(df, bad), source)}"
+                    ) from None
+                v = values.fillna(c["fill"]).to_numpy()
+                blocks.append(((v - c["mean"]) / c["std"]).astype(np.float32)[:, None])
+            else:
+                text = col.map(_label, na_action="ignore").fillna(c["fill"])
+                cats = pd.Categorical(text, categories=c["categories"])
+                onehot = np.zeros((len(text), len(c["categories"])), np.float32)
+                codes = cats.codes
+                known = codes >= 0  # unseen categories get all-zero codes
+                onehot[np.flatnonzero(known), codes[known]] = 1.0
+                blocks.append(onehot)
+        x = np.concatenate(blocks, axis=1) if blocks else np.zeros((len(df), 0), np.float32)
+        y = None
+        if with_target:
+            yc = df[self.target]
+            if self.task == "classification":
+                labels = yc.map(_label)
+                idx = labels.map(self.class_to_idx)
+                unknown = np.flatnonzero(idx.isna().to_numpy())
+                if len(unknown):
+                    seen = sorted(set(labels.iloc[unknown].tolist()))
+                    raise TabularError(
+                        f"{_where(source)}target column {self.target!r} has classes not seen in fitting "
+                        f"({', '.join(seen[:5])}) in {_rows_text(_row_numbers(df, unknown), source)}; "
+                        "known classes: "
+                        f"{', '.join(self.classes)}"
+                    )
+                y = idx.to_numpy(dtype=np.int64)
+            else:
+                y = pd.to_numeric(yc, errors="coerce").to_numpy(dtype=np.float32)
+        return x, y
+
+    def fit_transform(self, df, source=None):
+        return self.fit(df, source).transform(df, source)
+
+    # --------------------------------------------------------------------------------- saving
+    def to_dict(self) -> dict:
+        """The fitted preprocessing as JSON-able data."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "target": self.target,
+            "features": [c["name"] for c in self.columns] if self.fitted else self.features,
+            "task": self.task,
+            "missing": self.missing,
+            "fill_value": self.fill_value,
+            "categorical": list(self.categorical),
+            "standardize": self.standardize,
+            "columns": [dict(c) for c in self.columns],
+            "classes": list(self.classes) if self.classes is not None else None,
+            "fitted": self.fitted,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TabularPreprocessor:
+        """Rebuild a preprocessor saved by `to_dict`."""
+        try:
+            version = d.get("format_version", 1)
+            if version > FORMAT_VERSION:
+                raise ValueError(
+                    f"saved preprocessing has format version {version}, newer than {FORMAT_VERSION}"
+                )
+            p = cls(
+                target=d["target"],
+                features=d["features"],
+                task=d["task"],
+                missing=d["missing"],
+                fill_value=d.get("fill_value"),
+                categorical=d.get("categorical", ()),
+                standardize=d.get("standardize", True),
+            )
+            p.columns = [dict(c) for c in d["columns"]]
+            for c in p.columns:
+                if c["kind"] not in ("numeric", "categorical"):
+                    raise ValueError(f"unknown column kind {c['kind']!r}")
+            p.classes = list(d["classes"]) if d.get("classes") is not None else None
+            p.fitted = bool(d.get("fitted", True))
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"not a saved tabular preprocessing: {e!r}") from None
+        return p
+
+    def __repr__(self):
+        return (
+            f"TabularPreprocessor(target={self.target!r}, task={self.task!r}, features={self.num_features}, "
+            f"missing={self.missing!r})"
+        )
+
+
+class CSVDataset(Dataset):
+    """A table as `(features, target)` samples: float32 feature vectors and int64 class or float32 targets.
+
+    Args:
+        data: a CSV file path or a pandas DataFrame.
+        target: the target column (None: samples are features only).
+        features: the feature columns (default: all but the target).
+        task: 'classification', 'regression' or 'auto'.
+        missing: the missing-value strategy (see `TabularPreprocessor`).
+        fill_value: the value for `missing='constant'`.
+        categorical: numeric columns to one-hot encode as categories.
+        preprocessor: a fitted `TabularPreprocessor` (or its dict) to apply instead of fitting anew,
+            so that new data is transformed exactly as the training data was.
+        read_csv_kwargs: extra arguments for `pandas.read_csv` (e.g. `sep=';'`).
+    """
+
+    def __init__(
+        self,
+        data,
+        target=None,
+        features=None,
+        task="auto",
+        missing="mean",
+        fill_value=None,
+        categorical=(),
+        preprocessor=None,
+        read_csv_kwargs=None,
+    ):
+        if isinstance(data, pd.DataFrame):
+            self.source = None
+            df = data
+        else:
+            self.source = os.fspath(data)
+            df = read_csv(self.source, **(read_csv_kwargs or {}))
+        if isinstance(preprocessor, dict):
+            preprocessor = TabularPreprocessor.from_dict(preprocessor)
+        if preprocessor is None:
+            preprocessor = TabularPreprocessor(target, features, task, missing, fill_value, categorical)
+            preprocessor.fit(df, self.source)
+        self.preprocessor = preprocessor
+        x, y = preprocessor.transform(df, self.source)
+        self.data = _wrap(x)
+        self.targets = _wrap(y) if y is not None else None
+        self.frame = df
+
+    @property
+    def task(self):
+        return self.preprocessor.task
+
+    @property
+    def classes(self):
+        return self.preprocessor.classes
+
+    @property
+    def class_to_idx(self):
+        return self.preprocessor.class_to_idx
+
+    @property
+    def feature_names(self):
+        return self.preprocessor.feature_names
+
+    @property
+    def num_features(self) -> int:
+        return self.data.shape[1]
+
+    @property
+    def num_classes(self) -> int | None:
+        return len(self.classes) if self.classes is not None else None
+
+    def __len__(self):
+        return self.data.shape[0]
+
+    def __getitem__(self, index):
+        if self.targets is None:
+            return self.data[index]
+        return self.data[index], self.targets[index]
+
+    def _batch(self, indices):
+        """What `default_collate` makes of these samples, gathered in one step."""
+        x = _wrap(self.data._data[indices])
+        if self.targets is None:
+            return x
+        return [x, _wrap(self.targets._data[indices])]
+
+    def summaries(self) -> list[dict]:
+        return column_summaries(self.frame)
+
+    def __repr__(self):
+        src = f"{Path(self.source).name}, " if self.source else ""
+        return f"CSVDataset({src}{len(self)} rows, {self.num_features} features, task={self.task!r})"
