@@ -13,6 +13,8 @@ from .tensor import Tensor, _wrap
 
 def _size(size):
     if len(size) == 1 and not isinstance(size[0], numbers.Integral):
+        if not isinstance(size[0], tuple | list) and not hasattr(size[0], "__iter__"):
+            raise TypeError(f"size must be a tuple of ints, got {size[0]!r}")
         size = tuple(size[0])
     for s in size:
         if not isinstance(s, numbers.Integral):
@@ -24,13 +26,18 @@ def _size(size):
 
 def _infer_dtype(data):
     """PyTorch's dtype for Python data: bools, ints to int64, floats to the default float type."""
+    if isinstance(data, np.generic) and data.dtype in B._BY_NP:
+        return data.dtype  # a numpy scalar keeps its type, as an array does
     if isinstance(data, builtins.bool):
         return np.bool_
     if isinstance(data, numbers.Integral):
         return np.int64
     if isinstance(data, numbers.Real):
         return B.get_default_dtype().np
-    arr = np.asarray(data)
+    try:
+        arr = np.asarray(data)
+    except ValueError as e:
+        raise ValueError(f"can't make a tensor from ragged or malformed data: {e}") from None
     if arr.dtype.kind == "f" and arr.dtype != np.float16:
         # nested Python floats: default type; numpy arrays keep theirs (handled by the caller)
         return B.get_default_dtype().np
@@ -87,7 +94,9 @@ def _flat(seq):
 
 def _nested_tensors_to_list(seq):
     return [
-        _nested_tensors_to_list(s) if isinstance(s, list | tuple) else (s.item() if isinstance(s, Tensor) else s)
+        _nested_tensors_to_list(s)
+        if isinstance(s, list | tuple)
+        else (s.item() if isinstance(s, Tensor) else s)
         for s in seq
     ]
 
@@ -198,8 +207,8 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
-    if steps < 0:
-        raise RuntimeError("linspace: number of steps must be non-negative")
+    if not isinstance(steps, numbers.Integral) or steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be a non-negative integer, got {steps!r}")
     arr = _xp(device).linspace(start, end, steps, dtype=np.float64).astype(_dtype_np(dtype))
     return _finish(arr, requires_grad)
 
@@ -222,23 +231,35 @@ def _gen(generator, device):
     return B.rng(generator, _xp(device))
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def _float_draw(dtype, where):
     d = _dtype_np(dtype)
+    if d.kind != "f":
+        raise RuntimeError(f"{where}: expected a floating point dtype, got {B.from_numpy_dtype(d).name}")
+    return d
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform draws from [0, 1)."""
+    d = _float_draw(dtype, "rand")
     arr = _gen(generator, device).random(_size(size), dtype=np.float64 if d == np.float16 else d)
     return _finish(arr.astype(d, copy=False), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    d = _dtype_np(dtype)
+    """Draws from the standard normal distribution."""
+    d = _float_draw(dtype, "randn")
     arr = _gen(generator, device).standard_normal(_size(size), dtype=np.float64 if d == np.float16 else d)
     return _finish(arr.astype(d, copy=False), requires_grad)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """Integers drawn uniformly from [low, high): `randint(high, size)` or `randint(low, high, size)`."""
+    if size is None and isinstance(high, tuple | list):
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if size is None:
-        raise TypeError("randint() missing required argument 'size'")
+        raise TypeError("randint() missing required argument 'size' (a tuple of ints)")
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     arr = _gen(generator, device).integers(low, high, _size((size,)))
@@ -274,7 +295,9 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         if (r < 0).any() or r.sum() <= 0:
             raise RuntimeError("multinomial: probability tensor contains negative or all-zero rows")
         if not replacement and num_samples > np.count_nonzero(r):
-            raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+            raise RuntimeError(
+                "multinomial: cannot sample n_sample > prob_dist.size(-1) samples without replacement"
+            )
         out[i] = rng.choice(r.size, num_samples, replace=replacement, p=r / r.sum())
     res = out.reshape(p.shape[:-1] + (num_samples,))
     return _wrap(B.to_device_array(res, input.device))

@@ -6,6 +6,7 @@ Methods are thin: each delegates to the op family in `studio.core.ops` that impl
 from __future__ import annotations
 
 import builtins
+from weakref import ref as _weakref
 
 import numpy as np
 
@@ -33,13 +34,13 @@ def _wrap(data, grad_fn=None, requires_grad=False, vc=None):
 
 
 def _result(data, node=None, output_nr=0, vc=None):
-    """An op's output: attach `node` as grad_fn when it was recorded."""
+    """An op's output: attach `node` as grad_fn when it was recorded, and tell it the output's meta."""
     if type(data) is not _ndarray:
         data = B.ensure_array(data)
-    t = object.__new__(Tensor)
+    t = _new(Tensor)
     t._data = data
     t.grad = None
-    t._vc = vc if vc is not None else [0]
+    t._vc = [0] if vc is None else vc
     t._retains_grad = False
     t._hooks = None
     t._accum = None
@@ -51,38 +52,57 @@ def _result(data, node=None, output_nr=0, vc=None):
     else:
         t._rg = True
         t.grad_fn = node
+        if output_nr == 0 and node._meta is None:
+            node._meta = (data.shape, data.dtype)
+        else:
+            node.set_output_meta(output_nr, data.shape, data.dtype)
     return t
+
+
+_new = object.__new__
+_NO_EDGE = (None, 0)
+
+
+def _leaf_edge(t):
+    """The accumulator edge of leaf `t`, made on first use (the leaf holds it weakly)."""
+    ref = t._accum
+    acc = ref() if ref is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        t._accum = _weakref(acc)
+    return (acc, 0)
 
 
 def edge(t):
     """The (node, output index) a gradient for `t` flows into, or (None, 0) when it needs none."""
-    if t.__class__ is not Tensor and not isinstance(t, Tensor):
-        return (None, 0)
-    if not t._rg:
-        return (None, 0)
-    if t.grad_fn is not None:
-        return (t.grad_fn, t._output_nr)
-    acc = t._accum
-    if acc is None:
-        acc = t._accum = AccumulateGrad(t)
-    return (acc, 0)
+    if t is None or not (t.__class__ is Tensor or isinstance(t, Tensor)) or not t._rg:
+        return _NO_EDGE
+    fn = t.grad_fn
+    if fn is not None:
+        return (fn, t._output_nr)
+    return _leaf_edge(t)
 
 
 def needs_grad(*tensors) -> bool:
     """Whether an op on these inputs must be recorded."""
     if not grad_mode._enabled:
         return False
-    for t in tensors:
-        if t is not None and t.__class__ is Tensor and t._rg:
-            return True
-        if isinstance(t, Tensor) and t._rg:
-            return True
-    return False
+    return any(t is not None and (t.__class__ is Tensor or isinstance(t, Tensor)) and t._rg for t in tensors)
 
 
 def record(node, inputs, saved=None):
     """Wire `node` to its inputs: the one step every recorded op takes."""
-    node.next_functions = tuple(edge(t) for t in inputs)
+    edges = []
+    add = edges.append
+    for t in inputs:
+        # inlined `edge`: this runs once per input of every recorded op
+        if (t.__class__ is not Tensor and not isinstance(t, Tensor)) or not t._rg:
+            add(_NO_EDGE)
+        elif t.grad_fn is not None:
+            add((t.grad_fn, t._output_nr))
+        else:
+            add(_leaf_edge(t))
+    node.next_functions = tuple(edges)
     node.saved = saved
     return node
 
@@ -106,10 +126,22 @@ class Tensor:
 
     __array_priority__ = 1000  # numpy defers `ndarray op Tensor` to our reflected operators
 
-    def __init__(self, data=None, *, requires_grad=False, dtype=None, device=None):
+    def __init__(self, data=None, *sizes, requires_grad=False, dtype=None, device=None):
+        """`Tensor(data)` copies data as the default float type; `Tensor(2, 3)` makes a (2, 3) tensor."""
         from .creation import _to_array
 
-        arr = _to_array(np.zeros((0,), np.float32) if data is None else data, dtype, device)
+        if isinstance(data, builtins.int | np.integer) and not isinstance(data, builtins.bool):
+            shape = (data,) + sizes
+            if not builtins.all(isinstance(s, builtins.int | np.integer) for s in shape):
+                raise TypeError(f"Tensor(*sizes): expected integer sizes, got {shape}")
+            data = np.zeros(shape, (B.as_dtype(dtype) if dtype is not None else B.get_default_dtype()).np)
+        elif sizes:
+            raise TypeError(f"Tensor(): expected data or integer sizes, got {(data,) + sizes!r}")
+        elif data is None:
+            data = np.zeros((0,), B.get_default_dtype().np)
+        elif dtype is None and not isinstance(data, Tensor | np.ndarray) and not B.is_cuda_array(data):
+            dtype = B.get_default_dtype()  # like torch.Tensor, the legacy constructor makes floats
+        arr = _to_array(data, dtype, device)
         self._data = arr
         self._rg = False
         self.grad = None
@@ -258,9 +290,7 @@ class Tensor:
 
     def item(self):
         if self._data.size != 1:
-            raise RuntimeError(
-                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
-            )
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
         return self._data.item()
 
     def tolist(self):
@@ -278,9 +308,7 @@ class Tensor:
 
     def __bool__(self):
         if self._data.size != 1:
-            raise RuntimeError(
-                f"Boolean value of Tensor with {self._data.size} values is ambiguous"
-            )
+            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is ambiguous")
         return builtins.bool(self._data)
 
     def __float__(self):
@@ -335,8 +363,11 @@ class Tensor:
         return self.to("cpu")
 
     def cuda(self, device=None):
-        return self.to(B.device("cuda", device if isinstance(device, builtins.int) else None)
-                       if not isinstance(device, str | B.device) else device)
+        return self.to(
+            B.device("cuda", device if isinstance(device, builtins.int) else None)
+            if not isinstance(device, str | B.device)
+            else device
+        )
 
     def type(self, dtype=None):
         if dtype is None:
@@ -369,9 +400,29 @@ class Tensor:
 
     # ------------------------------------------------------------------------------- autograd
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from .autograd import backward as _backward
-
-        _backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+        """Accumulate into the leaves' `.grad` the gradient of this tensor (of `gradient` · this tensor)."""
+        fn = self.grad_fn
+        data = self._data
+        if (
+            gradient is None
+            and inputs is None
+            and fn is not None
+            and not create_graph
+            and data.size == 1
+            and data.dtype.kind == "f"
+            and type(data) is _ndarray
+        ):
+            # the common `loss.backward()`: skip the general argument handling
+            seed = _np_array(1, data.dtype) if data.ndim == 0 else _np_ones(data.shape, data.dtype)
+            _engine.run_backward(((fn, self._output_nr),), (seed,), bool(retain_graph))
+            return
+        _autograd.backward(
+            self,
+            None if gradient is None else (gradient,),
+            retain_graph=retain_graph,
+            create_graph=create_graph,
+            inputs=inputs,
+        )
 
     def detach(self):
         return _wrap(self._data, vc=self._vc)
@@ -1025,7 +1076,13 @@ def _rebuild(array, requires_grad):
     return t
 
 
-# Op families: imported last because they build on the Tensor class above.
+_np_ones, _np_array = np.ones, np.array
+
+# The autograd entry points and op families: imported last because they build on the classes above.
+from . import autograd as _autograd  # noqa: E402
+from .autograd import engine as _engine  # noqa: E402
+
+_engine._wrap = _wrap
 from .ops import activation as _act  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import linalg as _la  # noqa: E402

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from . import engine
 from .engine import run_backward
 from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from .graph import AccumulateGrad, Node
 from .gradcheck import gradcheck
+from .graph import AccumulateGrad, Node
+from .graph_walk import GraphEdge, GraphNode, GraphWalk, graph_walk
 
 __all__ = [
-    "AccumulateGrad", "Function", "FunctionCtx", "Node", "backward", "enable_grad", "grad", "gradcheck",
-    "inference_mode", "is_grad_enabled", "no_grad", "once_differentiable", "set_grad_enabled",
+    "AccumulateGrad",
+    "Function",
+    "FunctionCtx",
+    "GraphEdge",
+    "GraphNode",
+    "GraphWalk",
+    "Node",
+    "backward",
+    "enable_grad",
+    "grad",
+    "gradcheck",
+    "graph_walk",
+    "inference_mode",
+    "is_grad_enabled",
+    "no_grad",
+    "once_differentiable",
+    "set_grad_enabled",
 ]
 
 
@@ -20,26 +37,60 @@ def _as_tuple(x):
     return tuple(x) if isinstance(x, list | tuple) else (x,)
 
 
-def _make_grads(outputs, grad_outputs, where):
-    from .. import backend as B
+def _check_outputs(outputs, where):
+    from ..tensor import Tensor
 
+    if not outputs:
+        raise RuntimeError(f"{where}: expected at least one output tensor, got none")
+    for i, out in enumerate(outputs):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{where}: expected the outputs to be Tensors, got {type(out).__name__} at {i}")
+        if not out._rg:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+
+
+def _make_grads(outputs, grad_outputs, where):
+    """One gradient array per output: ones for scalar outputs, else the given tensors (copied)."""
+    from .. import backend as B
+    from ..tensor import Tensor
+
+    if grad_outputs and len(grad_outputs) != len(outputs):
+        raise RuntimeError(
+            f"{where}: got {len(grad_outputs)} gradients for {len(outputs)} outputs; expected one per output"
+        )
     grads = []
     for i, out in enumerate(outputs):
-        g = grad_outputs[i] if grad_outputs and i < len(grad_outputs) else None
+        g = grad_outputs[i] if grad_outputs else None
         if g is None:
             if out._data.size != 1:
-                raise RuntimeError(f"{where}: grad can be implicitly created only for scalar outputs")
-            if out._data.dtype.kind != "f":
-                raise RuntimeError(f"{where}: grad can be implicitly created only for real scalar outputs but got {out.dtype}")
-            grads.append(B.array_module(out._data).ones_like(out._data))
-        else:
-            data = g._data if hasattr(g, "_data") else g
-            if tuple(data.shape) != tuple(out._data.shape):
                 raise RuntimeError(
-                    f"{where}: mismatch in shape: grad_output[{i}] has a shape of {tuple(data.shape)} and "
-                    f"output[{i}] has a shape of {tuple(out._data.shape)}."
+                    f"{where}: grad can be implicitly created only for scalar outputs, but output {i} has "
+                    f"shape {tuple(out._data.shape)}; pass a gradient of that shape"
                 )
-            grads.append(data.astype(out._data.dtype, copy=False))
+            if out._data.dtype.kind != "f":
+                raise RuntimeError(
+                    f"{where}: grad can be implicitly created only for real scalar outputs but got "
+                    f"{out.dtype}"
+                )
+            grads.append(B.array_module(out._data).ones(out._data.shape, out._data.dtype))
+            continue
+        if not isinstance(g, Tensor):
+            raise TypeError(
+                f"{where}: expected the gradient for output {i} to be a Tensor or None, got "
+                f"{type(g).__name__}"
+            )
+        data = g._data
+        if data.shape != out._data.shape:
+            raise RuntimeError(
+                f"{where}: mismatch in shape: grad_output[{i}] has a shape of {tuple(data.shape)} and "
+                f"output[{i}] has a shape of {tuple(out._data.shape)}."
+            )
+        if type(data) is not type(out._data):
+            raise RuntimeError(
+                f"{where}: the gradient for output {i} is on {g.device} but the output is on {out.device}"
+            )
+        # a copy: the user's gradient tensor must never become (part of) a leaf's .grad
+        grads.append(data.astype(out._data.dtype, copy=True))
     return grads
 
 
@@ -50,42 +101,45 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             "backward(create_graph=True): higher-order gradients are not supported by studio.core"
         )
     outputs = _as_tuple(tensors)
-    for out in outputs:
-        if not out._rg:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    _check_outputs(outputs, "backward")
     grads = _make_grads(outputs, _as_tuple(grad_tensors), "backward")
+    if inputs is not None:
+        from ..tensor import _wrap
+
+        ins = _as_tuple(inputs)
+        if not ins:
+            raise RuntimeError(
+                "backward: inputs= was given but is empty; pass the tensors to accumulate into"
+            )
+        res = grad(outputs, ins, [_wrap(g) for g in grads], retain_graph=retain_graph, allow_unused=True)
+        handed_out = set()
+        for t, g in zip(ins, res):
+            if g is not None:
+                engine._accumulate(t, g._data, handed_out, hooks=False)  # grad() ran them
+        return
     roots, root_grads = [], []
     for out, g in zip(outputs, grads):
         if out.grad_fn is None:
-            from .engine import _accumulate
-            from ..tensor import _wrap
-
-            _accumulate(out, g.copy(), set(), _wrap)
+            engine._accumulate(out, g, set())
             continue
         roots.append((out.grad_fn, out._output_nr))
         root_grads.append(g)
-    if inputs is not None:
-        ins = _as_tuple(inputs)
-        res = grad(outputs, ins, grads and [_wrap_arr(g) for g in grads], retain_graph=retain_graph,
-                   allow_unused=True)
-        for t, g in zip(ins, res):
-            if g is not None:
-                t.grad = g if t.grad is None else t.grad + g
-        return
     if roots:
         run_backward(roots, root_grads, retain_graph=bool(retain_graph))
 
 
-def _wrap_arr(a):
-    from ..tensor import _wrap
-
-    return _wrap(a)
-
-
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
-         is_grads_batched=False, materialize_grads=False):
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph=False,
+    allow_unused=None,
+    is_grads_batched=False,
+    materialize_grads=False,
+):
     """The gradients of `outputs` with respect to `inputs`, returned instead of accumulated."""
-    from ..tensor import _wrap, edge
+    from ..tensor import Tensor, _wrap, edge
 
     if create_graph:
         raise NotImplementedError(
@@ -93,12 +147,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         )
     outs = _as_tuple(outputs)
     ins = _as_tuple(inputs)
+    if not ins:
+        raise RuntimeError("grad: expected at least one input tensor to differentiate with respect to")
     for i, t in enumerate(ins):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: expected the inputs to be Tensors, got {type(t).__name__} at {i}")
         if not t._rg:
-            raise RuntimeError(f"grad: input {i} does not require grad")
-    for out in outs:
-        if not out._rg:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+            raise RuntimeError(f"grad: one of the differentiated Tensors (input {i}) does not require grad")
+    _check_outputs(outs, "grad")
     grads = _make_grads(outs, _as_tuple(grad_outputs), "grad")
     capture = {}
     for i, t in enumerate(ins):
@@ -106,8 +162,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     roots = [(o.grad_fn, o._output_nr) if o.grad_fn is not None else edge(o) for o in outs]
     captured = run_backward(roots, grads, retain_graph=bool(retain_graph), capture=capture, accumulate=False)
     result = []
+    seen = set()
     for i, t in enumerate(ins):
         g = captured[capture[edge(t)]]
+        if g is not None:
+            # own the array: it may be a read-only broadcast view or shared by two inputs
+            if g.base is not None or id(g) in seen or not g.flags.writeable:
+                g = g.copy()
+            seen.add(id(g))
         if g is None:
             if materialize_grads:
                 from .. import backend as B

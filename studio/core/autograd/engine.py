@@ -8,23 +8,34 @@ from __future__ import annotations
 from . import grad_mode
 from .graph import _FREED, AccumulateGrad
 
+_wrap = None  # `studio.core.tensor._wrap`, set by that module once it is defined (it imports us)
+
+_SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after they "
+    "have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
+
 
 def _dependencies(roots):
     """Count, for every node reachable from the roots, how many edges lead into it."""
     deps = {}
-    seen = set()
-    stack = [n for n in roots if n is not None]
-    for n in stack:
-        seen.add(n)
+    root_set = set(roots)
+    stack = list(root_set)
+    pop, push = stack.pop, stack.append
+    get = deps.get
     while stack:
-        node = stack.pop()
-        for nxt, _ in node.next_functions:
+        for nxt, _ in pop().next_functions:
             if nxt is None:
                 continue
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
+            d = get(nxt)
+            if d is None:
+                deps[nxt] = 1
+                if nxt not in root_set:
+                    push(nxt)
+            else:
+                deps[nxt] = d + 1
     return deps
 
 
@@ -42,36 +53,46 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
     `capture` maps (node, output index) to a slot index: the gradient arriving there is stored in
     the returned list instead of flowing on into leaves (for `autograd.grad`).
     """
-    from ..tensor import _wrap
-
     buffers = {}
-    for (node, nr), g in zip(roots, grads):
-        if node.n_outputs == 1:
-            buffers[node] = _add(buffers.get(node), g)
-        else:
-            buf = buffers.get(node)
-            if buf is None:
-                buf = buffers[node] = [None] * node.n_outputs
-            buf[nr] = _add(buf[nr], g)
+    if len(roots) == 1 and roots[0][0].n_outputs == 1:
+        root_nodes = (roots[0][0],)
+        buffers[root_nodes[0]] = grads[0]
+    else:
+        for (node, nr), g in zip(roots, grads):
+            if node.n_outputs == 1:
+                buffers[node] = _add(buffers.get(node), g)
+            else:
+                buf = buffers.get(node)
+                if buf is None:
+                    buf = buffers[node] = [None] * node.n_outputs
+                buf[nr] = _add(buf[nr], g)
+        root_nodes = list(dict.fromkeys(n for n, _ in roots))
 
-    root_nodes = list(dict.fromkeys(n for n, _ in roots))
     deps = _dependencies(root_nodes)
-    ready = [n for n in root_nodes if deps.get(n, 0) == 0]
+    ready = [n for n in root_nodes if n not in deps]
     captured = [None] * (max(capture.values()) + 1) if capture else None
     handed_out = set()  # ids of arrays already given to a leaf: a second leaf gets a copy
+    pop_ready, push_ready = ready.pop, ready.append
+    pop_buf = buffers.pop
+    get_buf = buffers.get
+    acc_cls = AccumulateGrad
+    freed = _FREED
 
     prev_mode = grad_mode._enabled
     grad_mode._enabled = False
     try:
         while ready:
-            node = ready.pop()
-            buf = buffers.pop(node, None)
+            node = pop_ready()
+            buf = pop_buf(node, None)
             multi = node.n_outputs != 1
             if node._pre_hooks:
                 for hook in node._pre_hooks:
                     res = hook(buf if multi else [buf])
                     if res is not None:
-                        buf = res if multi else res[0]
+                        buf = list(res) if multi else res[0]
+            is_leaf = node.__class__ is acc_cls
+            if is_leaf and buf is not None and node.variable._hooks:
+                buf = _leaf_hooks(node.variable, buf)
             if capture:
                 if multi:
                     for i in range(node.n_outputs):
@@ -82,71 +103,81 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
                     slot = capture.get((node, 0))
                     if slot is not None:
                         captured[slot] = buf
-            if type(node) is AccumulateGrad:
+            if is_leaf:
                 if accumulate and buf is not None:
-                    _accumulate(node.variable, buf, handed_out, _wrap)
+                    _accumulate(node.variable, buf, handed_out, hooks=False)
                 continue
-            if node.saved is _FREED:
-                raise RuntimeError(
-                    "Trying to backward through the graph a second time (or directly access saved "
-                    "tensors after they have already been freed). Saved intermediate values of the "
-                    "graph are freed when you call .backward() or autograd.grad(). Specify "
-                    "retain_graph=True if you need to backward through the graph a second time or if "
-                    "you need to access saved tensors after calling backward."
-                )
+            saved = node.saved
+            if saved is freed:
+                raise RuntimeError(_SECOND_BACKWARD)
             if node._versions:
                 node.check_versions()
+            nexts = node.next_functions
             if multi:
                 if all(g is None for g in buf):
-                    in_grads = (None,) * len(node.next_functions)
+                    in_grads = (None,) * len(nexts)
                 else:
                     in_grads = node.backward(*buf)
             elif buf is None:
-                in_grads = (None,) * len(node.next_functions)
+                in_grads = (None,) * len(nexts)
             else:
                 in_grads = node.backward(buf)
             if node._post_hooks:
                 for hook in node._post_hooks:
                     hook(in_grads, buf if multi else (buf,))
-            if not retain_graph:
+            if not retain_graph and saved is not None:
                 node.release()
-            for (nxt, nr), g in zip(node.next_functions, in_grads):
+            for (nxt, nr), g in zip(nexts, in_grads):
                 if nxt is None:
                     continue
                 if g is not None:
                     if nxt.n_outputs == 1:
-                        prev = buffers.get(nxt)
+                        prev = get_buf(nxt)
                         buffers[nxt] = g if prev is None else prev + g
                     else:
-                        b = buffers.get(nxt)
+                        b = get_buf(nxt)
                         if b is None:
                             b = buffers[nxt] = [None] * nxt.n_outputs
                         b[nr] = g if b[nr] is None else b[nr] + g
                 left = deps[nxt] - 1
-                deps[nxt] = left
-                if left == 0:
-                    ready.append(nxt)
+                if left:
+                    deps[nxt] = left
+                else:
+                    push_ready(nxt)
     finally:
         grad_mode._enabled = prev_mode
     return captured
 
 
-def _accumulate(t, g, handed_out, _wrap):
-    if t._hooks:
-        for hook in t._hooks:
-            res = hook(_wrap(g))
-            if res is not None:
-                g = res._data
-    if g.shape != t._data.shape:
-        g = g.reshape(t._data.shape) if g.size == t._data.size else g
-    if g.dtype != t._data.dtype:
-        g = g.astype(t._data.dtype)
-    if t.grad is None:
+def _leaf_hooks(t, g):
+    """Run the hooks registered on leaf `t` on its gradient array; each may return a replacement."""
+    for hook in t._hooks:
+        res = hook(_wrap(g))
+        if res is not None:
+            g = res._data
+    return g
+
+
+def _accumulate(t, g, handed_out, hooks=True):
+    """Add gradient array `g` into leaf `t`'s `.grad`, running the leaf's hooks first unless told not to."""
+    if hooks and t._hooks:
+        g = _leaf_hooks(t, g)
+    dst = t._data
+    if g.shape != dst.shape:
+        if g.size != dst.size:
+            raise RuntimeError(
+                f"the gradient for a leaf of shape {tuple(dst.shape)} has shape {tuple(g.shape)}"
+            )
+        g = g.reshape(dst.shape)
+    if g.dtype != dst.dtype:
+        g = g.astype(dst.dtype)
+    grad = t.grad
+    if grad is None:
         # A gradient array may be a read-only broadcast view or shared with another leaf:
         # own it before handing it out, since users change .grad in place.
-        if id(g) in handed_out or g.base is not None or not g.flags.writeable:
+        if g.base is not None or id(g) in handed_out or not g.flags.writeable:
             g = g.copy()
         handed_out.add(id(g))
         t.grad = _wrap(g)
     else:
-        t.grad._data = t.grad._data + g
+        grad._data = grad._data + g

@@ -39,7 +39,7 @@ class FunctionCtx:
 class BackwardCFunction(Node):
     """The graph node of a user Function: calls its static backward with Tensors."""
 
-    __slots__ = ("ctx", "fn_cls", "n_out", "out_meta")
+    __slots__ = ("ctx", "fn_cls", "n_out", "out_meta", "in_meta")
 
     @property
     def n_outputs(self):
@@ -48,24 +48,32 @@ class BackwardCFunction(Node):
     def name(self):
         return f"{self.fn_cls.__name__}Backward"
 
+    def release(self) -> None:
+        Node.release(self)
+        self.ctx._to_save = ()
+
     def backward(self, *grads):
-        from .. import backend as B
+        from ..ops._util import sum_to
         from ..tensor import Tensor, _wrap
 
         ctx = self.ctx
         tgrads = []
         for g, (shape, dtype, xp) in zip(grads, self.out_meta):
-            if g is None and getattr(ctx, "materialize_grads", True):
+            if g is None and getattr(ctx, "materialize_grads", True) and xp is not None:
                 g = xp.zeros(shape, dtype)
             tgrads.append(None if g is None else _wrap(g))
         res = self.fn_cls.backward(ctx, *tgrads)
         if not isinstance(res, tuple):
             res = (res,)
+        where = f"function {self.fn_cls.__name__}Backward"
         n_in = len(self.next_functions)
         if len(res) < n_in:
             raise RuntimeError(
-                f"function {self.fn_cls.__name__}Backward returned an incorrect number of gradients "
-                f"(expected {n_in}, got {len(res)})"
+                f"{where} returned an incorrect number of gradients (expected {n_in}, got {len(res)})"
+            )
+        if len(res) > n_in and any(r is not None for r in res[n_in:]):
+            raise RuntimeError(
+                f"{where} returned an incorrect number of gradients (expected {n_in}, got {len(res)})"
             )
         out = []
         for i, ((nxt, _), r) in enumerate(zip(self.next_functions, res)):
@@ -73,16 +81,31 @@ class BackwardCFunction(Node):
                 out.append(None)
                 continue
             if not isinstance(r, Tensor):
-                raise TypeError(f"{self.fn_cls.__name__}.backward must return Tensors or None, got {type(r).__name__} at {i}")
-            out.append(r._data)
-        del B
+                raise TypeError(f"{where} must return Tensors or None, got {type(r).__name__} at index {i}")
+            g = r._data
+            shape, dtype = self.in_meta[i]
+            if g.shape != shape:
+                try:
+                    g = sum_to(g, shape)  # a gradient that broadcasts to the input is summed back
+                except (ValueError, IndexError):
+                    g = None
+                if g is None or g.shape != shape:
+                    raise RuntimeError(
+                        f"{where} returned an invalid gradient at index {i} - got {list(r._data.shape)} but "
+                        f"expected shape compatible with {list(shape)}"
+                    ) from None
+            if g.dtype != dtype:
+                g = g.astype(dtype)
+            out.append(g)
         return tuple(out)
 
 
 class Function:
     """Base of custom ops: `forward(ctx, *args)` and `backward(ctx, *grad_outputs)` as staticmethods.
 
-    Call as `MyFunction.apply(*args)`.
+    Call as `MyFunction.apply(*args)`. `backward` gets one gradient per output of `forward` and
+    returns one gradient (or None) per argument of `forward`; `ctx.needs_input_grad[i]` says whether
+    argument i needs one.
     """
 
     @staticmethod
@@ -101,12 +124,12 @@ class Function:
         ctx = FunctionCtx()
         ctx._node = None
         tensor_args = [a for a in args if isinstance(a, Tensor)]
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._rg for a in args)
+        rec = grad_mode._enabled and any(t._rg for t in tensor_args)
+        ctx.needs_input_grad = tuple(rec and isinstance(a, Tensor) and a._rg for a in args)
         with grad_mode.no_grad():
             outputs = cls.forward(ctx, *args, **kwargs)
         single = not isinstance(outputs, tuple)
         outs = (outputs,) if single else outputs
-        rec = grad_mode._enabled and any(t._rg for t in tensor_args)
         if not rec:
             return outputs
         node = BackwardCFunction()
@@ -114,17 +137,24 @@ class Function:
         node.fn_cls = cls
         node.n_out = len(outs)
         node.out_meta = [
-            (o._data.shape, o._data.dtype, B.array_module(o._data)) if isinstance(o, Tensor) else ((), None, None)
+            (o._data.shape, o._data.dtype, B.array_module(o._data))
+            if isinstance(o, Tensor)
+            else ((), None, None)
             for o in outs
         ]
+        node.in_meta = [(a._data.shape, a._data.dtype) if isinstance(a, Tensor) else None for a in args]
         record(node, [a if isinstance(a, Tensor) else None for a in args], saved=())
+        # saved inputs changed in place before backward must be caught, as for built-in ops
+        arg_ids = {id(a) for a in tensor_args}
+        node.save_versions(
+            *[t for t in getattr(ctx, "_to_save", ()) if isinstance(t, Tensor) and id(t) in arg_ids]
+        )
         ctx._node = node
         non_diff = getattr(ctx, "_non_diff", set())
         results = []
         for i, o in enumerate(outs):
             if isinstance(o, Tensor) and id(o) not in non_diff and o._data.dtype.kind == "f":
-                r = _result(o._data, node, output_nr=i)
-                results.append(r)
+                results.append(_result(o._data, node, output_nr=i))
             else:
                 results.append(o)
         return results[0] if single else tuple(results)

@@ -18,11 +18,19 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
 
     inputs = inputs if isinstance(inputs, tuple | list) else (inputs,)
     diff = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    if not diff:
+        raise RuntimeError("gradcheck: no input requires grad; pass tensors made with requires_grad=True")
+    for t in diff:
+        if not t._data.flags.c_contiguous:
+            # finite differences perturb the input through a flat view, which needs one block of memory
+            t._data = B.array_module(t._data).ascontiguousarray(t._data)
     for t in diff:
         if t.dtype.name != "float64":
             import warnings
 
-            warnings.warn("gradcheck: inputs are not float64; finite differences will be imprecise", stacklevel=2)
+            warnings.warn(
+                "gradcheck: inputs are not float64; finite differences will be imprecise", stacklevel=2
+            )
     out = func(*inputs)
     outs = out if isinstance(out, tuple | list) else (out,)
     outs = [o for o in outs if isinstance(o, Tensor) and o.requires_grad]
@@ -38,8 +46,12 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
 
     if not outs:
         raise RuntimeError("gradcheck: the function's output does not require grad")
-    analytic = _grad(outs, diff, [_wrap(B.array_module(o._data).asarray(d, dtype=o._data.dtype)) for o, d in zip(outs, dirs)],
-                     allow_unused=True)
+    analytic = _grad(
+        outs,
+        diff,
+        [_wrap(B.array_module(o._data).asarray(d, dtype=o._data.dtype)) for o, d in zip(outs, dirs)],
+        allow_unused=True,
+    )
     for t, ga in zip(diff, analytic):
         ga = np.zeros(t._data.shape) if ga is None else B.to_numpy(ga._data)
         num = np.zeros(t._data.shape)
@@ -57,7 +69,8 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
                 worst = np.unravel_index(np.argmax(np.abs(ga - num)), num.shape) if num.size else ()
                 raise RuntimeError(
                     f"gradcheck: Jacobian mismatch for an input of shape {tuple(t._data.shape)}: "
-                    f"analytic {ga[worst] if num.size else ga} vs numerical {num[worst] if num.size else num} "
+                    f"analytic {ga[worst] if num.size else ga} vs numerical "
+                    f"{num[worst] if num.size else num} "
                     f"at {worst}\nanalytic:\n{ga}\nnumerical:\n{num}"
                 )
             return False

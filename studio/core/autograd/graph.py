@@ -7,21 +7,30 @@ gradients of the inputs from the gradients of the outputs, on raw arrays.
 
 from __future__ import annotations
 
+import contextlib
+
 _FREED = object()
 
 
 class Node:
-    """A recorded operation. `backward(*grads_of_outputs)` returns one gradient (or None) per input."""
+    """A recorded operation. `backward(*grads_of_outputs)` returns one gradient (or None) per input.
 
-    __slots__ = ("next_functions", "saved", "_versions", "_pre_hooks", "_post_hooks", "__weakref__")
+    `next_functions[i]` is the (node, output index) that input i's gradient flows into, (None, 0)
+    when input i needs none. `_meta` is the (shape, numpy dtype) of output 0, written by `_result`,
+    or a list of such pairs, one per output, for multi-output nodes; the graph walk reads it.
+    """
+
+    __slots__ = ("next_functions", "saved", "_versions", "_pre_hooks", "_post_hooks", "_meta", "__weakref__")
 
     n_outputs = 1
 
     def __init__(self):
+        self.next_functions = ()
         self.saved = None
         self._versions = None
         self._pre_hooks = None
         self._post_hooks = None
+        self._meta = None
 
     def name(self) -> str:
         return type(self).__name__
@@ -32,19 +41,40 @@ class Node:
     def backward(self, *grads):  # pragma: no cover - every op overrides it
         raise NotImplementedError(f"{self.name()} has no backward")
 
+    def output_meta(self, output_nr: int = 0):
+        """(shape, numpy dtype) of output `output_nr`, or None when it was not recorded."""
+        meta = self._meta
+        if meta is None:
+            return None
+        if type(meta) is list:
+            return meta[output_nr] if output_nr < len(meta) else None
+        return meta if output_nr == 0 else None
+
+    def set_output_meta(self, output_nr: int, shape, dtype) -> None:
+        if output_nr == 0 and type(self._meta) is not list:
+            self._meta = (shape, dtype)
+            return
+        meta = self._meta
+        if type(meta) is not list:
+            meta = [meta]
+        while len(meta) <= output_nr:
+            meta.append(None)
+        meta[output_nr] = (shape, dtype)
+        self._meta = meta
+
     def save_versions(self, *tensors) -> None:
         """Remember the versions of tensors whose arrays `saved` holds, to catch later in-place edits."""
-        self._versions = tuple((t, t._vc[0]) for t in tensors if t is not None)
+        self._versions = tuple((t._vc, t._vc[0], t._data) for t in tensors if t is not None)
 
     def check_versions(self) -> None:
-        for t, v in self._versions:
-            if t._vc[0] != v:
+        for vc, v, arr in self._versions:
+            if vc[0] != v:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: [{t.dtype.name} tensor of shape {tuple(t.shape)}], which is "
-                    f"needed by {self.name()}, is at version {t._vc[0]}; expected version {v} instead. "
-                    "Use an out-of-place operation (e.g. x = x + 1 instead of x += 1) or clone() the "
-                    "tensor first."
+                    f"inplace operation: [{arr.dtype} tensor of shape {tuple(arr.shape)}], which is "
+                    f"needed by {self.name()}, is at version {vc[0]}; expected version {v} instead. Use an "
+                    "out-of-place operation (e.g. x = x + 1 instead of x += 1) or clone() the tensor "
+                    "before changing it in place."
                 )
 
     def release(self) -> None:
@@ -68,17 +98,23 @@ class Node:
 
 
 class AccumulateGrad(Node):
-    """The node that adds an incoming gradient into a leaf tensor's `.grad`."""
+    """The node that adds an incoming gradient into a leaf tensor's `.grad`.
+
+    It holds its leaf strongly and the leaf holds it weakly (as in PyTorch): the graph keeps the
+    leaf alive, and no reference cycle ties a leaf to its accumulator.
+    """
 
     __slots__ = ("variable",)
 
     def __init__(self, variable):
         Node.__init__(self)
         self.variable = variable
-        self.next_functions = ()
+        self._meta = (variable._data.shape, variable._data.dtype)
 
 
 class _RemovableHandle:
+    """What `register_hook` returns: `remove()` takes the hook out again."""
+
     __slots__ = ("_hooks", "_fn")
 
     def __init__(self, hooks, fn):
@@ -86,10 +122,8 @@ class _RemovableHandle:
         self._fn = fn
 
     def remove(self):
-        try:
+        with contextlib.suppress(ValueError):  # removing twice is harmless
             self._hooks.remove(self._fn)
-        except ValueError:
-            pass
 
     def __enter__(self):
         return self

@@ -34,8 +34,7 @@ def wrap_dim(dim, ndim, where="dim"):
         raise TypeError(f"{where}: dim must be an integer, got {dim!r}")
     if not -n <= dim < n:
         raise IndexError(
-            f"{where}: dimension out of range (expected to be in range of [{-n}, {n - 1}], "
-            f"but got {dim})"
+            f"{where}: dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
         )
     return builtins.int(dim) + n if dim < 0 else builtins.int(dim)
 
@@ -73,19 +72,23 @@ def to_tensor_operand(value, like: Tensor | None = None, where="op"):
 
 
 def result_dtype(a: Tensor, b: Tensor):
-    """PyTorch's result type of two tensors: 0-d tensors yield to dimensioned ones of their category."""
+    """PyTorch's result type of two tensors: a 0-d tensor yields to a dimensioned one of its category.
+
+    As in PyTorch's `combine_categories`: when the 0-d tensor is of a higher category (float with an
+    int tensor, int with a bool tensor), the two types are promoted as usual.
+    """
     da, db = a._data.dtype, b._data.dtype
     if da == db:
         return da
     ta, tb = B.from_numpy_dtype(da), B.from_numpy_dtype(db)
-    a0, b0 = a._data.ndim == 0, b._data.ndim == 0
-    if a0 != b0:
-        dim_t, zero_t = (tb, ta) if a0 else (ta, tb)
+    if (a._data.ndim == 0) != (b._data.ndim == 0):
+        dim_t, zero_t = (tb, ta) if a._data.ndim == 0 else (ta, tb)
         if zero_t._category <= dim_t._category:
             return dim_t.np
-        if zero_t._category == 2 and dim_t._category < 2:
-            return B.get_default_dtype().np if zero_t.np.itemsize <= 4 else zero_t.np
     return B.promote_types(ta, tb).np
+
+
+_float, _int, _bool = builtins.float, builtins.int, builtins.bool
 
 
 def operands(a: Tensor, b, where):
@@ -94,7 +97,14 @@ def operands(a: Tensor, b, where):
     Returns (x, y, b_tensor): `y` is a Python number when `b` is one, and `b_tensor` is None then.
     """
     x = a._data
-    if isinstance(b, Tensor):
+    tb = b.__class__
+    if tb is _float or tb is _int:
+        # the hot case first: a float tensor with a Python number keeps its dtype
+        kind = x.dtype.kind
+        if kind == "f" or (kind in "iu" and tb is _int):
+            return x, b, None
+        return x.astype(B.dtype_with_scalar(B.from_numpy_dtype(x.dtype), b).np), b, None
+    if tb is Tensor or isinstance(b, Tensor):
         y = b._data
         if type(x) is not type(y):
             check_same_device(x, y, where)
@@ -109,12 +119,16 @@ def operands(a: Tensor, b, where):
         if isinstance(b, np.generic):
             b = b.item()
         kind = x.dtype.kind
-        if (kind == "f") or (kind in "iu" and not isinstance(b, builtins.float)) or (
-            kind == "b" and isinstance(b, builtins.bool)
+        if (
+            (kind == "f")
+            or (kind in "iu" and not isinstance(b, _float))
+            or (kind == "b" and isinstance(b, _bool))
         ):
             return x, b, None
         rt = B.dtype_with_scalar(B.from_numpy_dtype(x.dtype), b)
         return x.astype(rt.np), b, None
+    if b is None:
+        raise TypeError(f"{where}: expected a Tensor or a number as the second operand, got None")
     bt = to_tensor_operand(b, a, where)
     return operands(a, bt, where)
 

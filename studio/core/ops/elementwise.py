@@ -6,6 +6,7 @@ Each op's backward node stands right under its forward. Broadcasting is undone b
 from __future__ import annotations
 
 import builtins
+import math
 import numbers
 
 import numpy as np
@@ -13,17 +14,20 @@ import numpy as np
 from .. import backend as B
 from ..autograd import grad_mode
 from ..autograd.graph import Node
-from ..tensor import Tensor, _result, _wrap, edge, record
+from ..tensor import Tensor, _result, _wrap, record
 from ._util import operands, shape_str, sum_to, to_tensor_operand
 
 _xp = B.array_module
+_LN2, _LN10 = math.log(2.0), math.log(10.0)  # Python floats: numpy scalars would promote float32 to float64
 
 
 def as_operand(value, like):
     """A Python number stays a number; anything else becomes a tensor on `like`'s device."""
     if isinstance(value, Tensor | numbers.Number):
-        return value if isinstance(value, Tensor) else _wrap(
-            _xp(like._data).asarray(value, dtype=_scalar_dtype(like, value))
+        return (
+            value
+            if isinstance(value, Tensor)
+            else _wrap(_xp(like._data).asarray(value, dtype=_scalar_dtype(like, value)))
         )
     return to_tensor_operand(value, like)
 
@@ -47,15 +51,31 @@ def _broadcast_error(where, x, y):
 # --------------------------------------------------------------------------------- arithmetic
 
 
+def _in_dtypes(input, bt, x, y):
+    """The input dtypes when promotion changed them (their gradients are cast back), else None."""
+    if x is input._data and (bt is None or y is bt._data):
+        return None
+    return (input._data.dtype, None if bt is None else bt._data.dtype)
+
+
+def _cast_back(grads, dtypes):
+    """Cast input gradients back to their inputs' dtypes after a promoting op."""
+    return tuple(g if g is None or d is None or g.dtype == d else g.astype(d) for g, d in zip(grads, dtypes))
+
+
 class AddBackward0(Node):
-    __slots__ = ("shapes", "alpha")
+    __slots__ = ("shapes", "alpha", "dtypes")
 
     def backward(self, g):
         sa, sb = self.shapes
+        nf = self.next_functions
+        ga = sum_to(g, sa) if nf[0][0] is not None else None
         gb = None
-        if self.next_functions[1][0] is not None:
+        if nf[1][0] is not None:
             gb = sum_to(g if self.alpha == 1 else g * self.alpha, sb)
-        return (sum_to(g, sa), gb)
+        if self.dtypes is not None:
+            return _cast_back((ga, gb), self.dtypes)
+        return (ga, gb)
 
 
 def add(input, other, *, alpha=1):
@@ -64,10 +84,11 @@ def add(input, other, *, alpha=1):
         out = x + y if alpha == 1 else x + y * alpha
     except ValueError:
         _broadcast_error("add", x, y)
-    if _rec(input, bt):
+    if grad_mode._enabled and (input._rg or (bt is not None and bt._rg)):
         node = AddBackward0()
-        node.shapes = (x.shape, y.shape if bt is not None else ())
+        node.shapes = (x.shape, () if bt is None else y.shape)
         node.alpha = alpha
+        node.dtypes = _in_dtypes(input, bt, x, y)
         record(node, (input, bt))
         return _result(out, node)
     return _result(out)
@@ -78,27 +99,40 @@ class SubBackward0(AddBackward0):
 
     def backward(self, g):
         sa, sb = self.shapes
+        nf = self.next_functions
+        ga = sum_to(g, sa) if nf[0][0] is not None else None
         gb = None
-        if self.next_functions[1][0] is not None:
+        if nf[1][0] is not None:
             gb = sum_to(-g if self.alpha == 1 else g * -self.alpha, sb)
-        return (sum_to(g, sa), gb)
+        if self.dtypes is not None:
+            return _cast_back((ga, gb), self.dtypes)
+        return (ga, gb)
+
+
+def _check_sub(input, bt, other):
+    if (
+        input._data.dtype == np.bool_
+        or (bt is not None and bt._data.dtype == np.bool_)
+        or isinstance(other, builtins.bool | np.bool_)
+    ):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+            "invert a mask, use the `~` or `logical_not()` operator instead."
+        )
 
 
 def sub(input, other, *, alpha=1):
     x, y, bt = operands(input, other, "sub")
-    if x.dtype == np.bool_:
-        raise RuntimeError(
-            "Subtraction, the `-` operator, with two bool tensors is not supported. "
-            "Use the `^` or `logical_xor()` operator instead."
-        )
+    _check_sub(input, bt, other)
     try:
         out = x - y if alpha == 1 else x - y * alpha
     except ValueError:
         _broadcast_error("sub", x, y)
-    if _rec(input, bt):
+    if grad_mode._enabled and (input._rg or (bt is not None and bt._rg)):
         node = SubBackward0()
-        node.shapes = (x.shape, y.shape if bt is not None else ())
+        node.shapes = (x.shape, () if bt is None else y.shape)
         node.alpha = alpha
+        node.dtypes = _in_dtypes(input, bt, x, y)
         record(node, (input, bt))
         return _result(out, node)
     return _result(out)
@@ -109,17 +143,23 @@ subtract = sub
 
 def rsub(input, other, *, alpha=1):
     """`other - input`, for the reflected operator with a number on the left."""
+    if isinstance(other, Tensor):
+        return sub(other, input, alpha=alpha)
+    _check_sub(input, None, other)
     return add(neg(input) if alpha == 1 else mul(input, -alpha), other)
 
 
 class MulBackward0(Node):
-    __slots__ = ("shapes",)
+    __slots__ = ("shapes", "dtypes")
 
     def backward(self, g):
         x, y = self.saved
         sa, sb = self.shapes
-        ga = sum_to(g * y, sa) if self.next_functions[0][0] is not None else None
-        gb = sum_to(g * x, sb) if self.next_functions[1][0] is not None else None
+        nf = self.next_functions
+        ga = sum_to(g * y, sa) if nf[0][0] is not None else None
+        gb = sum_to(g * x, sb) if nf[1][0] is not None else None
+        if self.dtypes is not None:
+            return _cast_back((ga, gb), self.dtypes)
         return (ga, gb)
 
 
@@ -129,25 +169,43 @@ def mul(input, other):
         out = x * y
     except ValueError:
         _broadcast_error("mul", x, y)
-    if _rec(input, bt):
+    if not grad_mode._enabled:
+        return _result(out)
+    if bt is None:
+        if not input._rg:
+            return _result(out)
         node = MulBackward0()
-        node.shapes = (x.shape, y.shape if bt is not None else ())
-        record(node, (input, bt), (x if bt is not None and bt._rg else None, y))
-        node.save_versions(input if bt is not None and bt._rg else None, bt if input._rg else None)
+        node.shapes = (x.shape, ())
+        node.dtypes = None if x is input._data else (input._data.dtype, None)
+        record(node, (input, None), (None, y))
         return _result(out, node)
-    return _result(out)
+    a_rg, b_rg = input._rg, bt._rg
+    if not (a_rg or b_rg):
+        return _result(out)
+    node = MulBackward0()
+    node.shapes = (x.shape, y.shape)
+    node.dtypes = _in_dtypes(input, bt, x, y)
+    # each side's gradient reads the other side's values: keep only those, and watch them for edits
+    record(node, (input, bt), (x if b_rg else None, y if a_rg else None))
+    node._versions = (((input._vc, input._vc[0], x),) if b_rg else ()) + (
+        ((bt._vc, bt._vc[0], y),) if a_rg else ()
+    )
+    return _result(out, node)
 
 
 class DivBackward0(Node):
-    __slots__ = ("shapes",)
+    __slots__ = ("shapes", "dtypes")
 
     def backward(self, g):
         x, y = self.saved
         sa, sb = self.shapes
-        ga = sum_to(g / y, sa) if self.next_functions[0][0] is not None else None
+        nf = self.next_functions
+        ga = sum_to(g / y, sa) if nf[0][0] is not None else None
         gb = None
-        if self.next_functions[1][0] is not None:
+        if nf[1][0] is not None:
             gb = sum_to(-g * x / (y * y), sb)
+        if self.dtypes is not None:
+            return _cast_back((ga, gb), self.dtypes)
         return (ga, gb)
 
 
@@ -160,13 +218,27 @@ def div(input, other, *, rounding_mode=None):
                 f"'{rounding_mode}'"
             )
         xp = _xp(x)
-        if x.dtype.kind in "iub":
-            if (xp.asarray(y) == 0).any():
-                raise RuntimeError("ZeroDivisionError")
-            q = xp.floor_divide(x, y) if rounding_mode == "floor" else xp.trunc(x / y).astype(x.dtype)
-        else:
-            q = x / y
-            q = xp.floor(q) if rounding_mode == "floor" else xp.trunc(q)
+        try:
+            if x.dtype.kind in "iub":
+                if (xp.asarray(y) == 0).any():
+                    raise RuntimeError("ZeroDivisionError: integer division by zero")
+                if rounding_mode == "floor":
+                    q = xp.floor_divide(x, y)
+                else:
+                    q = xp.trunc(x / y).astype(x.dtype)
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    q = x / y
+                q = xp.floor(q) if rounding_mode == "floor" else xp.trunc(q)
+        except ValueError:
+            _broadcast_error("div", x, y)
+        if q.dtype.kind == "b":
+            q = q.astype(np.int64)
+        if grad_mode._enabled and (input._rg or (bt is not None and bt._rg)):
+            node = FloorDivideBackward0()
+            node.shapes = (input._data.shape, () if bt is None else bt._data.shape)
+            record(node, (input, bt))
+            return _result(q, node)
         return _result(q)
     if x.dtype.kind in "iub":
         # true division of integers gives the default float type, as in PyTorch
@@ -177,13 +249,30 @@ def div(input, other, *, rounding_mode=None):
         out = x / y
     except ValueError:
         _broadcast_error("div", x, y)
-    if _rec(input, bt):
+    if grad_mode._enabled and (input._rg or (bt is not None and bt._rg)):
         node = DivBackward0()
-        node.shapes = (x.shape, y.shape if bt is not None else ())
+        node.shapes = (x.shape, () if bt is None else y.shape)
+        node.dtypes = _in_dtypes(input, bt, x, y)
         record(node, (input, bt), (x, y))
-        node.save_versions(input if bt is not None and bt._rg else None, bt)
+        if bt is not None and bt._rg:
+            node.save_versions(input, bt)
+        elif bt is not None:
+            node.save_versions(bt)
         return _result(out, node)
     return _result(out)
+
+
+class FloorDivideBackward0(Node):
+    """Rounded division is piecewise constant: its gradient is zero."""
+
+    __slots__ = ("shapes",)
+
+    def backward(self, g):
+        xp = _xp(g)
+        return tuple(
+            None if nxt is None else xp.zeros(shape, g.dtype)
+            for (nxt, _), shape in zip(self.next_functions, self.shapes)
+        )
 
 
 divide = true_divide = div
@@ -244,19 +333,22 @@ class PowBackward0(Node):
 class PowBackward1(Node):
     """input ** tensor."""
 
-    __slots__ = ("shapes",)
+    __slots__ = ("shapes", "dtypes")
 
     def backward(self, g):
         x, y, out = self.saved
         sa, sb = self.shapes
         xp = _xp(g)
         ga = gb = None
-        if self.next_functions[0][0] is not None:
-            ga = sum_to(g * y * x ** (y - 1), sa)
-        if self.next_functions[1][0] is not None:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                lg = xp.where((x == 0) & (y >= 0), 0, g * out * xp.log(x))
-            gb = sum_to(lg.astype(g.dtype, copy=False), sb)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.next_functions[0][0] is not None:
+                # d/dx x**0 is 0 everywhere, also at x = 0 where the formula reads 0 * inf
+                ga = sum_to(xp.where(y == 0, g.dtype.type(0), g * y * x ** (y - 1)), sa)
+            if self.next_functions[1][0] is not None:
+                lg = xp.where((x == 0) & (y >= 0), g.dtype.type(0), g * out * xp.log(x))
+                gb = sum_to(lg, sb)
+        if self.dtypes is not None:
+            return _cast_back((ga, gb), self.dtypes)
         return (ga, gb)
 
 
@@ -283,18 +375,31 @@ def pow(input, exponent):
     if _rec(input, bt):
         node = PowBackward1()
         node.shapes = (x.shape, y.shape)
+        node.dtypes = _in_dtypes(input, bt, x, y)
         record(node, (input, bt), (x, y, out))
         node.save_versions(input, bt)
-        return _result(out, node)
+        res = _result(out, node)
+        node._versions += ((res._vc, 0, out),)  # backward reads the output too
+        return res
     return _result(out)
 
 
-class RpowBackward(Node):
+class PowBackward2(Node):
+    """number ** input."""
+
     __slots__ = ("base",)
 
     def backward(self, g):
         (out,) = self.saved
-        return (g * out * np.log(self.base) if self.base > 0 else g * 0,)
+        base = self.base
+        if base > 0:
+            return (g * out * math.log(base),)
+        if base == 0:
+            return (_xp(g).zeros_like(g),)
+        return (g * math.nan,)
+
+
+RpowBackward = PowBackward2
 
 
 def rpow(input, base):
@@ -306,10 +411,12 @@ def rpow(input, base):
         x = x.astype(B.get_default_dtype().np)
     out = _xp(x).power(x.dtype.type(base), x) if x.dtype.kind == "f" else base**x
     if grad_mode._enabled and input._rg:
-        node = RpowBackward()
+        node = PowBackward2()
         node.base = base
         record(node, (input,), (out,))
-        return _result(out, node)
+        res = _result(out, node)
+        node._versions = ((res._vc, 0, out),)
+        return res
     return _result(out)
 
 
@@ -322,8 +429,14 @@ float_power = pow
 def _unary(name, fwd, grad, save="x", float_only=True):
     """Build a unary op from its forward and its derivative; `save` says what backward reads."""
 
-    def backward(self, g):
-        return (grad(g, *self.saved),)
+    if save == "none":
+
+        def backward(self, g):
+            return (grad(g),)
+    else:
+
+        def backward(self, g):
+            return (grad(g, self.saved[0]),)
 
     node_cls = type(name, (Node,), {"__slots__": (), "backward": backward})
 
@@ -334,10 +447,16 @@ def _unary(name, fwd, grad, save="x", float_only=True):
         out = fwd(_xp(x), x)
         if grad_mode._enabled and input._rg:
             node = node_cls()
-            saved = (x,) if save == "x" else (out,) if save == "out" else ()
-            record(node, (input,), saved)
             if save == "x":
+                record(node, (input,), (x,))
                 node.save_versions(input)
+                return _result(out, node)
+            if save == "out":
+                record(node, (input,), (out,))
+                res = _result(out, node)
+                node._versions = ((res._vc, 0, out),)  # an in-place edit of the output must be caught
+                return res
+            record(node, (input,))
             return _result(out, node)
         return _result(out)
 
@@ -350,12 +469,21 @@ def _xp_of(g):
     return _xp(g)
 
 
-neg = _unary("NegBackward0", lambda xp, x: -x, lambda g: -g, save="none", float_only=False)
+def _neg_fwd(xp, x):
+    if x.dtype == np.bool_:
+        raise RuntimeError(
+            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert "
+            "a mask, use the `~` or `logical_not()` operator instead."
+        )
+    return -x
+
+
+neg = _unary("NegBackward0", _neg_fwd, lambda g: -g, save="none", float_only=False)
 exp = _unary("ExpBackward0", lambda xp, x: xp.exp(x), lambda g, out: g * out, save="out")
 expm1 = _unary("Expm1Backward0", lambda xp, x: xp.expm1(x), lambda g, out: g * (out + 1), save="out")
 log = _unary("LogBackward0", lambda xp, x: xp.log(x), lambda g, x: g / x)
-log2 = _unary("Log2Backward0", lambda xp, x: xp.log2(x), lambda g, x: g / (x * np.log(2.0)))
-log10 = _unary("Log10Backward0", lambda xp, x: xp.log10(x), lambda g, x: g / (x * np.log(10.0)))
+log2 = _unary("Log2Backward0", lambda xp, x: xp.log2(x), lambda g, x: g / (x * _LN2))
+log10 = _unary("Log10Backward0", lambda xp, x: xp.log10(x), lambda g, x: g / (x * _LN10))
 log1p = _unary("Log1PBackward0", lambda xp, x: xp.log1p(x), lambda g, x: g / (1 + x))
 negative = neg
 sqrt = _unary("SqrtBackward0", lambda xp, x: xp.sqrt(x), lambda g, out: g / (2 * out), save="out")
@@ -396,11 +524,22 @@ frac = _unary("FracBackward0", lambda xp, x: x - xp.trunc(x), lambda g: g, save=
 _round0 = _zero_grad_unary("RoundBackward0", lambda xp, x: xp.round(x) if x.dtype.kind == "f" else x)
 
 
+class RoundBackward1(Node):
+    __slots__ = ()
+
+    def backward(self, g):
+        return (_xp(g).zeros_like(g),)
+
+
 def round(input, *, decimals=0):
+    """Round half to even, as PyTorch does; `decimals` rounds to that many decimal places."""
     if decimals == 0:
         return _round0(input)
     x = input._data
-    return _result(_xp(x).round(x, decimals))
+    out = _xp(x).round(x, decimals) if x.dtype.kind == "f" else x.copy()
+    if grad_mode._enabled and input._rg:
+        return _result(out, record(RoundBackward1(), (input,)))
+    return _result(out)
 
 
 # ---------------------------------------------------------------------------- clamp and where
@@ -455,53 +594,81 @@ def clamp_max(input, max):
 
 
 class MaximumBackward0(Node):
-    __slots__ = ("shapes", "sign")
+    """The larger side takes the gradient; ties split it in halves, as in PyTorch."""
+
+    __slots__ = ("shapes", "sign", "dtypes")
 
     def backward(self, g):
         x, y = self.saved
         sa, sb = self.shapes
-        gt = (x > y) if self.sign > 0 else (x < y)
-        tie = (x == y) * 0.5
-        wa = (gt + tie).astype(g.dtype, copy=False)
+        xp = _xp(g)
+        wa = xp.where(x == y, g.dtype.type(0.5), (x > y) if self.sign > 0 else (x < y)).astype(
+            g.dtype, copy=False
+        )
         ga = sum_to(g * wa, sa) if self.next_functions[0][0] is not None else None
         gb = sum_to(g * (1 - wa), sb) if self.next_functions[1][0] is not None else None
+        if self.dtypes is not None:
+            return _cast_back((ga, gb), self.dtypes)
         return (ga, gb)
-
-
-def _extremum(input, other, sign, name):
-    other = as_operand(other, input)
-    x, y, bt = operands(input, other, name)
-    xp = _xp(x)
-    try:
-        out = xp.maximum(x, y) if sign > 0 else xp.minimum(x, y)
-    except ValueError:
-        _broadcast_error(name, x, y)
-    if _rec(input, bt):
-        node = MaximumBackward0() if sign > 0 else MinimumBackward0()
-        node.shapes = (x.shape, y.shape)
-        node.sign = sign
-        record(node, (input, bt), (x, y))
-        return _result(out, node)
-    return _result(out)
 
 
 class MinimumBackward0(MaximumBackward0):
     __slots__ = ()
 
 
+class FmaxBackward0(MaximumBackward0):
+    __slots__ = ()
+
+
+class FminBackward0(MaximumBackward0):
+    __slots__ = ()
+
+
+_EXTREMA = {
+    "maximum": (1, "maximum", MaximumBackward0),
+    "minimum": (-1, "minimum", MinimumBackward0),
+    "fmax": (1, "fmax", FmaxBackward0),
+    "fmin": (-1, "fmin", FminBackward0),
+}
+
+
+def _extremum(input, other, name):
+    sign, fn, node_cls = _EXTREMA[name]
+    other = as_operand(other, input)
+    x, y, bt = operands(input, other, name)
+    try:
+        out = getattr(_xp(x), fn)(x, y)
+    except ValueError:
+        _broadcast_error(name, x, y)
+    if _rec(input, bt):
+        node = node_cls()
+        node.shapes = (x.shape, y.shape)
+        node.sign = sign
+        node.dtypes = _in_dtypes(input, bt, x, y)
+        record(node, (input, bt), (x, y))
+        return _result(out, node)
+    return _result(out)
+
+
 def maximum(input, other):
-    return _extremum(input, other, 1, "maximum")
+    """Elementwise larger of two tensors; NaN wins (fmax ignores NaN instead)."""
+    return _extremum(input, other, "maximum")
 
 
 def minimum(input, other):
-    return _extremum(input, other, -1, "minimum")
+    return _extremum(input, other, "minimum")
 
 
-fmax, fmin = maximum, minimum
+def fmax(input, other):
+    return _extremum(input, other, "fmax")
+
+
+def fmin(input, other):
+    return _extremum(input, other, "fmin")
 
 
 class WhereBackward0(Node):
-    __slots__ = ("shapes",)
+    __slots__ = ("shapes", "dtypes")
 
     def backward(self, g):
         (cond,) = self.saved
@@ -510,6 +677,8 @@ class WhereBackward0(Node):
         xp = _xp(g)
         ga = sum_to(xp.where(cond, g, zero), sa) if self.next_functions[0][0] is not None else None
         gb = sum_to(xp.where(cond, zero, g), sb) if self.next_functions[1][0] is not None else None
+        if self.dtypes is not None:
+            return _cast_back((ga, gb), self.dtypes)
         return (ga, gb)
 
 
@@ -520,15 +689,23 @@ def where(condition, input=None, other=None):
         return nonzero(condition, as_tuple=True)
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
-        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {B.from_numpy_dtype(cond.dtype).name}")
+        raise RuntimeError(
+            "where expected condition to be a boolean tensor, but got a tensor with dtype "
+            f"{B.from_numpy_dtype(cond.dtype).name}"
+        )
     like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else None
     if like is None:
         xp = _xp(cond)
-        return _result(xp.where(cond, input, other))
+        dt = B.dtype_of_python(input if B.scalar_category(input) >= B.scalar_category(other) else other)
+        return _result(xp.where(cond, xp.asarray(input, dt.np), xp.asarray(other, dt.np)))
     a = input if isinstance(input, Tensor) else as_operand(input, like)
     b = other if isinstance(other, Tensor) else as_operand(other, like)
     x, y, _ = operands(a, b, "where")
     xp = _xp(x)
+    if type(cond) is not type(x):
+        from ._util import check_same_device
+
+        check_same_device(cond, x, "where")
     try:
         out = xp.where(cond, x, y)
     except ValueError:
@@ -539,6 +716,7 @@ def where(condition, input=None, other=None):
     if grad_mode._enabled and (a._rg or b._rg):
         node = WhereBackward0()
         node.shapes = (x.shape, y.shape)
+        node.dtypes = _in_dtypes(a, b, x, y)
         record(node, (a, b), (cond,))
         return _result(out, node)
     return _result(out)
@@ -626,7 +804,7 @@ def _bitwise(fn_name):
         other = as_operand(other, input)
         x, y, _ = operands(input, other, fn_name)
         if x.dtype.kind == "f":
-            raise RuntimeError(f'"{fn_name}_cpu" not implemented for \'{B.from_numpy_dtype(x.dtype).name}\'')
+            raise RuntimeError(f"\"{fn_name}_cpu\" not implemented for '{B.from_numpy_dtype(x.dtype).name}'")
         return _result(getattr(_xp(x), fn_name)(x, y))
 
     op.__name__ = fn_name
@@ -732,30 +910,26 @@ def clone(input, *, memory_format=None):
 
 def _check_inplace(t):
     if grad_mode._enabled and t._rg and t.grad_fn is None:
-        raise RuntimeError(
-            "a leaf Variable that requires grad is being used in an in-place operation."
-        )
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
 
 
 def _write(t, data, where):
     """Store `data` into `t`'s own memory, so that views of `t` see the change."""
     dst = t._data
     if data.shape != dst.shape:
-        try:
-            np.broadcast_shapes(data.shape, dst.shape)
-        except ValueError:
-            pass
+        shape = np.broadcast_shapes(data.shape, dst.shape) if _broadcastable(data, dst) else data.shape
         raise RuntimeError(
-            f"{where}: output with shape {list(dst.shape)} doesn't match the broadcast shape "
-            f"{list(np.broadcast_shapes(data.shape, dst.shape)) if _broadcastable(data, dst) else list(data.shape)}"
+            f"{where}: output with shape {list(dst.shape)} doesn't match the broadcast shape {list(shape)}"
         )
-    if data.dtype != dst.dtype:
-        if data.dtype.kind == "f" and dst.dtype.kind in "iub" or (data.dtype.kind in "iu" and dst.dtype.kind == "b"):
-            raise RuntimeError(
-                f"{where}: result type {B.from_numpy_dtype(data.dtype).name} can't be cast to the "
-                f"desired output type {B.from_numpy_dtype(dst.dtype).name}"
-            )
-    if not dst.flags.writeable if hasattr(dst.flags, "writeable") else False:
+    if data.dtype != dst.dtype and (
+        (data.dtype.kind == "f" and dst.dtype.kind in "iub")
+        or (data.dtype.kind in "iu" and dst.dtype.kind == "b")
+    ):
+        raise RuntimeError(
+            f"{where}: result type {B.from_numpy_dtype(data.dtype).name} can't be cast to the "
+            f"desired output type {B.from_numpy_dtype(dst.dtype).name}"
+        )
+    if not getattr(dst.flags, "writeable", True):
         raise RuntimeError(f"{where}: the tensor is a read-only expanded view and cannot be written")
     _xp(dst).copyto(dst, data, casting="unsafe")
     t._vc[0] += 1
@@ -776,9 +950,7 @@ def inplace(t, fn, *args, **kwargs):
     not overwritten, and `t` takes the new node as its grad_fn.
     """
     _check_inplace(t)
-    rec = grad_mode._enabled and (
-        t._rg or builtins.any(isinstance(a, Tensor) and a._rg for a in args)
-    )
+    rec = grad_mode._enabled and (t._rg or builtins.any(isinstance(a, Tensor) and a._rg for a in args))
     if rec:
         src = _wrap(t._data.copy())
         src._rg, src.grad_fn, src._output_nr, src._accum = t._rg, t.grad_fn, t._output_nr, t._accum
@@ -813,7 +985,8 @@ def fill_(t, value):
     if isinstance(value, Tensor):
         if value._data.ndim != 0:
             raise RuntimeError(
-                f"fill_ only supports 0-dimension value tensor but got tensor with {value._data.ndim} dimensions."
+                "fill_ only supports 0-dimension value tensor but got tensor with "
+                f"{value._data.ndim} dimensions."
             )
         value = value._data
     if t._data.dtype.kind in "iub" and isinstance(value, builtins.float) and not value.is_integer():
@@ -824,6 +997,7 @@ def fill_(t, value):
     if grad_mode._enabled and t._rg and t.grad_fn is not None:
         node = FillBackward0()
         record(node, (t,))
+        node._meta = (t._data.shape, t._data.dtype)
         t.grad_fn = node
         t._output_nr = 0
     return t
@@ -854,10 +1028,16 @@ def copy_(t, src):
         node.src_shape = data.shape
         node.src_dtype = data.dtype
         record(node, (t, src))
+        node._meta = (t._data.shape, t._data.dtype)
         t.grad_fn = node
         t._output_nr = 0
         t._rg = True
     return t
 
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in ("np", "numbers", "builtins", "B", "Node", "Tensor", "edge", "record", "grad_mode")]
+__all__ = [
+    n
+    for n in dir()
+    if not n.startswith("_")
+    and n not in ("np", "numbers", "builtins", "B", "Node", "Tensor", "edge", "record", "grad_mode")
+]
