@@ -149,6 +149,7 @@ from .ops.elementwise import div as true_divide  # noqa: E402
 from .ops.linalg import *  # noqa: E402
 from .ops.reduce import *  # noqa: E402
 from .ops.shape import *  # noqa: E402
+from .serialization import load, save  # noqa: E402
 
 from . import autograd  # noqa: E402
 from . import nn  # noqa: E402
@@ -156,6 +157,7 @@ from . import optim  # noqa: E402
 from . import data  # noqa: E402
 from . import cuda  # noqa: E402
 from . import utils  # noqa: E402
+from . import metrics  # noqa: E402
 
 
 def is_tensor(obj) -> bool:
