@@ -1,14 +1,360 @@
-"""`studio`: the command line."""
+"""`studio`: the desktop app, or the headless commands new, info, train and export."""
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import sys
+import time
+from pathlib import Path
+
+COMMANDS = ("new", "info", "train", "export")
+
+
+class CliError(Exception):
+    """A failure reported as one line on stderr."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise CliError(f"{message} (see `{self.prog} --help`)")
+
+
+def _template_names() -> str:
+    from .design.project import list_templates
+
+    return ", ".join(t[0] for t in list_templates()) or "none shipped"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="studio", description="Design and train neural networks. With no command, start the app."
+    )
+    p.add_argument("--version", action="version", version="studio 0.1.0")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    n = sub.add_parser("new", help="make a project from a data set, with a default model or a template")
+    n.add_argument(
+        "--data", required=True, help="a CSV file, an image folder, or a sample: iris, digits, ..."
+    )
+    n.add_argument("--target", help="the CSV column to predict (default: the last column)")
+    n.add_argument("--template", help="start from a template: " + _template_names())
+    n.add_argument("-o", "--output", required=True, help="the project file to write (*.studio)")
+    n.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    i = sub.add_parser("info", help="show a project's layers, output shapes and parameter counts")
+    i.add_argument("file")
+    i.add_argument("--json", action="store_true", help="machine-readable output")
+
+    t = sub.add_parser("train", help="train a project headless; weights and the run summary are saved")
+    t.add_argument("file")
+    t.add_argument("--epochs", type=int, help="override the project's number of epochs")
+
+    e = sub.add_parser("export", help="write the project as a standalone Python script")
+    e.add_argument("file")
+    e.add_argument("-o", "--output", required=True, help="the script to write (*.py)")
+    e.add_argument("--target", choices=("studio", "torch"), default="studio")
+    e.add_argument("--ddp", action="store_true", help="torch only: train with DistributedDataParallel")
+    return p
+
+
+# ---------------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------------
+
+
+def _load(path):
+    from .design.project import load_project
+
+    if not Path(path).exists():
+        raise CliError(f"no project file at {path}")
+    return load_project(path)
+
+
+def _data_source(value: str, target: str | None) -> dict:
+    from .design.samples import SAMPLE_INFO
+
+    p = Path(value)
+    if value in SAMPLE_INFO and not p.exists():
+        if target:
+            raise CliError(f"--target applies to CSV files; the sample {value!r} has its own target")
+        return {"kind": "sample", "sample": value, "path": None}
+    if p.is_dir():
+        return {"kind": "images", "path": str(p.resolve())}
+    if p.is_file():
+        if p.suffix.lower() not in (".csv", ".txt", ".tsv"):
+            raise CliError(f"{value}: expected a CSV file, an image folder or a sample name")
+        return {"kind": "csv", "path": str(p.resolve()), "target": target}
+    samples = ", ".join(SAMPLE_INFO)
+    raise CliError(f"--data {value!r} is neither a file, a folder nor a sample ({samples})")
+
+
+def _fit_design_to_data(design, info) -> None:
+    """Point a template at other data: the Input takes the data's shape and the last Linear its classes."""
+    from .design.document import DesignError
+
+    inputs = [n for n in design.nodes.values() if n.type == "Input"]
+    outputs = [n for n in design.nodes.values() if n.type == "Output"]
+    try:
+        if inputs:
+            design.set_param(inputs[0].id, "shape", tuple(info["input_shape"]))
+            design.set_param(inputs[0].id, "dtype", info["dtype"])
+        if outputs:
+            design.set_param(outputs[0].id, "task", info["task"])
+            design.set_param(
+                outputs[0].id, "loss", "cross_entropy" if info["task"] == "classification" else "mse"
+            )
+            head = [e.src for e in design.edges if e.dst == outputs[0].id]
+            if head and design.nodes[head[0]].type == "Linear":
+                out = info.get("num_classes", 1) if info["task"] == "classification" else 1
+                design.set_param(head[0], "out_features", max(1, int(out)))
+    except DesignError as e:
+        raise CliError(f"the template does not fit the data: {e}") from None
+
+
+def cmd_new(args) -> int:
+    from .design.project import load_template, new_project, save_project
+    from .design.starter import DataError, default_design, describe_data
+
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise CliError(f"{out} exists; use --force to overwrite it")
+    data = _data_source(args.data, args.target)
+    try:
+        info = describe_data(data)
+    except DataError as e:
+        raise CliError(str(e)) from None
+    for key in ("target", "features"):
+        if info.get(key):
+            data[key] = info[key]
+    data["task"] = info["task"]
+    if args.template:
+        project = load_template(args.template)
+        project.data.update(data)
+        _fit_design_to_data(project.design, info)
+    else:
+        name = data.get("sample") or Path(data["path"]).stem
+        project = new_project(data=data, design=default_design(info, data), name=f"{name} model")
+    problems = project.design.infer().problems
+    save_project(project, out)
+    print(
+        f"wrote {out}: {len(project.design.nodes)} nodes, {project.design.infer().total_params:,} parameters"
+    )
+    for p in problems:
+        print(f"warning: {p.message}", file=sys.stderr)
+    return 0
+
+
+def _summary_rows(design):
+    from .design.inference import format_shape
+
+    inf = design.infer()
+    order = inf.order + [nid for nid in design.nodes if nid not in inf.order]
+    rows = []
+    for nid in order:
+        node = design.nodes[nid]
+        srcs = [design.nodes[e.src].name for e in sorted(design.in_edges(nid), key=lambda e: e.dst_port)]
+        rows.append(
+            {
+                "name": node.name,
+                "type": node.type,
+                "output_shape": list(inf.shapes[nid]) if inf.shapes.get(nid) is not None else None,
+                "shape_text": format_shape(inf.shapes.get(nid)),
+                "params": inf.param_counts.get(nid, 0),
+                "inputs": srcs,
+            }
+        )
+    return inf, rows
+
+
+def cmd_info(args) -> int:
+    from .design.inference import format_shape
+
+    project = _load(args.file)
+    inf, rows = _summary_rows(project.design)
+    if args.json:
+        out = {
+            "name": project.name,
+            "layers": [{k: r[k] for k in ("name", "type", "output_shape", "params", "inputs")} for r in rows],
+            "total_params": inf.total_params,
+            "output_shape": list(inf.output_shape) if inf.output_shape is not None else None,
+            "problems": [
+                {
+                    "node": project.design.nodes[p.node_id].name
+                    if p.node_id in project.design.nodes
+                    else None,
+                    "message": p.message,
+                }
+                for p in inf.problems
+            ],
+            "data": project.data,
+            "training": project.training,
+            "runs": len(project.runs),
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    w1 = max([len("Layer (type)")] + [len(f"{r['name']} ({r['type']})") for r in rows]) + 2
+    w2 = max([len("Output shape")] + [len(r["shape_text"]) for r in rows]) + 2
+    w3 = max([len("Param #")] + [len(f"{r['params']:,}") for r in rows])
+    w4 = max([len("Connected to")] + [len(", ".join(r["inputs"])) for r in rows])
+    line = "=" * (w1 + w2 + w3 + 2 + w4)
+    title = f"Project: {project.name or Path(args.file).stem}"
+    print(title)
+    print(line)
+    print(f"{'Layer (type)':<{w1}}{'Output shape':<{w2}}{'Param #':>{w3}}  Connected to")
+    print(line)
+    for r in rows:
+        print(
+            f"{r['name'] + ' (' + r['type'] + ')':<{w1}}{r['shape_text']:<{w2}}{r['params']:>{w3},}  "
+            f"{', '.join(r['inputs'])}"
+        )
+    print(line)
+    print(f"Total params: {inf.total_params:,}")
+    print(f"Output shape: {format_shape(inf.output_shape)}")
+    if inf.problems:
+        print(f"Problems ({len(inf.problems)}):")
+        for p in inf.problems:
+            print(f"  - {p.message}")
+    return 0
+
+
+def _bar(done: int, total: int, width=24) -> str:
+    frac = 0.0 if total <= 0 else min(1.0, done / total)
+    full = int(frac * width)
+    return "[" + "#" * full + "." * (width - full) + f"] {100 * frac:5.1f}%"
+
+
+def cmd_train(args) -> int:
+    from .design.project import save_project
+
+    project = _load(args.file)
+    problems = project.design.infer().problems
+    if problems:
+        raise CliError(f"the design has {len(problems)} problem(s): {problems[0].message}")
+    if args.epochs is not None and args.epochs < 1:
+        raise CliError(f"--epochs must be at least 1, got {args.epochs}")
+    from . import training
+
+    fit = getattr(training, "fit", None)
+    if not callable(fit):  # the package may expose the module rather than the function
+        from .training.fit import fit
+    stop = {"now": False}
+    tty = sys.stderr.isatty()
+    total_steps, last_draw = 0, 0.0
+    status = 1
+    events = fit(project, epochs=args.epochs, stop=lambda: stop["now"])
+    while True:
+        try:
+            ev = next(events)
+        except StopIteration:
+            break
+        except KeyboardInterrupt:
+            stop["now"] = True
+            print("\nstopping after this step...", file=sys.stderr)
+            continue
+        kind = ev.kind
+        if kind == "start":
+            total_steps = getattr(ev, "total_steps", 0) or 0
+            if getattr(ev, "message", ""):
+                print(ev.message)
+        elif kind == "step":
+            now = time.monotonic()
+            if tty and now - last_draw > 0.1:
+                last_draw = now
+                loss = f"loss {ev.loss:.4f}" if ev.loss is not None else ""
+                sys.stderr.write(f"\r{_bar(ev.step, total_steps)} epoch {ev.epoch} {loss}   ")
+                sys.stderr.flush()
+        elif kind == "epoch":
+            if tty:
+                sys.stderr.write("\r" + " " * 70 + "\r")
+            metrics = "  ".join(
+                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in (ev.metrics or {}).items()
+            )
+            print(f"epoch {ev.epoch}: {metrics}", flush=True)
+        elif kind == "end":
+            metrics = "  ".join(
+                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in (ev.metrics or {}).items()
+            )
+            print(f"finished ({getattr(ev, 'status', '') or 'completed'}){': ' + metrics if metrics else ''}")
+            status = 0
+        elif kind == "error":
+            raise CliError(ev.message or "training failed")
+    save_project(project, project.path)
+    if project.runs:
+        run = project.runs[-1]
+        if isinstance(run, dict) and run.get("weights"):
+            print(f"weights: {project.weights_path()}")
+    print(f"saved {project.path}")
+    return status
+
+
+def cmd_export(args) -> int:
+    from .design.export import export_python
+
+    project = _load(args.file)
+    if args.ddp and args.target != "torch":
+        raise CliError("--ddp needs --target torch")
+    problems = project.design.infer().problems
+    if problems:
+        raise CliError(f"the design has {len(problems)} problem(s): {problems[0].message}")
+    code = export_python(project, target=args.target, ddp=args.ddp)
+    out = Path(args.output)
+    out.write_text(code, encoding="utf-8")
+    print(f"wrote {out} ({args.target}{', DDP' if args.ddp else ''})")
+    return 0
+
+
+def _run_app(path=None) -> int:
+    try:
+        from .ui.app import run_app
+    except ImportError as e:
+        raise CliError(
+            f"the desktop app is not available ({e}); use `studio --help` for the commands"
+        ) from None
+    return int(run_app(path) or 0)
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    print("studio 0.1.0")
-    return 0
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+            if len(argv) > 1:
+                raise CliError(
+                    f"unknown command {argv[0]!r}: expected one of {', '.join(COMMANDS)} or a project file"
+                )
+            if argv and not Path(argv[0]).exists():
+                raise CliError(
+                    f"unknown command or missing file {argv[0]!r}: expected one of {', '.join(COMMANDS)}"
+                )
+            return _run_app(argv[0] if argv else None)
+        args = _parser().parse_args(argv)
+        if args.command is None:
+            return _run_app(None)
+        return {"new": cmd_new, "info": cmd_info, "train": cmd_train, "export": cmd_export}[args.command](
+            args
+        )
+    except SystemExit as e:  # --help and --version
+        return int(e.code or 0) if isinstance(e.code, int) else 0
+    except KeyboardInterrupt:
+        print("studio: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # every failure is one line, never a traceback (STUDIO_DEBUG=1 shows it)
+        if os.environ.get("STUDIO_DEBUG"):
+            raise
+        from .design.project import ProjectError
+
+        if isinstance(e, ProjectError):
+            msg = "; ".join(e.problems[:5]) + (
+                f" (and {len(e.problems) - 5} more)" if len(e.problems) > 5 else ""
+            )
+            msg = f"{e.path}: {msg}" if e.path else msg
+        elif isinstance(e, (CliError, ValueError, OSError)):
+            msg = str(e)
+        else:
+            msg = f"{type(e).__name__}: {e}"
+        print(f"studio: error: {' '.join(msg.split())}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,536 @@
+"""Project files (`*.studio`): JSON with a format version, migrations, atomic save and checked load."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .catalogue import LOSSES, TASKS
+from .document import Design
+from .validate import design_problems
+
+FORMAT_NAME = "studio-project"
+FORMAT_VERSION = 1
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+SAMPLES = ("iris", "digits", "sequences", "tokens")
+DATA_KINDS = ("sample", "csv", "images")
+PREPROCESSING = ("standardize", "minmax", "none")
+MISSING = ("mean", "median", "drop", "zero")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
+SCHEDULES = ("none", "step", "cosine", "exponential", "plateau", "onecycle", "linear")
+DEVICES = ("cpu", "cuda", "auto")
+
+DEFAULT_DATA = {
+    "kind": "sample",
+    "sample": "iris",
+    "path": None,
+    "target": None,
+    "features": [],
+    "task": "classification",
+    "preprocessing": "standardize",
+    "missing": "mean",
+    "image_size": [28, 28],
+    "image_mode": "L",
+    "augmentation": {"hflip": False, "shift": False, "rotate": False},
+    "split": {"train": 0.7, "val": 0.15, "test": 0.15},
+    "seed": 0,
+}
+
+DEFAULT_TRAINING = {
+    "loss": "auto",
+    "optimizer": "adam",
+    "lr": 0.01,
+    "weight_decay": 0.0,
+    "batch_size": 32,
+    "epochs": 20,
+    "schedule": "none",
+    "early_stopping": {"enabled": False, "patience": 5},
+    "seed": 0,
+    "device": "cpu",
+}
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+TEMPLATES_DIR = ASSETS / "templates"
+
+
+class ProjectError(Exception):
+    """A project file that cannot be read; `problems` lists each problem with its JSON path."""
+
+    def __init__(self, problems, path=None):
+        self.problems = list(problems) if not isinstance(problems, str) else [problems]
+        self.path = str(path) if path is not None else None
+        super().__init__(self._summary())
+
+    def _summary(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        if len(self.problems) == 1:
+            return where + self.problems[0]
+        shown = "\n  ".join(self.problems[:20])
+        more = f"\n  ... and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
+        return f"{where}{len(self.problems)} problems:\n  {shown}{more}"
+
+
+@dataclass
+class Project:
+    """A design with its data source, training settings and past runs; `path` is where it is saved."""
+
+    design: Design = field(default_factory=Design)
+    data: dict = field(default_factory=lambda: copy.deepcopy(DEFAULT_DATA))
+    training: dict = field(default_factory=lambda: copy.deepcopy(DEFAULT_TRAINING))
+    runs: list = field(default_factory=list)
+    path: str | None = None
+    name: str = ""
+    description: str = ""
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.path).resolve().parent if self.path else Path.cwd()
+
+    def data_path(self) -> Path | None:
+        """The data file or folder as an absolute path (None for sample data)."""
+        p = self.data.get("path")
+        if not p:
+            return None
+        p = Path(p)
+        return p if p.is_absolute() else self.folder / p
+
+    def weights_path(self) -> Path | None:
+        """The newest run's weights file, absolute, when one exists."""
+        for run in reversed(self.runs):
+            w = run.get("weights") if isinstance(run, dict) else None
+            if w:
+                p = Path(w)
+                return p if p.is_absolute() else self.folder / p
+        return None
+
+    def to_dict(self, relative_to: Path | None = None) -> dict:
+        data = copy.deepcopy(self.data)
+        runs = copy.deepcopy(self.runs)
+        if relative_to is not None:
+            if data.get("path"):
+                data["path"] = _relative(data["path"], relative_to, self.folder)
+            for run in runs:
+                if isinstance(run, dict):
+                    for key in ("weights", "best_weights"):
+                        if run.get(key):
+                            run[key] = _relative(run[key], relative_to, self.folder)
+        return {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "name": self.name,
+            "description": self.description,
+            "design": self.design.to_dict(),
+            "data": data,
+            "training": copy.deepcopy(self.training),
+            "runs": runs,
+        }
+
+
+def _relative(p, folder: Path, base: Path) -> str:
+    """A path as stored in a project file: relative to the project's folder, with forward slashes."""
+    p = Path(p)
+    if not p.is_absolute():
+        p = base / p
+    try:
+        return Path(os.path.relpath(p.resolve(), folder.resolve())).as_posix()
+    except ValueError:  # another drive on Windows
+        return p.as_posix()
+
+
+def new_project(data=None, training=None, design=None, path=None, name="") -> Project:
+    """A project with default settings, updated by the given data and training settings."""
+    d = copy.deepcopy(DEFAULT_DATA)
+    d.update(copy.deepcopy(data or {}))
+    t = copy.deepcopy(DEFAULT_TRAINING)
+    t.update(copy.deepcopy(training or {}))
+    return Project(design if design is not None else Design(), d, t, [], str(path) if path else None, name)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Save
+# ---------------------------------------------------------------------------------------------------
+
+
+def save_project(project: Project, path=None) -> Path:
+    """Write the project as JSON atomically (temporary file, then rename); returns the path written."""
+    path = Path(path or project.path or "")
+    if not str(path):
+        raise ProjectError("the project has no file name yet: choose where to save it")
+    folder = path.resolve().parent
+    saved = project.to_dict(relative_to=folder)
+    text = json.dumps(saved, indent=2, allow_nan=False) + "\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    # relative paths now refer to the new folder: keep the in-memory ones resolving there too
+    project.data["path"] = saved["data"].get("path")
+    for run, saved_run in zip(project.runs, saved["runs"]):
+        if isinstance(run, dict):
+            for key in ("weights", "best_weights"):
+                if run.get(key):
+                    run[key] = saved_run[key]
+    project.path = str(path)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------
+# Load
+# ---------------------------------------------------------------------------------------------------
+
+
+def _migrate_0_to_1(d: dict) -> dict:
+    """Version 0 kept the design under "model" and edges as {"from": [id, port], "to": [id, port]}."""
+    d = dict(d)
+    if "model" in d and "design" not in d:
+        d["design"] = d.pop("model")
+    design = d.get("design")
+    if isinstance(design, dict) and isinstance(design.get("edges"), list):
+        edges = []
+        for e in design["edges"]:
+            if isinstance(e, dict) and isinstance(e.get("from"), list) and isinstance(e.get("to"), list):
+                edges.append([*e["from"], *e["to"]])
+            else:
+                edges.append(e)
+        design = dict(design, edges=edges)
+        d["design"] = design
+    d["version"] = 1
+    return d
+
+
+MIGRATIONS = {0: _migrate_0_to_1}
+
+
+def migrate(d: dict) -> dict:
+    """Bring a project dict forward to FORMAT_VERSION, one version at a time."""
+    version = d.get("version", 0)
+    while version < FORMAT_VERSION:
+        d = MIGRATIONS[version](d)
+        version = d["version"]
+    return d
+
+
+def _got(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check(problems, at, ok, expected, value):
+    if not ok:
+        problems.append(f"{at}: expected {expected}, got {_got(value)}")
+
+
+def data_problems(d, at="data") -> list[str]:
+    if not isinstance(d, dict):
+        return [f"{at}: expected an object, got {_got(d)}"]
+    pr: list[str] = []
+    for key in d:
+        if key not in DEFAULT_DATA:
+            pr.append(f"{at}.{key}: unknown field")
+    g = d.get
+    _check(pr, f"{at}.kind", g("kind", "sample") in DATA_KINDS, "one of " + ", ".join(DATA_KINDS), g("kind"))
+    if g("kind", "sample") == "sample":
+        _check(pr, f"{at}.sample", g("sample") in SAMPLES, "one of " + ", ".join(SAMPLES), g("sample"))
+    elif not isinstance(g("path"), str) or not g("path"):
+        pr.append(f"{at}.path: expected the path of the data, got {_got(g('path'))}")
+    for key in ("path", "target", "sample"):
+        v = g(key)
+        _check(pr, f"{at}.{key}", v is None or (isinstance(v, str) and len(v) <= 4096), "a text or null", v)
+    feats = g("features", [])
+    _check(
+        pr,
+        f"{at}.features",
+        isinstance(feats, list) and all(isinstance(f, str) for f in feats),
+        "a list of column names",
+        feats,
+    )
+    _check(pr, f"{at}.task", g("task", "classification") in TASKS, "one of " + ", ".join(TASKS), g("task"))
+    _check(pr, f"{at}.missing", g("missing", "mean") in MISSING, "one of " + ", ".join(MISSING), g("missing"))
+    _check(
+        pr,
+        f"{at}.preprocessing",
+        g("preprocessing", "none") in PREPROCESSING,
+        "one of " + ", ".join(PREPROCESSING),
+        g("preprocessing"),
+    )
+    size = g("image_size", [28, 28])
+    _check(
+        pr,
+        f"{at}.image_size",
+        isinstance(size, list) and len(size) == 2 and all(_is_int(v) and 1 <= v <= 4096 for v in size),
+        "two integers from 1 to 4096",
+        size,
+    )
+    _check(pr, f"{at}.image_mode", g("image_mode", "L") in ("L", "RGB"), "'L' or 'RGB'", g("image_mode"))
+    aug = g("augmentation", {})
+    _check(
+        pr,
+        f"{at}.augmentation",
+        isinstance(aug, dict) and all(isinstance(v, bool) for v in aug.values()),
+        "an object of true/false switches",
+        aug,
+    )
+    split = g("split", DEFAULT_DATA["split"])
+    if not isinstance(split, dict) or set(split) - {"train", "val", "test"}:
+        pr.append(f"{at}.split: expected an object with train, val and test fractions, got {_got(split)}")
+    else:
+        for k, v in split.items():
+            _check(pr, f"{at}.split.{k}", _is_num(v) and 0 <= v <= 1, "a fraction from 0 to 1", v)
+        if all(_is_num(v) for v in split.values()):
+            if sum(split.values()) > 1.0 + 1e-9:
+                pr.append(f"{at}.split: fractions add up to more than 1 ({sum(split.values()):g})")
+            if not split.get("train", 0) > 0:
+                pr.append(f"{at}.split.train: expected a fraction above 0, got {_got(split.get('train'))}")
+    _check(
+        pr, f"{at}.seed", _is_int(g("seed", 0)) and 0 <= g("seed", 0) < 2**32, "an integer seed", g("seed")
+    )
+    return pr
+
+
+def training_problems(t, at="training") -> list[str]:
+    if not isinstance(t, dict):
+        return [f"{at}: expected an object, got {_got(t)}"]
+    pr: list[str] = []
+    for key in t:
+        if key not in DEFAULT_TRAINING and key != "momentum":
+            pr.append(f"{at}.{key}: unknown field")
+    g = t.get
+    _check(
+        pr,
+        f"{at}.loss",
+        g("loss", "auto") in ("auto", *LOSSES),
+        "'auto' or one of " + ", ".join(LOSSES),
+        g("loss"),
+    )
+    _check(
+        pr,
+        f"{at}.optimizer",
+        g("optimizer", "adam") in OPTIMIZERS,
+        "one of " + ", ".join(OPTIMIZERS),
+        g("optimizer"),
+    )
+    _check(
+        pr,
+        f"{at}.lr",
+        _is_num(g("lr", 0.01)) and 0 < g("lr", 0.01) < math.inf,
+        "a positive learning rate",
+        g("lr"),
+    )
+    _check(
+        pr,
+        f"{at}.weight_decay",
+        _is_num(g("weight_decay", 0.0)) and g("weight_decay", 0.0) >= 0,
+        "a non-negative number",
+        g("weight_decay"),
+    )
+    if "momentum" in t:
+        _check(
+            pr,
+            f"{at}.momentum",
+            _is_num(g("momentum")) and 0 <= g("momentum") < 1,
+            "a number from 0 to 1",
+            g("momentum"),
+        )
+    _check(
+        pr,
+        f"{at}.batch_size",
+        _is_int(g("batch_size", 32)) and 1 <= g("batch_size", 32) <= 1_000_000,
+        "a positive integer",
+        g("batch_size"),
+    )
+    _check(
+        pr,
+        f"{at}.epochs",
+        _is_int(g("epochs", 20)) and 1 <= g("epochs", 20) <= 1_000_000,
+        "a positive integer",
+        g("epochs"),
+    )
+    _check(
+        pr,
+        f"{at}.schedule",
+        g("schedule", "none") in SCHEDULES,
+        "one of " + ", ".join(SCHEDULES),
+        g("schedule"),
+    )
+    es = g("early_stopping", {"enabled": False, "patience": 5})
+    if not isinstance(es, dict):
+        pr.append(f"{at}.early_stopping: expected an object with enabled and patience, got {_got(es)}")
+    else:
+        _check(
+            pr,
+            f"{at}.early_stopping.enabled",
+            isinstance(es.get("enabled", False), bool),
+            "true or false",
+            es.get("enabled"),
+        )
+        _check(
+            pr,
+            f"{at}.early_stopping.patience",
+            _is_int(es.get("patience", 5)) and es.get("patience", 5) >= 1,
+            "a positive integer",
+            es.get("patience"),
+        )
+    _check(
+        pr, f"{at}.seed", _is_int(g("seed", 0)) and 0 <= g("seed", 0) < 2**32, "an integer seed", g("seed")
+    )
+    _check(pr, f"{at}.device", g("device", "cpu") in DEVICES, "one of " + ", ".join(DEVICES), g("device"))
+    return pr
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+def project_from_dict(d, path=None) -> Project:
+    """A checked Project from a parsed project file; ProjectError lists every problem found."""
+    if not isinstance(d, dict):
+        raise ProjectError([f"$: expected a project object, got {_got(d)}"], path)
+    if d.get("format", FORMAT_NAME) != FORMAT_NAME:
+        raise ProjectError([f"format: expected {FORMAT_NAME!r}, got {_got(d.get('format'))}"], path)
+    version = d.get("version", 0)
+    if not _is_int(version) or version < 0:
+        raise ProjectError([f"version: expected a non-negative integer, got {_got(version)}"], path)
+    if version > FORMAT_VERSION:
+        raise ProjectError(
+            [
+                f"version: the file is format version {version}, newer than this Studio reads "
+                f"({FORMAT_VERSION}): "
+                "update Studio"
+            ],
+            path,
+        )
+    try:
+        d = migrate(d)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ProjectError([f"version: cannot migrate the file from version {version} ({e})"], path) from None
+    problems: list[str] = []
+    for key in d:
+        if key not in ("format", "version", "name", "description", "design", "data", "training", "runs"):
+            problems.append(f"{key}: unknown field")
+    for key in ("name", "description"):
+        if not isinstance(d.get(key, ""), str):
+            problems.append(f"{key}: expected a text, got {_got(d.get(key))}")
+    problems += design_problems(d.get("design", {"nodes": [], "edges": []}), "design")
+    data = d.get("data", {})
+    data = {**DEFAULT_DATA, **data} if isinstance(data, dict) else data
+    problems += data_problems(data)
+    training = d.get("training", {})
+    training = {**DEFAULT_TRAINING, **training} if isinstance(training, dict) else training
+    problems += training_problems(training)
+    runs = d.get("runs", [])
+    if not isinstance(runs, list):
+        problems.append(f"runs: expected a list, got {_got(runs)}")
+    else:
+        for i, run in enumerate(runs):
+            if not isinstance(run, dict):
+                problems.append(f"runs[{i}]: expected an object, got {_got(run)}")
+                continue
+            for key in ("weights", "best_weights"):
+                if run.get(key) is not None and not isinstance(run.get(key), str):
+                    problems.append(f"runs[{i}].{key}: expected a path, got {_got(run.get(key))}")
+    if problems:
+        raise ProjectError(problems, path)
+    try:
+        design = Design.from_dict(d.get("design", {"nodes": [], "edges": []}))
+    except (ValueError, KeyError, TypeError) as e:
+        raise ProjectError([f"design: {e}"], path) from None
+    data = copy.deepcopy(data)
+    data["split"] = {**DEFAULT_DATA["split"], **data.get("split", {})}
+    data["augmentation"] = {**DEFAULT_DATA["augmentation"], **data.get("augmentation", {})}
+    training = copy.deepcopy(training)
+    training["early_stopping"] = {**DEFAULT_TRAINING["early_stopping"], **training.get("early_stopping", {})}
+    return Project(
+        design,
+        data,
+        training,
+        copy.deepcopy(runs),
+        str(path) if path else None,
+        d.get("name", ""),
+        d.get("description", ""),
+    )
+
+
+def load_project(path) -> Project:
+    """Read and check a project file. Never executes anything from it; every failure is a ProjectError."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ProjectError([f"$: the file is {size} bytes, more than a project file can be"], path)
+        raw = path.read_bytes()
+    except ProjectError:
+        raise
+    except OSError as e:
+        raise ProjectError([f"cannot read the file ({e.strerror or e})"], path) from None
+    try:
+        text = raw.decode("utf-8")
+        d = json.loads(text, parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise ProjectError(["$: the file is not UTF-8 text (is it a project file?)"], path) from None
+    except json.JSONDecodeError as e:
+        raise ProjectError(
+            [f"$: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}"], path
+        ) from None
+    except (ValueError, RecursionError) as e:
+        raise ProjectError([f"$: not a valid project file ({e})"], path) from None
+    try:
+        return project_from_dict(d, path)
+    except ProjectError:
+        raise
+    except (RecursionError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+        raise ProjectError([f"$: not a valid project file ({type(e).__name__}: {e})"], path) from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Templates
+# ---------------------------------------------------------------------------------------------------
+
+
+def list_templates() -> list[tuple[str, str, str, Path]]:
+    """(name, title, description, path) of each shipped template, sorted by name."""
+    out = []
+    for p in sorted(TEMPLATES_DIR.glob("*.studio")):
+        try:
+            d = json.loads(p.read_text(encoding="utf-8"))
+            title, desc = str(d.get("name", p.stem)), str(d.get("description", ""))
+        except (OSError, ValueError):
+            continue
+        out.append((p.stem, title, desc, p))
+    return out
+
+
+def load_template(name: str) -> Project:
+    """A template as a new, unsaved project (its data paths resolved against the templates folder)."""
+    path = TEMPLATES_DIR / f"{name}.studio"
+    if not path.is_file() or "/" in name or "\\" in name:
+        known = ", ".join(t[0] for t in list_templates())
+        raise ProjectError([f"unknown template {name!r}; templates: {known}"])
+    project = load_project(path)
+    if project.data.get("path"):
+        project.data["path"] = str(project.data_path())
+    project.path = None
+    project.runs = []
+    return project

@@ -1,0 +1,87 @@
+"""Sample data sets a project can name: shipped (iris, digits) and generated (sequences, tokens)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+
+SAMPLE_INFO = {
+    "iris": {
+        "title": "Iris flowers (150 rows, 4 measurements, 3 species)",
+        "input_shape": (4,),
+        "dtype": "float32",
+        "task": "classification",
+        "num_classes": 3,
+        "file": "data/iris.csv",
+    },
+    "digits": {
+        "title": "Handwritten digits (1,797 grey 8x8 images, 10 classes)",
+        "input_shape": (1, 8, 8),
+        "dtype": "float32",
+        "task": "classification",
+        "num_classes": 10,
+        "file": "data/digits_8x8.npz",
+    },
+    "sequences": {
+        "title": "Noisy waves (1,200 sequences of 24 steps): 1, 2 or 4 cycles?",
+        "input_shape": (24, 1),
+        "dtype": "float32",
+        "task": "classification",
+        "num_classes": 3,
+        "file": None,
+    },
+    "tokens": {
+        "title": "Token sequences (1,200 of 16 ids from 24): mostly low ids or not?",
+        "input_shape": (16,),
+        "dtype": "int64",
+        "task": "classification",
+        "num_classes": 2,
+        "vocab": 24,
+        "file": None,
+    },
+}
+
+
+def make_sequences(n=1200, length=24, seed=0):
+    """Noisy sine waves of 1, 2 or 4 cycles per window with a random phase; the label is the frequency."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, size=n)
+    t = np.arange(length) / length
+    phase = rng.uniform(0, 2 * np.pi, size=(n, 1))
+    cycles = np.array([1.0, 2.0, 4.0])[y]
+    x = np.sin(2 * np.pi * cycles[:, None] * t[None, :] + phase) + 0.3 * rng.standard_normal((n, length))
+    return x[:, :, None].astype(np.float32), y.astype(np.int64)
+
+
+def make_tokens(n=1200, length=16, vocab=24, seed=0):
+    """Token ids drawn with a per-sequence bias; the label says whether most ids are in the lower half."""
+    rng = np.random.default_rng(seed)
+    bias = rng.uniform(0.15, 0.85, size=(n, 1))
+    low = rng.random((n, length)) < bias
+    half = vocab // 2
+    ids = np.where(low, rng.integers(0, half, size=(n, length)), rng.integers(half, vocab, size=(n, length)))
+    y = (low.sum(1) > length // 2).astype(np.int64)
+    return ids.astype(np.int64), y
+
+
+def load_sample(name: str, assets: Path | None = None):
+    """(features, labels) of a sample data set: float32 or int64 features, int64 class labels."""
+    assets = Path(assets) if assets is not None else ASSETS
+    if name == "iris":
+        import pandas as pd
+
+        df = pd.read_csv(assets / SAMPLE_INFO["iris"]["file"])
+        classes = sorted(df["species"].unique())
+        y = df["species"].map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
+        return df.drop(columns=["species"]).to_numpy(np.float32), y
+    if name == "digits":
+        with np.load(assets / SAMPLE_INFO["digits"]["file"]) as d:
+            return (d["images"][:, None].astype(np.float32) / 16.0), d["labels"].astype(np.int64)
+    if name == "sequences":
+        return make_sequences()
+    if name == "tokens":
+        return make_tokens()
+    raise ValueError(f"unknown sample data set {name!r}; samples: {', '.join(SAMPLE_INFO)}")

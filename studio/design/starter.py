@@ -1,0 +1,270 @@
+"""Starting points: what a data source looks like, and designs sized to it (templates, `studio new`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .document import Design
+from .samples import SAMPLE_INFO
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+class DataError(ValueError):
+    """A data source that cannot be used; the message says what is wrong."""
+
+
+def describe_data(data: dict, base: Path | None = None) -> dict:
+    """input_shape, dtype, task and num_classes (classification) of a project's data source."""
+    kind = data.get("kind", "sample")
+    if kind == "sample":
+        name = data.get("sample")
+        if name not in SAMPLE_INFO:
+            raise DataError(f"unknown sample data set {name!r}; samples: {', '.join(SAMPLE_INFO)}")
+        info = SAMPLE_INFO[name]
+        return {k: info[k] for k in ("input_shape", "dtype", "task", "num_classes")}
+    path = Path(data.get("path") or "")
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if kind == "csv":
+        return _describe_csv(path, data)
+    if kind == "images":
+        return _describe_images(path, data)
+    raise DataError(f"unknown data kind {kind!r}: expected sample, csv or images")
+
+
+def _describe_csv(path: Path, data: dict) -> dict:
+    import pandas as pd
+
+    if not path.is_file():
+        raise DataError(f"no CSV file at {path}")
+    try:
+        df = pd.read_csv(path, nrows=100_000)
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot read {path} as CSV ({e})") from None
+    if df.shape[1] < 2:
+        raise DataError(f"{path} has {df.shape[1]} column(s): a table needs features and a target")
+    target = data.get("target") or df.columns[-1]
+    if target not in df.columns:
+        raise DataError(f"{path} has no column {target!r}; columns: {', '.join(map(str, df.columns))}")
+    features = list(data.get("features") or [])
+    if not features:
+        features = [c for c in df.columns if c != target and pd.api.types.is_numeric_dtype(df[c])]
+    missing = [c for c in features if c not in df.columns]
+    if missing:
+        raise DataError(f"{path} has no column(s) {', '.join(map(repr, missing))}")
+    if not features:
+        raise DataError(f"{path} has no numeric feature columns besides the target {target!r}")
+    col = df[target]
+    task = data.get("task")
+    if task not in ("classification", "regression"):
+        numeric = pd.api.types.is_numeric_dtype(col)
+        integral = numeric and bool((col.dropna() == col.dropna().round()).all())
+        task = "classification" if (not numeric or (integral and col.nunique() <= 20)) else "regression"
+    out = {
+        "input_shape": (len(features),),
+        "dtype": "float32",
+        "task": task,
+        "target": str(target),
+        "features": [str(f) for f in features],
+    }
+    out["num_classes"] = int(col.nunique()) if task == "classification" else 1
+    return out
+
+
+def _describe_images(path: Path, data: dict) -> dict:
+    if not path.is_dir():
+        raise DataError(f"no image folder at {path}")
+    classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise DataError(f"{path} needs one sub-folder per class (found {len(classes)})")
+    size = tuple(data.get("image_size") or (28, 28))
+    channels = 3 if data.get("image_mode") == "RGB" else 1
+    return {
+        "input_shape": (channels, *size),
+        "dtype": "float32",
+        "task": "classification",
+        "num_classes": len(classes),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Designs
+# ---------------------------------------------------------------------------------------------------
+
+
+class _Chain:
+    """Adds nodes left to right, connecting each to the previous one."""
+
+    def __init__(self, design: Design, x=0.0, y=0.0, dx=180.0):
+        self.d, self.x, self.y, self.dx = design, x, y, dx
+        self.last = None
+
+    def add(self, type_, params=None, name=None, src=None, port=0):
+        node = self.d.add_node(type_, params, name, (self.x, self.y))
+        self.x += self.dx
+        src = self.last if src is None else src
+        if src is not None and node.spec.inputs:
+            self.d.connect(src.id, node.id, 0, port)
+        self.last = node
+        return node
+
+
+def _output(c: _Chain, task: str, classes: int):
+    out = classes if task == "classification" else 1
+    c.add("Linear", {"out_features": out}, "head")
+    loss = "cross_entropy" if task == "classification" else "mse"
+    c.add("Output", {"task": task, "loss": loss}, "output")
+
+
+def mlp_design(in_features: int, classes: int, task="classification", hidden=None) -> Design:
+    """Two hidden layers, width sized to the data."""
+    hidden = hidden or max(16, min(128, 1 << (2 * in_features - 1).bit_length()))
+    d = Design()
+    c = _Chain(d)
+    c.add("Input", {"shape": (in_features,)}, "inputs")
+    c.add("Linear", {"out_features": hidden}, "hidden1")
+    c.add("ReLU", None, "relu1")
+    c.add("Linear", {"out_features": hidden}, "hidden2")
+    c.add("ReLU", None, "relu2")
+    _output(c, task, classes)
+    return d
+
+
+def lenet_design(in_shape, classes: int) -> Design:
+    """Two convolution-pooling stages then two linear layers, LeNet style."""
+    d = Design()
+    c = _Chain(d)
+    c.add("Input", {"shape": tuple(in_shape)}, "inputs")
+    c.add("Conv2d", {"out_channels": 6, "kernel_size": 3, "padding": 1}, "conv1")
+    c.add("ReLU", None, "relu1")
+    c.add("MaxPool2d", {"kernel_size": 2}, "pool1")
+    c.add("Conv2d", {"out_channels": 16, "kernel_size": 3, "padding": 1}, "conv2")
+    c.add("ReLU", None, "relu2")
+    c.add("MaxPool2d", {"kernel_size": 2}, "pool2")
+    if max(in_shape[1], in_shape[2]) // 4 > 8:  # large images: a fixed-size summary keeps fc1 small
+        c.add("AdaptiveAvgPool2d", {"output_size": (8, 8)}, "summary")
+    c.add("Flatten", None, "flatten")
+    c.add("Linear", {"out_features": 64}, "fc1")
+    c.add("ReLU", None, "relu3")
+    _output(c, "classification", classes)
+    return d
+
+
+def resnet_design(in_shape, classes: int, width=16) -> Design:
+    """A stem convolution, one residual block with a skip connection, pooling and a linear head."""
+    d = Design()
+    c = _Chain(d)
+    c.add("Input", {"shape": tuple(in_shape)}, "inputs")
+    c.add("Conv2d", {"out_channels": width, "kernel_size": 3, "padding": 1}, "stem")
+    stem = c.add("ReLU", None, "stem_relu")
+    c.y = 120.0
+    c.add("Conv2d", {"out_channels": width, "kernel_size": 3, "padding": 1, "bias": False}, "block_conv1")
+    c.add("BatchNorm2d", None, "block_bn1")
+    c.add("ReLU", None, "block_relu")
+    c.add("Conv2d", {"out_channels": width, "kernel_size": 3, "padding": 1, "bias": False}, "block_conv2")
+    c.add("BatchNorm2d", None, "block_bn2")
+    c.y = 0.0
+    add = c.add("Add", None, "skip")
+    d.connect(stem.id, add.id, 0, 1)
+    c.add("ReLU", None, "block_out")
+    c.add("MaxPool2d", {"kernel_size": 2}, "pool")
+    c.add("Flatten", None, "flatten")
+    _output(c, "classification", classes)
+    return d
+
+
+def lstm_design(in_shape, classes: int, hidden=32) -> Design:
+    """An LSTM over the sequence whose last step feeds a linear classifier."""
+    d = Design()
+    c = _Chain(d)
+    c.add("Input", {"shape": tuple(in_shape)}, "inputs")
+    c.add("LSTM", {"hidden_size": hidden, "output": "last"}, "lstm")
+    _output(c, "classification", classes)
+    return d
+
+
+def transformer_design(length: int, vocab: int, classes: int, dim=32) -> Design:
+    """Token embedding, a two-layer Transformer encoder, then a linear classifier on the flat sequence."""
+    d = Design()
+    c = _Chain(d)
+    c.add("Input", {"shape": (length,), "dtype": "int64"}, "tokens")
+    c.add("Embedding", {"num_embeddings": vocab, "embedding_dim": dim}, "embed")
+    c.add(
+        "TransformerEncoder",
+        {"num_layers": 2, "nhead": 4, "dim_feedforward": 2 * dim, "dropout": 0.1},
+        "encoder",
+    )
+    c.add("Flatten", None, "flatten")
+    _output(c, "classification", classes)
+    return d
+
+
+def default_design(info: dict, data: dict | None = None) -> Design:
+    """A first model sized to the data: MLP for tables, CNN for images, LSTM or Transformer for sequences."""
+    shape, task, classes = tuple(info["input_shape"]), info["task"], int(info.get("num_classes") or 1)
+    if data and data.get("kind") == "sample" and data.get("sample") == "tokens":
+        return transformer_design(shape[0], SAMPLE_INFO["tokens"]["vocab"], classes)
+    if len(shape) == 3:
+        return lenet_design(shape, classes)
+    if len(shape) == 2:
+        return lstm_design(shape, classes)
+    return mlp_design(shape[0], classes, task)
+
+
+def template_projects() -> dict:
+    """The shipped templates, made from the designs above (assets/templates/*.studio hold them)."""
+    from .project import new_project
+
+    seq, tok = SAMPLE_INFO["sequences"], SAMPLE_INFO["tokens"]
+    specs = {
+        "iris_mlp": (
+            "Iris MLP",
+            "A small multilayer perceptron that tells three iris species apart from four measurements.",
+            {"kind": "sample", "sample": "iris"},
+            mlp_design(4, 3),
+            {"epochs": 60, "lr": 0.01, "batch_size": 16},
+        ),
+        "digits_lenet": (
+            "Digits LeNet",
+            "A LeNet-style convolutional network for 8x8 handwritten digits.",
+            {"kind": "sample", "sample": "digits", "preprocessing": "none"},
+            lenet_design((1, 8, 8), 10),
+            {"epochs": 15, "lr": 0.005, "batch_size": 32},
+        ),
+        "digits_resnet": (
+            "Digits residual CNN",
+            "A small convolutional network with one residual block (a skip connection) for 8x8 digits.",
+            {"kind": "sample", "sample": "digits", "preprocessing": "none"},
+            resnet_design((1, 8, 8), 10),
+            {"epochs": 10, "lr": 0.005, "batch_size": 32},
+        ),
+        "sequence_lstm": (
+            "Sequence LSTM",
+            "An LSTM that classifies noisy waves by their frequency, reading the sequence step by step.",
+            {"kind": "sample", "sample": "sequences", "preprocessing": "none"},
+            lstm_design(seq["input_shape"], seq["num_classes"]),
+            {"epochs": 15, "lr": 0.005, "batch_size": 32},
+        ),
+        "tokens_transformer": (
+            "Token Transformer",
+            "A small Transformer encoder that classifies token sequences with embeddings and self-attention.",
+            {"kind": "sample", "sample": "tokens", "preprocessing": "none"},
+            transformer_design(tok["input_shape"][0], tok["vocab"], tok["num_classes"]),
+            {"epochs": 10, "lr": 0.002, "batch_size": 32},
+        ),
+    }
+    out = {}
+    for key, (title, description, data, design, training) in specs.items():
+        project = new_project(data=data, training=training, design=design, name=title)
+        project.description = description
+        out[key] = project
+    return out
+
+
+def write_templates(folder=None) -> list:
+    """Write every template project into `folder` (default: assets/templates); returns the paths."""
+    from .project import TEMPLATES_DIR, save_project
+
+    folder = Path(folder) if folder is not None else TEMPLATES_DIR
+    return [save_project(p, folder / f"{name}.studio") for name, p in template_projects().items()]

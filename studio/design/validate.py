@@ -1,0 +1,105 @@
+"""Structural checks of a design's JSON form, each problem named by its JSON path."""
+
+from __future__ import annotations
+
+import math
+
+from .catalogue import CATALOGUE, ParamError
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _got(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def design_problems(d, path: str = "design") -> list[str]:
+    """Every problem of a design dict, as "path: message" lines; an empty list when it is well formed."""
+    from .document import name_problem
+
+    if not isinstance(d, dict):
+        return [f"{path}: expected an object with nodes and edges, got {_got(d)}"]
+    problems: list[str] = []
+    for key in d:
+        if key not in ("nodes", "edges"):
+            problems.append(f"{path}.{key}: unknown field")
+    nodes = d.get("nodes", [])
+    edges = d.get("edges", [])
+    if not isinstance(nodes, list):
+        return problems + [f"{path}.nodes: expected a list, got {_got(nodes)}"]
+    if not isinstance(edges, list):
+        return problems + [f"{path}.edges: expected a list, got {_got(edges)}"]
+    ids: dict = {}
+    names: set = set()
+    for i, nd in enumerate(nodes):
+        at = f"{path}.nodes[{i}]"
+        if not isinstance(nd, dict):
+            problems.append(f"{at}: expected an object, got {_got(nd)}")
+            continue
+        for key in nd:
+            if key not in ("id", "type", "name", "params", "pos"):
+                problems.append(f"{at}.{key}: unknown field")
+        nid = nd.get("id")
+        if not isinstance(nid, str) or not nid or len(nid) > 64:
+            problems.append(f"{at}.id: expected a non-empty text of at most 64 characters, got {_got(nid)}")
+        elif nid in ids:
+            problems.append(f"{at}.id: {nid!r} is used by an earlier node")
+        t = nd.get("type")
+        if not isinstance(t, str) or t not in CATALOGUE:
+            problems.append(f"{at}.type: unknown layer type {_got(t)}")
+            t = None
+        elif isinstance(nid, str):
+            ids[nid] = t
+        name = nd.get("name")
+        why = name_problem(name)
+        if why:
+            problems.append(f"{at}.name: {why}")
+        elif name in names:
+            problems.append(f"{at}.name: {name!r} is used by an earlier node")
+        else:
+            names.add(name)
+        pos = nd.get("pos", [0.0, 0.0])
+        if not isinstance(pos, (list, tuple)) or len(pos) != 2 or not all(_is_num(v) for v in pos):
+            problems.append(f"{at}.pos: expected two numbers [x, y], got {_got(pos)}")
+        params = nd.get("params", {})
+        if not isinstance(params, dict):
+            problems.append(f"{at}.params: expected an object, got {_got(params)}")
+        elif t is not None:
+            spec = CATALOGUE[t]
+            known = {p.name: p for p in spec.params}
+            for key, value in params.items():
+                if key not in known:
+                    problems.append(f"{at}.params.{key}: {t} has no parameter of this name")
+                    continue
+                try:
+                    known[key].validate(value)
+                except ParamError as e:
+                    reason = str(e).split(": ", 1)[-1]
+                    problems.append(f"{at}.params.{key}: {reason}")
+    for j, e in enumerate(edges):
+        at = f"{path}.edges[{j}]"
+        if not (isinstance(e, (list, tuple)) and len(e) == 4):
+            problems.append(f"{at}: expected [source id, output port, target id, input port], got {_got(e)}")
+            continue
+        src, sp, dst, dp = e
+        ok = True
+        for value, where in ((src, "source"), (dst, "target")):
+            if not isinstance(value, str) or value not in ids:
+                problems.append(f"{at}: {where} {_got(value)} is not a node id of the design")
+                ok = False
+        if not (_is_int(sp) and _is_int(dp)):
+            problems.append(f"{at}: ports must be integers, got {_got(sp)} and {_got(dp)}")
+            continue
+        if ok:
+            if not 0 <= sp < len(CATALOGUE[ids[src]].outputs):
+                problems.append(f"{at}: {ids[src]} has no output port {sp}")
+            if not 0 <= dp < len(CATALOGUE[ids[dst]].inputs):
+                problems.append(f"{at}: {ids[dst]} has no input port {dp}")
+    return problems

@@ -1,0 +1,142 @@
+"""The command line: new, info, train and export, with one-line errors and no tracebacks."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+
+import pytest
+
+from studio.cli import main
+from studio.design.project import load_project
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_new_from_a_sample_sizes_the_model(tmp_path, capsys):
+    path = tmp_path / "iris.studio"
+    code, out, err = run(capsys, "new", "--data", "iris", "-o", str(path))
+    assert code == 0 and "wrote" in out and err == ""
+    p = load_project(path)
+    inf = p.design.infer()
+    assert inf.problems == [] and inf.output_shape == (None, 3)
+    assert p.design.nodes[inf.input_id].params["shape"] == (4,)
+
+
+def test_new_from_a_csv_with_target(tmp_path, capsys):
+    csv = tmp_path / "houses.csv"
+    rows = "\n".join(f"{i},{i * 2 % 7},{i * 1.5 + 0.25}" for i in range(30))
+    csv.write_text("rooms,age,price\n" + rows + "\n")
+    path = tmp_path / "h.studio"
+    code, _, err = run(capsys, "new", "--data", str(csv), "--target", "price", "-o", str(path))
+    assert code == 0, err
+    p = load_project(path)
+    assert p.data["kind"] == "csv" and p.data["target"] == "price" and p.data["task"] == "regression"
+    assert json.loads(path.read_text())["data"]["path"] == "houses.csv"
+    inf = p.design.infer()
+    assert inf.output_shape == (None, 1) and p.design.nodes[inf.input_id].params["shape"] == (2,)
+
+
+def test_new_from_a_template_and_image_folder(tmp_path, capsys):
+    path = tmp_path / "d.studio"
+    code, _, err = run(capsys, "new", "--data", "digits", "--template", "digits_resnet", "-o", str(path))
+    assert code == 0, err
+    assert load_project(path).design.infer().problems == []
+    images = tmp_path / "imgs"
+    for c in ("cat", "dog", "eel"):
+        (images / c).mkdir(parents=True)
+    code, _, err = run(capsys, "new", "--data", str(images), "-o", str(tmp_path / "i.studio"))
+    assert code == 0, err
+    inf = load_project(tmp_path / "i.studio").design.infer()
+    assert inf.problems == [] and inf.output_shape == (None, 3)
+
+
+def test_info_table_and_json(tmp_path, capsys):
+    path = tmp_path / "m.studio"
+    run(capsys, "new", "--data", "iris", "-o", str(path))
+    code, out, _ = run(capsys, "info", str(path))
+    assert code == 0
+    assert (
+        "Layer (type)" in out
+        and "hidden1 (Linear)" in out
+        and "(N, 16)" in out
+        and "Total params: 403" in out
+    )
+    code, out, _ = run(capsys, "info", str(path), "--json")
+    info = json.loads(out)
+    assert info["total_params"] == 403 and info["output_shape"] == [None, 3]
+    assert [layer["name"] for layer in info["layers"]][:2] == ["inputs", "hidden1"]
+    assert info["layers"][1]["params"] == 80 and info["problems"] == []
+
+
+def test_train_writes_weights_and_run_summary(tmp_path, capsys):
+    path = tmp_path / "m.studio"
+    run(capsys, "new", "--data", "iris", "-o", str(path))
+    code, out, err = run(capsys, "train", str(path), "--epochs", "1")
+    assert code == 0, err
+    assert "epoch 1:" in out
+    p = load_project(path)
+    assert len(p.runs) == 1 and p.weights_path() is not None and p.weights_path().is_file()
+
+
+def test_export_both_targets(tmp_path, capsys):
+    path = tmp_path / "m.studio"
+    run(capsys, "new", "--data", "iris", "-o", str(path))
+    for target in ("studio", "torch"):
+        out_py = tmp_path / f"{target}.py"
+        code, out, err = run(capsys, "export", str(path), "-o", str(out_py), "--target", target)
+        assert code == 0, err
+        ast.parse(out_py.read_text())
+    code, _, _ = run(capsys, "export", str(path), "-o", str(tmp_path / "d.py"), "--target", "torch", "--ddp")
+    assert code == 0 and "DistributedDataParallel" in (tmp_path / "d.py").read_text()
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["info", "missing.studio"], "no project file"),
+        (["new", "--data", "not-a-sample", "-o", "x.studio"], "neither a file"),
+        (["info"], "required"),
+        (["export", "m.studio", "-o", "x.py", "--target", "cobol"], "invalid choice"),
+        (["frobnicate", "x"], "unknown command"),
+    ],
+)
+def test_errors_are_one_line(argv, fragment, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, *argv)
+    assert code != 0
+    assert fragment in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_project_reports_json_path(tmp_path, capsys):
+    path = tmp_path / "m.studio"
+    run(capsys, "new", "--data", "iris", "-o", str(path))
+    d = json.loads(path.read_text())
+    d["design"]["nodes"][1]["params"]["out_features"] = -2
+    path.write_text(json.dumps(d))
+    code, _, err = run(capsys, "info", str(path))
+    assert code == 1 and "design.nodes[1].params.out_features: expected a positive integer, got -2" in err
+    assert err.count("\n") == 1
+
+
+def test_no_traceback_from_the_real_program(tmp_path):
+    bad = tmp_path / "bad.studio"
+    bad.write_text("{oops")
+    res = subprocess.run(
+        [sys.executable, "-m", "studio.cli", "info", str(bad)], capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 1 and "not valid JSON" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_no_command_starts_the_app(monkeypatch):
+    import studio.ui.app as app
+
+    calls = []
+    monkeypatch.setattr(app, "run_app", lambda path=None: calls.append(path) or 0)
+    assert main([]) == 0 and calls == [None]
