@@ -1,0 +1,236 @@
+"""Judging a finished run: confusion matrix, per-class scores, misclassified examples, or predicted
+against actual values; and the gradient flow of each layer over training."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+VANISHING, EXPLODING = 1e-6, 1e3  # gradient norms outside these are flagged
+
+
+def gradient_flags(grad_norms: list[dict]) -> dict:
+    """Per layer: 'vanishing' or 'exploding' when its last gradient norm is out of the healthy range."""
+    if not grad_norms:
+        return {}
+    last = grad_norms[-1]
+    flags = {}
+    for name, v in last.items():
+        if not math.isfinite(v) or v > EXPLODING:
+            flags[name] = "exploding"
+        elif v < VANISHING:
+            flags[name] = "vanishing"
+    return flags
+
+
+class EvaluationView(QTabWidget):
+    """Tabs that show a run's evaluation summary (see studio.training.fit)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("evaluationPanel")
+        self.setAccessibleName("Evaluation")
+        self.run = None
+        # classification
+        self.confusion = pg.PlotWidget()
+        self.confusion.setObjectName("confusionMatrix")
+        self.confusion.setBackground(None)
+        self.confusion.setAspectLocked(True)
+        self.confusion.invertY(True)
+        self.confusion.setLabel("left", "true class")
+        self.confusion.setLabel("bottom", "predicted class")
+        self.scores = QTableWidget(0, 4)
+        self.scores.setObjectName("classScores")
+        self.scores.setHorizontalHeaderLabels(["precision", "recall", "F1", "support"])
+        self.wrong = QWidget()
+        self.wrong_grid = QGridLayout(self.wrong)
+        wrong_scroll = QScrollArea()
+        wrong_scroll.setWidgetResizable(True)
+        wrong_scroll.setWidget(self.wrong)
+        # regression
+        self.scatter = pg.PlotWidget()
+        self.scatter.setObjectName("predictedVsActual")
+        self.scatter.setBackground(None)
+        self.scatter.setLabel("bottom", "actual")
+        self.scatter.setLabel("left", "predicted")
+        self.residuals = pg.PlotWidget()
+        self.residuals.setBackground(None)
+        self.residuals.setLabel("bottom", "predicted")
+        self.residuals.setLabel("left", "residual (actual - predicted)")
+        # gradient flow
+        self.flow = pg.PlotWidget()
+        self.flow.setObjectName("gradientFlow")
+        self.flow.setBackground(None)
+        self.flow.setLogMode(y=True)
+        self.flow.setLabel("bottom", "epoch")
+        self.flow.setLabel("left", "gradient norm")
+        self.flow.addLegend(labelTextSize="8pt")
+        self.flow_note = QLabel()
+        self.flow_note.setWordWrap(True)
+        flow_page = QWidget()
+        fl = QVBoxLayout(flow_page)
+        fl.addWidget(self.flow_note)
+        fl.addWidget(self.flow, 1)
+        self.empty = QLabel("Train the model to see how it does on the test split.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._pages = {
+            "confusion": (self.confusion, "Confusion matrix"),
+            "scores": (self.scores, "Per-class scores"),
+            "wrong": (wrong_scroll, "Misclassified"),
+            "scatter": (self.scatter, "Predicted vs actual"),
+            "residuals": (self.residuals, "Residuals"),
+            "flow": (flow_page, "Gradient flow"),
+        }
+        self.addTab(self.empty, "Evaluation")
+
+    def show_run(self, run: dict | None, input_shape=None):
+        """Fill the tabs from a run summary; `input_shape` tells images from table rows."""
+        self.run = run
+        while self.count():
+            self.removeTab(0)
+        ev = (run or {}).get("evaluation")
+        if not ev:
+            self.addTab(self.empty, "Evaluation")
+            return
+        if ev["task"] == "classification":
+            self._show_classification(ev, input_shape)
+            for key in ("confusion", "scores", "wrong"):
+                self.addTab(*self._pages[key])
+        else:
+            self._show_regression(ev)
+            for key in ("scatter", "residuals"):
+                self.addTab(*self._pages[key])
+        self._show_flow(run.get("grad_norms") or [])
+        self.addTab(*self._pages["flow"])
+
+    def _show_classification(self, ev, input_shape):
+        cm = np.asarray(ev["confusion"], np.float64)
+        k = cm.shape[0]
+        self.confusion.clear()
+        norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+        img = pg.ImageItem(norm.T)  # ImageItem is indexed [x, y]
+        img.setColorMap(pg.colormap.get("viridis"))
+        img.setLevels((0, 1))
+        self.confusion.addItem(img)
+        for i in range(k):
+            for j in range(k):
+                t = pg.TextItem(str(int(cm[i, j])), color="w" if norm[i, j] < 0.6 else "k", anchor=(0.5, 0.5))
+                t.setPos(j + 0.5, i + 0.5)
+                self.confusion.addItem(t)
+        names = ev.get("classes") or [str(i) for i in range(k)]
+        ticks = [[(i + 0.5, str(n)) for i, n in enumerate(names)]]
+        self.confusion.getAxis("bottom").setTicks(ticks)
+        self.confusion.getAxis("left").setTicks(ticks)
+        self.scores.setRowCount(k)
+        self.scores.setVerticalHeaderLabels([str(n) for n in names])
+        for i in range(k):
+            for col, key in enumerate(("precision", "recall", "f1", "support")):
+                v = ev[key][i]
+                item = QTableWidgetItem(f"{v:.3f}" if key != "support" else str(int(v)))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.scores.setItem(i, col, item)
+        self._show_misclassified(ev, names, input_shape)
+
+    def _show_misclassified(self, ev, names, input_shape):
+        while self.wrong_grid.count():
+            w = self.wrong_grid.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        examples = ev.get("misclassified") or []
+        if not examples:
+            self.wrong_grid.addWidget(QLabel("No test example was misclassified."), 0, 0)
+            return
+        is_image = input_shape is not None and len(input_shape) == 3
+        for n, ex in enumerate(examples):
+            caption = f"true {names[ex['true']]}, predicted {names[ex['pred']]}"
+            if is_image:
+                cell = QLabel()
+                cell.setPixmap(_image_pixmap(np.asarray(ex["input"], np.float64), 72))
+                cell.setToolTip(caption)
+                text = QLabel(caption)
+                text.setWordWrap(True)
+                box = QWidget()
+                bl = QVBoxLayout(box)
+                bl.addWidget(cell, 0, Qt.AlignmentFlag.AlignHCenter)
+                bl.addWidget(text)
+                self.wrong_grid.addWidget(box, n // 6, n % 6)
+            else:
+                values = ", ".join(f"{v:.3g}" for v in np.asarray(ex["input"]).ravel()[:12])
+                self.wrong_grid.addWidget(QLabel(f"{caption}: [{values}]"), n, 0)
+
+    def _show_regression(self, ev):
+        actual = np.asarray(ev["actual"], np.float64)
+        pred = np.asarray(ev["predicted"], np.float64)
+        self.scatter.clear()
+        self.scatter.plot(actual, pred, pen=None, symbol="o", symbolSize=5, symbolBrush=(66, 133, 244, 150))
+        if len(actual):
+            lo, hi = float(min(actual.min(), pred.min())), float(max(actual.max(), pred.max()))
+            self.scatter.plot([lo, hi], [lo, hi], pen=pg.mkPen((128, 128, 128), style=Qt.PenStyle.DashLine))
+        self.residuals.clear()
+        self.residuals.plot(
+            pred, actual - pred, pen=None, symbol="o", symbolSize=5, symbolBrush=(234, 67, 53, 150)
+        )
+        self.residuals.addLine(y=0, pen=pg.mkPen((128, 128, 128)))
+
+    def _show_flow(self, grad_norms):
+        self.flow.clear()
+        layers = []
+        for d in grad_norms:
+            for name in d:
+                if name not in layers:
+                    layers.append(name)
+        epochs = np.arange(1, len(grad_norms) + 1)
+        for i, name in enumerate(layers):
+            ys = np.array([d.get(name, np.nan) for d in grad_norms], np.float64)
+            colour = pg.intColor(i, hues=max(len(layers), 1))
+            self.flow.plot(
+                epochs,
+                np.maximum(ys, 1e-12),
+                pen=pg.mkPen(colour, width=2),
+                name=name,
+                symbol="o",
+                symbolSize=4,
+                symbolBrush=colour,
+            )
+        flags = gradient_flags(grad_norms)
+        if flags:
+            self.flow_note.setText("Check: " + "; ".join(f"{n} looks {f}" for n, f in flags.items()))
+            self.flow_note.setStyleSheet("color: #d93025;")
+        else:
+            self.flow_note.setText(
+                "Gradient norm of each layer at the end of every epoch; all in a healthy range."
+            )
+            self.flow_note.setStyleSheet("")
+
+
+def _image_pixmap(arr: np.ndarray, size: int) -> QPixmap:
+    """A (C, H, W) float image in [0, 1] (or any range) as a grey or colour pixmap."""
+    a = arr
+    if a.ndim == 3 and a.shape[0] in (1, 3):
+        a = np.moveaxis(a, 0, -1)
+    lo, hi = float(a.min()), float(a.max())
+    a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+    a = np.ascontiguousarray((a * 255).astype(np.uint8))
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = np.ascontiguousarray(a[:, :, 0])
+    if a.ndim == 2:
+        img = QImage(a.data, a.shape[1], a.shape[0], a.strides[0], QImage.Format.Format_Grayscale8)
+    else:
+        img = QImage(a.data, a.shape[1], a.shape[0], a.strides[0], QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(img.copy()).scaled(
+        size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
+    )

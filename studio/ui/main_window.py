@@ -1,0 +1,606 @@
+"""The main window: the canvas, docks for palette, properties, problems and undo history; menus; files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QUndoView,
+)
+
+from studio.design import Design
+from studio.design.project import ProjectError, load_project, load_template, new_project, save_project
+
+from . import recovery
+from .app import APP_NAME, ORG_NAME
+from .canvas import CanvasScene, CanvasView, spread_overlapping
+from .editor import Editor, clipboard_nodes
+from .issues import IssuesPanel
+from .layout import STEP, layered_layout
+from .palette import LayerPalette
+from .properties import PropertiesPanel
+
+FILE_FILTER = "Studio projects (*.studio);;All files (*)"
+MAX_RECENT = 10
+AUTOSAVE_MS = 60_000
+EXAMPLE_TEMPLATE = "iris_mlp"
+_open_windows: set = set()  # windows opened from a window, kept alive until closed
+
+
+def settings() -> QSettings:
+    return QSettings(ORG_NAME, APP_NAME)
+
+
+def example_project():
+    """The project a new window shows: the Iris MLP template, or the same network built here."""
+    try:
+        return load_template(EXAMPLE_TEMPLATE)
+    except (ProjectError, OSError):
+        pass
+    design = Design()
+    chain = [
+        ("Input", {"shape": (4,)}),
+        ("Linear", {"out_features": 16}),
+        ("ReLU", {}),
+        ("Linear", {"out_features": 3}),
+        ("Output", {}),
+    ]
+    ids = [design.add_node(type_, params).id for type_, params in chain]
+    for src, dst in zip(ids, ids[1:]):
+        design.connect(src, dst)
+    for node_id, pos in layered_layout(ids, design.edges, spacing=STEP).items():
+        design.move(node_id, pos)
+    return new_project(design=design, data={"kind": "sample", "sample": "iris"}, name="Iris MLP")
+
+
+class MainWindow(QMainWindow):
+    """One open project. `MainWindow()` shows the example project; `MainWindow(path=...)` opens a file."""
+
+    def __init__(self, path=None, project=None, parent=None):
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setAccessibleName("Studio")
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self._restored_changes = False  # recovered work counts as unsaved though the undo stack is clean
+        self.recovery_file = recovery.RecoveryFile()
+        opened = None
+        if path is not None:
+            opened = self._load(path)
+        self.project = project or opened or example_project()
+        spread_overlapping(self.project.design)
+        self.editor = Editor(self.project.design, self)
+        self.undo_stack = self.editor.undo_stack
+        self.scene = CanvasScene(self.editor, self)
+        self.view = CanvasView(self.scene, self)
+        self.setCentralWidget(self.view)
+        self.palette_panel = LayerPalette()
+        self.properties = PropertiesPanel(self.editor)
+        self.issues = IssuesPanel(self.editor)
+        self.history = QUndoView(self.undo_stack)
+        self.history.setObjectName("undoHistory")
+        self.history.setAccessibleName("Undo history")
+        self.history.setEmptyLabel("<opened>")
+        self.palette_dock = self.add_dock(
+            "Layers", "layerPaletteDock", self.palette_panel, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
+        self.properties_dock = self.add_dock(
+            "Properties", "propertiesDock", self.properties, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.issues_dock = self.add_dock(
+            "Summary and Problems", "issuesDock", self.issues, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.history_dock = self.add_dock(
+            "Undo History", "historyDock", self.history, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.splitDockWidget(self.properties_dock, self.issues_dock, Qt.Orientation.Vertical)
+        self.tabifyDockWidget(self.issues_dock, self.history_dock)
+        self.issues_dock.raise_()
+        self.resizeDocks([self.palette_dock, self.properties_dock], [210, 290], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.properties_dock, self.issues_dock], [420, 220], Qt.Orientation.Vertical)
+        self.zoom_label = QLabel("100%")
+        self.zoom_label.setObjectName("zoomLabel")
+        self.zoom_label.setMinimumWidth(48)
+        self.statusBar().addPermanentWidget(self.zoom_label)
+        self._make_actions()
+        self._make_menus()
+        self._connect()
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.write_recovery)
+        self.autosave_timer.start()
+        self._default_size()
+        self.restore_layout()
+        self._update_title()
+        if opened is not None and project is None:
+            self.add_recent(opened.path)
+        QTimer.singleShot(0, self.view.show_design)
+
+    def add_dock(self, title, name, widget, area) -> QDockWidget:
+        """A closable, movable dock holding `widget`; `name` keys its place in the remembered layout."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(area, dock)
+        if hasattr(self, "panels_menu"):  # docks added after the menus were built
+            self.panels_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    # ------------------------------------------------------------------ actions and menus
+    def _action(self, text, slot, shortcut=None, tip=None, name=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        if tip:
+            action.setStatusTip(tip)
+        action.setObjectName(
+            name or "action" + "".join(w.capitalize() for w in text.replace(".", "").split())
+        )
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _make_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        self.act_new = self._action("&New", self.new_empty, K.New, "Start an empty design")
+        self.act_new_template = self._action(
+            "New from &Template...", self.new_from_template, "Ctrl+Shift+N", "Start from a template"
+        )
+        self.act_new_window = self._action("New &Window", self.new_window, None, "Open another window")
+        self.act_open = self._action("&Open...", self.open_dialog, K.Open, "Open a project file")
+        self.act_save = self._action("&Save", self.save, K.Save, "Save the project")
+        self.act_save_as = self._action(
+            "Save &As...", self.save_as, K.SaveAs, "Save the project under a new name"
+        )
+        self.act_close = self._action("&Close Window", self.close, K.Close)
+        self.act_quit = self._action("&Quit", self._quit, K.Quit)
+        self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcuts([QKeySequence(K.Undo)])
+        self.act_undo.setObjectName("actionUndo")
+        self.act_redo = self.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.act_redo.setObjectName("actionRedo")
+        self.act_history = self._action(
+            "Undo &History", self.show_history, "Ctrl+Alt+Z", "Show every undo step"
+        )
+        self.act_cut = self._action("Cu&t", self.cut, K.Cut)
+        self.act_copy = self._action("&Copy", self.copy, K.Copy)
+        self.act_paste = self._action("&Paste", self.paste, K.Paste)
+        self.act_duplicate = self._action("D&uplicate", self.duplicate, "Ctrl+D")
+        self.act_delete = self._action(
+            "&Delete", self.delete_selection, [QKeySequence(K.Delete), "Backspace"]
+        )
+        self.act_select_all = self._action("Select &All", self.select_all, K.SelectAll)
+        self.act_rename = self._action("&Rename", self.rename_selected, "F2", "Edit the selected node's name")
+        self.act_find = self._action(
+            "&Find Layer...", self.palette_panel_focus, K.Find, "Search the layer palette"
+        )
+        self.act_zoom_in = self._action("Zoom &In", lambda: self.view.zoom_by(1.25), [K.ZoomIn, "Ctrl+="])
+        self.act_zoom_out = self._action("Zoom &Out", lambda: self.view.zoom_by(0.8), K.ZoomOut)
+        self.act_zoom_reset = self._action("&Actual Size", self.view.reset_zoom, "Ctrl+0")
+        self.act_fit = self._action(
+            "&Fit to View", self.view.fit_all, "F", "Show the whole design (or the selection)"
+        )
+        self.act_layout = self._action(
+            "Automatic &Layout",
+            self.scene.auto_layout,
+            "Ctrl+L",
+            "Arrange the layers in columns from left to right",
+        )
+        self.act_about = self._action("&About Studio", self._about)
+
+    def _make_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([self.act_new, self.act_new_template, self.act_new_window, self.act_open])
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.setObjectName("recentMenu")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        file_menu.addActions([self.act_save, self.act_save_as])
+        file_menu.addSeparator()
+        file_menu.addActions([self.act_close, self.act_quit])
+        edit = bar.addMenu("&Edit")
+        edit.addActions([self.act_undo, self.act_redo, self.act_history])
+        edit.addSeparator()
+        edit.addActions([self.act_cut, self.act_copy, self.act_paste, self.act_duplicate, self.act_delete])
+        edit.addSeparator()
+        edit.addActions([self.act_select_all, self.act_rename, self.act_find])
+        view = bar.addMenu("&View")
+        view.addActions([self.act_zoom_in, self.act_zoom_out, self.act_zoom_reset, self.act_fit])
+        view.addSeparator()
+        view.addAction(self.act_layout)
+        view.addSeparator()
+        self.panels_menu = view.addMenu("&Panels")
+        for dock in self.findChildren(QDockWidget):
+            self.panels_menu.addAction(dock.toggleViewAction())
+        self.view.node_actions = [
+            self.act_rename,
+            self.act_duplicate,
+            None,
+            self.act_cut,
+            self.act_copy,
+            self.act_delete,
+        ]
+        self.view.canvas_actions = [self.act_paste, self.act_select_all, None, self.act_fit, self.act_layout]
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.act_about)
+
+    def _connect(self) -> None:
+        self.scene.selectionChanged.connect(self._selection_changed)
+        self.scene.message.connect(self.show_status)
+        self.scene.nodeActivated.connect(self.rename_selected)
+        self.editor.message.connect(self.show_status)
+        self.issues.nodeRequested.connect(self.view.centre_on_node)
+        self.palette_panel.layerActivated.connect(self.add_layer_after_selection)
+        self.view.fileDropped.connect(self.open_path)
+        self.view.zoomChanged.connect(self._show_zoom)
+        self.undo_stack.cleanChanged.connect(self._update_title)
+        self.undo_stack.indexChanged.connect(self._update_edit_actions)
+        self._selection_changed()
+
+    # ------------------------------------------------------------------ state shown in the chrome
+    def is_modified(self) -> bool:
+        return self._restored_changes or not self.undo_stack.isClean()
+
+    def _show_zoom(self, zoom: float) -> None:
+        self.zoom_label.setText(f"{round(zoom * 100)}%")
+
+    def _update_title(self, *_ignored) -> None:
+        name = Path(self.project.path).name if self.project.path else (self.project.name or "Untitled")
+        if not self.project.path and self.project.name:
+            name = f"{name} (unsaved)"
+        self.setWindowTitle(f"{name}[*] — {APP_NAME}")
+        self.setWindowModified(self.is_modified())
+
+    def _selection_changed(self) -> None:
+        ids = self.scene.selected_node_ids()
+        self.properties.set_selection(ids)
+        self._update_edit_actions()
+
+    def _update_edit_actions(self, *_ignored) -> None:
+        has_nodes = bool(self.scene.selected_node_ids())
+        for action in (self.act_cut, self.act_copy, self.act_duplicate, self.act_rename):
+            action.setEnabled(has_nodes)
+        self.act_delete.setEnabled(has_nodes or bool(self.scene.selected_edges()))
+
+    def show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    # ------------------------------------------------------------------ editing
+    def add_layer_after_selection(self, type_: str) -> str | None:
+        """Palette double-click: add after the selected node, connected, or in the middle of the view."""
+        selected = self.scene.selected_node_ids()
+        if len(selected) == 1:
+            pos = self.editor.free_position_after(selected[0])
+            node_id = self.editor.add_node(type_, pos, after=selected[0])
+        else:
+            centre = self.view.visible_center()
+            node_id = self.editor.add_node(type_, (round(centre.x()), round(centre.y())))
+        if node_id is not None:
+            self.scene.select_nodes([node_id])
+            item = self.scene.nodes[node_id]
+            self.view.ensureVisible(item, 40, 40)
+        return node_id
+
+    def delete_selection(self) -> None:
+        self.editor.delete(self.scene.selected_node_ids(), self.scene.selected_edges())
+
+    def copy(self) -> None:
+        if self.editor.copy(self.scene.selected_node_ids()):
+            self.show_status(f"Copied {len(self.scene.selected_node_ids())} node(s)")
+
+    def cut(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if self.editor.copy(ids):
+            self.editor.delete(
+                ids, (), text="Cut" if len(ids) > 1 else f"Cut {self.editor.design.nodes[ids[0]].name}"
+            )
+
+    def paste(self) -> None:
+        data = clipboard_nodes()
+        if data is None:
+            self.show_status("Nothing to paste: copy some nodes first")
+            return
+        offset = (40.0, 40.0)
+        cursor = self.view.mapFromGlobal(self.view.cursor().pos())
+        positions = [n.get("pos", (0, 0)) for n in data.get("nodes", []) if isinstance(n, dict)]
+        if self.view.viewport().rect().contains(cursor) and positions:
+            # paste under the mouse when it is over the canvas
+            at = self.view.mapToScene(cursor)
+            cx = sum(p[0] for p in positions) / len(positions)
+            cy = sum(p[1] for p in positions) / len(positions)
+            offset = (round(at.x() - cx), round(at.y() - cy))
+        ids = self.editor.paste(data, offset=offset)
+        self.scene.select_nodes(ids)
+
+    def duplicate(self) -> None:
+        self.scene.select_nodes(self.editor.duplicate(self.scene.selected_node_ids()))
+
+    def select_all(self) -> None:
+        self.scene.select_nodes(list(self.scene.nodes))
+
+    def rename_selected(self, *_ignored) -> None:
+        if self.properties.name_edit is not None:
+            self.properties_dock.show()
+            self.properties_dock.raise_()
+            self.properties.name_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self.properties.name_edit.selectAll()
+
+    def show_history(self) -> None:
+        self.history_dock.show()
+        self.history_dock.raise_()
+
+    def palette_panel_focus(self) -> None:
+        self.palette_dock.show()
+        self.palette_dock.raise_()
+        self.palette_panel.focus_search()
+
+    # ------------------------------------------------------------------ files
+    def set_project(self, project, modified: bool = False) -> None:
+        """Show another project; its undo history starts empty."""
+        self.project = project
+        self._restored_changes = modified
+        spread_overlapping(project.design)
+        self.editor.set_design(project.design)
+        self._update_title()
+        self._selection_changed()
+        self.view.show_design()
+
+    def _load(self, path):
+        """The project at `path`, or None after telling the user why it cannot be opened."""
+        try:
+            return load_project(path)
+        except ProjectError as exc:
+            self.show_error("Cannot open project", f"{Path(path).name} cannot be opened.", str(exc))
+            return None
+
+    def open_path(self, path) -> bool:
+        """Open a project file in this window; a file that cannot be read changes nothing."""
+        project = self._load(path)
+        if project is None:
+            return False
+        if not self.maybe_save():
+            return False
+        self.set_project(project)
+        self.recovery_file.remove()
+        self.add_recent(project.path)
+        self.show_status(f"Opened {project.path}")
+        return True
+
+    def open_dialog(self) -> None:
+        start = str(Path(self.project.path).parent) if self.project.path else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open Project", start, FILE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def new_empty(self) -> None:
+        if self.maybe_save():
+            self.set_project(new_project())
+
+    def new_from_template(self) -> None:
+        from .gallery import TemplateGallery
+
+        gallery = TemplateGallery(self)
+        if gallery.exec() != TemplateGallery.DialogCode.Accepted or gallery.chosen is None:
+            return
+        if gallery.chosen == "":
+            self.new_empty()
+            return
+        try:
+            project = load_template(gallery.chosen)
+        except ProjectError as exc:
+            self.show_error(
+                "Cannot open template", f"The template {gallery.chosen!r} cannot be read.", str(exc)
+            )
+            return
+        if self.maybe_save():
+            self.set_project(project)
+
+    def new_window(self, project=None) -> MainWindow:
+        """Another window (the example project unless given one); it lives until the user closes it."""
+        window = MainWindow(project=project)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        _open_windows.add(window)
+        window.destroyed.connect(lambda *_: _open_windows.discard(window))
+        window.show()
+        return window
+
+    def save(self) -> bool:
+        if not self.project.path:
+            return self.save_as()
+        return self.save_to(self.project.path)
+
+    def save_as(self) -> bool:
+        start = self.project.path or str(
+            Path.home() / f"{self.project.name or 'untitled'}.studio".replace(" ", "_")
+        )
+        path, _ = QFileDialog.getSaveFileName(self, "Save Project As", start, FILE_FILTER)
+        if not path:
+            return False
+        if not path.endswith(".studio"):
+            path += ".studio"
+        return self.save_to(path)
+
+    def save_to(self, path) -> bool:
+        try:
+            save_project(self.project, path)
+        except (ProjectError, OSError, ValueError) as exc:
+            self.show_error("Cannot save project", f"The project could not be saved to {path}.", str(exc))
+            return False
+        self._restored_changes = False
+        self.undo_stack.setClean()
+        self.recovery_file.remove()
+        self.add_recent(self.project.path)
+        self._update_title()
+        self.show_status(f"Saved {self.project.path}")
+        return True
+
+    def maybe_save(self) -> bool:
+        """Before the open project goes away: True when it may (saved, discarded or unchanged)."""
+        if not self.is_modified():
+            return True
+        answer = self.ask_save()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def ask_save(self) -> QMessageBox.StandardButton:
+        name = Path(self.project.path).name if self.project.path else "this project"
+        return QMessageBox.question(
+            self,
+            "Unsaved changes",
+            f"Save the changes to {name} before closing it?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+
+    def show_error(self, title: str, text: str, details: str = "") -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        if details:
+            box.setInformativeText(details if len(details) < 600 else details[:600] + "...")
+            box.setDetailedText(details)
+        box.exec()
+
+    # recent files
+    def recent_files(self) -> list[str]:
+        value = settings().value("recentFiles", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def add_recent(self, path) -> None:
+        if not path:
+            return
+        path = str(Path(path).resolve())
+        files = [path] + [p for p in self.recent_files() if p != path]
+        settings().setValue("recentFiles", files[:MAX_RECENT])
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        for i, path in enumerate(files):
+            label = f"&{i + 1} {Path(path).name}" if i < 9 else Path(path).name
+            action = self.recent_menu.addAction(label)
+            action.setToolTip(path)
+            action.setStatusTip(path)
+            action.setEnabled(Path(path).is_file())
+            action.triggered.connect(lambda _checked=False, path=path: self.open_path(path))
+        if not files:
+            self.recent_menu.addAction("No recent projects").setEnabled(False)
+        self.recent_menu.addSeparator()
+        self.recent_menu.addAction("Clear Recent", lambda: settings().setValue("recentFiles", []))
+
+    # recovery
+    def write_recovery(self) -> None:
+        """Autosave: keep a recovery copy of unsaved work (and none when everything is saved)."""
+        if self.is_modified():
+            self.recovery_file.write(self.project)
+        else:
+            self.recovery_file.remove()
+
+    def offer_recovery(self) -> None:
+        """After a crash: offer to restore each recovery copy the crashed session left."""
+        for i, entry in enumerate(recovery.orphaned()):
+            original = Path(entry["original"]).name if entry.get("original") else "an unsaved project"
+            answer = QMessageBox.question(
+                self,
+                "Recover unsaved work",
+                f"Studio closed unexpectedly while {original} had unsaved changes. Restore them?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard,
+                QMessageBox.StandardButton.Yes,
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                try:
+                    project = recovery.restore(entry)
+                except ProjectError as exc:
+                    self.show_error("Cannot recover", "The recovery copy cannot be read.", str(exc))
+                    continue
+                target = self
+                if i > 0 or self.is_modified() or self.project.path is not None:
+                    target = self.new_window(project)
+                target.set_project(project, modified=True)
+                target.write_recovery()
+            recovery.discard(entry)
+
+    # ------------------------------------------------------------------ window
+    def _default_size(self) -> None:
+        """A first-run size that fits small screens (1366x768) and does not sprawl on big ones."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            self.resize(1280, 760)
+            return
+        available = screen.availableGeometry()
+        self.resize(min(1440, int(available.width() * 0.92)), min(900, int(available.height() * 0.92)))
+
+    def restore_layout(self) -> None:
+        s = settings()
+        geometry = s.value("window/geometry")
+        state = s.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    def save_layout(self) -> None:
+        s = settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+
+    def closeEvent(self, event) -> None:
+        focused = QApplication.focusWidget()
+        if focused is not None and self.isAncestorOf(focused):
+            focused.clearFocus()  # a field being edited commits its value before we check for changes
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.save_layout()
+        self.autosave_timer.stop()
+        self.recovery_file.remove()
+        for part in (self.scene, self.properties, self.issues):
+            part.detach()
+        event.accept()
+
+    def _quit(self) -> None:
+        QApplication.closeAllWindows()
+
+    def changeEvent(self, event) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.scene.apply_palette()
+            self.view.resetCachedContent()
+        super().changeEvent(event)
+
+    def dragEnterEvent(self, event) -> None:
+        if any(u.isLocalFile() and u.toLocalFile().endswith(".studio") for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile() and url.toLocalFile().endswith(".studio"):
+                event.acceptProposedAction()
+                QTimer.singleShot(0, lambda path=url.toLocalFile(): self.open_path(path))
+                return
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self,
+            f"About {APP_NAME}",
+            f"<b>{APP_NAME}</b><br>Design, train and inspect neural networks visually, on a PyTorch-like "
+            "engine of its own.",
+        )

@@ -1,0 +1,323 @@
+"""The training panel: run settings, Train / Pause / Stop, and progress of a run in its worker process."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.training.fit import LOSSES, OPTIMIZERS, SCHEDULES, settings_of
+from studio.training.worker import TrainingProcess
+
+POLL_MS = 50
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+class TrainingPanel(QWidget):
+    """Edits `project.training`, starts runs away from the GUI thread, and relays their events."""
+
+    settingsChanged = Signal()
+    runStarted = Signal()
+    runFinished = Signal(object)  # the run summary dict, passed as is
+    eventsArrived = Signal(list)
+    message = Signal(str)
+
+    def __init__(self, plots=None, parent=None):
+        super().__init__(parent)
+        self.setObjectName("trainingPanel")
+        self.setAccessibleName("Training")
+        self.plots = plots
+        self.project = None
+        self.process: TrainingProcess | None = None
+        self._loading = False
+
+        self.loss = QComboBox()
+        self.loss.addItem("auto (from the task)", "auto")
+        for key in LOSSES:
+            self.loss.addItem(key.replace("_", " "), key)
+        self.optimizer = QComboBox()
+        for key, cls in OPTIMIZERS.items():
+            self.optimizer.addItem(cls, key)
+        self.lr = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1e6, singleStep=0.001)
+        self.lr.setObjectName("learningRate")
+        self.weight_decay = QDoubleSpinBox(decimals=6, minimum=0.0, maximum=1.0, singleStep=0.0001)
+        self.batch_size = QSpinBox(minimum=1, maximum=65536)
+        self.epochs = QSpinBox(minimum=1, maximum=100000)
+        self.epochs.setObjectName("epochs")
+        self.schedule = QComboBox()
+        for key in SCHEDULES:
+            self.schedule.addItem(key, key)
+        self.early = QCheckBox("stop when validation stops improving for")
+        self.patience = QSpinBox(minimum=1, maximum=1000, suffix=" epochs")
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
+        self.device = QComboBox()
+        self.device.addItem("CPU", "cpu")
+        self._gpu_checked = False
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Loss", self.loss)
+        form.addRow("Optimizer", self.optimizer)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Weight decay", self.weight_decay)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Schedule", self.schedule)
+        es = QHBoxLayout()
+        es.addWidget(self.early)
+        es.addWidget(self.patience)
+        form.addRow("Early stopping", es)
+        form.addRow("Seed", self.seed)
+        form.addRow("Device", self.device)
+
+        self.train_button = QPushButton("Train")
+        self.train_button.setObjectName("trainButton")
+        self.train_button.setToolTip("Train the design on its data (F5)")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setObjectName("pauseButton")
+        self.pause_button.setCheckable(True)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopButton")
+        self.train_button.clicked.connect(self.start)
+        self.pause_button.toggled.connect(self._pause_toggled)
+        self.stop_button.clicked.connect(self.stop)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button, 2)
+        buttons.addWidget(self.pause_button, 1)
+        buttons.addWidget(self.stop_button, 1)
+
+        self.progress = QProgressBar()
+        self.progress.setObjectName("trainingProgress")
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("ready")
+        self.status = QLabel("Press Train to start.")
+        self.status.setObjectName("trainingStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addLayout(buttons)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addStretch(1)
+
+        for w in (self.loss, self.optimizer, self.schedule, self.device):
+            w.currentIndexChanged.connect(self._store)
+        for w in (self.lr, self.weight_decay, self.batch_size, self.epochs, self.patience, self.seed):
+            w.valueChanged.connect(self._store)
+        self.early.toggled.connect(self._store)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
+        self._set_running(False)
+
+    # ---------------------------------------------------------------------------- settings
+    def showEvent(self, event):
+        super().showEvent(event)
+        if not self._gpu_checked:
+            self._gpu_checked = True
+            from studio.core import cuda
+
+            if cuda.is_available():  # offered only when cupy finds a GPU
+                self.device.addItem("GPU (CUDA)", "cuda")
+
+    def set_project(self, project):
+        self.project = project
+        s = settings_of(project)
+        self._loading = True
+        try:
+            _select(self.loss, s.get("loss") or "auto")
+            _select(self.optimizer, s["optimizer"])
+            self.lr.setValue(float(s["lr"]))
+            self.weight_decay.setValue(float(s.get("weight_decay") or 0.0))
+            self.batch_size.setValue(int(s["batch_size"]))
+            self.epochs.setValue(int(s["epochs"]))
+            _select(self.schedule, s.get("schedule") or "none")
+            self.early.setChecked(bool(s["early_stopping"].get("enabled")))
+            self.patience.setValue(int(s["early_stopping"].get("patience", 5)))
+            self.seed.setValue(int(s.get("seed") or 0))
+            _select(self.device, s.get("device") or "cpu")
+        finally:
+            self._loading = False
+        if self.plots is not None:
+            self.plots.set_runs(project.runs)
+
+    def settings(self) -> dict:
+        return {
+            "loss": self.loss.currentData(),
+            "optimizer": self.optimizer.currentData(),
+            "lr": self.lr.value(),
+            "weight_decay": self.weight_decay.value(),
+            "batch_size": self.batch_size.value(),
+            "epochs": self.epochs.value(),
+            "schedule": self.schedule.currentData(),
+            "early_stopping": {"enabled": self.early.isChecked(), "patience": self.patience.value()},
+            "seed": self.seed.value(),
+            "device": self.device.currentData() or "cpu",
+        }
+
+    def _store(self, *_):
+        if self._loading or self.project is None:
+            return
+        new = self.settings()
+        if new != {k: self.project.training.get(k) for k in new}:
+            self.project.training.update(new)
+            self.settingsChanged.emit()
+
+    # -------------------------------------------------------------------------------- runs
+    @property
+    def running(self) -> bool:
+        return self.process is not None and not self.process.finished
+
+    def start(self):
+        """Start a run with the current settings, unless the design has problems."""
+        if self.project is None or self.running:
+            return
+        problems = self.project.design.infer().problems
+        if problems:
+            first = problems[0]
+            self._say(f"Fix the design first: {first.message}", error=True)
+            return
+        self._store()
+        if self.plots is not None:
+            self.plots.reset()
+        self.process = TrainingProcess(self.project)
+        self.process.start()
+        self._set_running(True)
+        self.progress.setRange(0, 0)  # busy until the run reports its size
+        self.progress.setFormat("starting...")
+        self._say("Starting the training process...")
+        self.timer.start()
+        self.runStarted.emit()
+
+    def _pause_toggled(self, paused: bool):
+        if not self.running:
+            return
+        if paused:
+            self.process.pause()
+            self.pause_button.setText("Resume")
+            self._say("Paused.")
+        else:
+            self.process.resume()
+            self.pause_button.setText("Pause")
+            self._say("Resumed.")
+
+    def stop(self):
+        if self.running:
+            self.process.stop()
+            self._say("Stopping...")
+
+    def shutdown(self):
+        """End any run at once (the window is closing)."""
+        if self.process is not None:
+            self.process.kill()
+        self.timer.stop()
+
+    def poll(self):
+        if self.process is None:
+            return
+        events = self.process.poll()
+        if not events:
+            return
+        if self.plots is not None:
+            self.plots.feed(events)
+        self.eventsArrived.emit(events)
+        for ev in events:
+            if ev.kind == "start":
+                self.progress.setRange(0, max(ev.total_steps, 1))
+                self.progress.setValue(0)
+                self._say(f"Training: {ev.message}")
+            elif ev.kind == "epoch":
+                parts = [f"epoch {ev.epoch}/{ev.total_epochs}"] + [
+                    f"{k.replace('_', ' ')} {v:.4g}" for k, v in ev.metrics.items() if v is not None
+                ]
+                self._say(", ".join(parts))
+            elif ev.kind in ("end", "error"):
+                self._finish(ev)
+        last = next((e for e in reversed(events) if e.kind == "step"), None)
+        if last is not None and self.running:
+            self.progress.setValue(last.step)
+            sps = f"{last.samples_per_sec:,.0f} samples/s" if last.samples_per_sec else ""
+            self.progress.setFormat(
+                f"epoch {last.epoch}/{last.total_epochs} · step {last.step}/{last.total_steps} · {sps} · "
+                f"{_duration(last.eta)} left"
+            )
+
+    def _finish(self, ev):
+        self.timer.stop()
+        self._set_running(False)
+        self.progress.setRange(0, 1)
+        run = ev.run if isinstance(ev.run, dict) and "id" in ev.run else None
+        if ev.kind == "error":
+            self.progress.setValue(0)
+            self.progress.setFormat("failed")
+            self._say(ev.message, error=True)
+        else:
+            self.progress.setValue(1)
+            final = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in ev.metrics.items())
+            self.progress.setFormat(ev.status.replace("_", " "))
+            self._say(f"Run {ev.status.replace('_', ' ')} after {ev.epoch} epochs. {final}")
+        if run is not None and self.project is not None:
+            run["id"] = len(self.project.runs) + 1
+            self.project.runs.append(run)
+            if self.plots is not None:
+                self.plots.set_runs(self.project.runs[:-1])
+            self.runFinished.emit(run)
+
+    def _set_running(self, running: bool):
+        self.train_button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+        if not running:
+            self.pause_button.blockSignals(True)
+            self.pause_button.setChecked(False)
+            self.pause_button.setText("Pause")
+            self.pause_button.blockSignals(False)
+        for w in (
+            self.loss,
+            self.optimizer,
+            self.lr,
+            self.weight_decay,
+            self.batch_size,
+            self.epochs,
+            self.schedule,
+            self.early,
+            self.patience,
+            self.seed,
+            self.device,
+        ):
+            w.setEnabled(not running)
+
+    def _say(self, text: str, error: bool = False):
+        self.status.setText(text)
+        self.status.setStyleSheet("color: #d93025;" if error else "")
+        self.message.emit(text)
+
+
+def _select(combo: QComboBox, key):
+    i = combo.findData(key)
+    if i >= 0:
+        combo.setCurrentIndex(i)

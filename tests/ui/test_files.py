@@ -1,0 +1,205 @@
+"""Files: save and reopen, refusing bad files without changing anything, unsaved-changes prompts, recovery."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QCloseEvent, QDropEvent
+from PySide6.QtWidgets import QMessageBox
+
+from studio.design.project import FORMAT_VERSION, load_project
+from studio.ui import recovery
+
+
+def test_save_reopen_and_compare(window, make_window, tmp_path):
+    design = window.editor.design
+    relu = next(n for n in design.nodes.values() if n.name == "relu_1")
+    window.editor.rename(relu.id, "act")
+    window.editor.set_param(
+        next(n.id for n in design.nodes.values() if n.name == "linear_1"), "out_features", 24
+    )
+    assert window.isWindowModified()
+    path = tmp_path / "net.studio"
+    assert window.save_to(str(path))
+    assert not window.isWindowModified()
+    assert window.windowTitle().startswith("net.studio")
+    assert window.recent_files()[0] == str(path.resolve())
+    other = make_window(project=None, path=str(path))
+    assert other.editor.design.to_dict() == design.to_dict()
+    assert other.project.path == str(path)
+    assert load_project(path).design.to_dict() == design.to_dict()
+
+
+def test_undo_to_saved_state_clears_the_mark(window, tmp_path):
+    window.save_to(str(tmp_path / "a.studio"))
+    node_id = next(iter(window.editor.design.nodes))
+    window.editor.rename(node_id, "renamed")
+    assert window.isWindowModified() and "[*]" in window.windowTitle()
+    window.undo_stack.undo()
+    assert not window.isWindowModified()
+
+
+def test_corrupt_truncated_or_newer_file_changes_nothing(make_window, tmp_path):
+    window = make_window()
+    good = tmp_path / "good.studio"
+    window.save_to(str(good))
+    window.editor.rename(next(iter(window.editor.design.nodes)), "edited")
+    text = good.read_text()
+    newer = json.loads(text)
+    newer["version"] = FORMAT_VERSION + 1
+    bad_param = json.loads(text)
+    bad_param["design"]["nodes"][1]["params"]["out_features"] = -2
+    files = {
+        "corrupt.studio": "not json at all {",
+        "truncated.studio": text[: len(text) // 2],
+        "newer.studio": json.dumps(newer),
+        "badparam.studio": json.dumps(bad_param),
+    }
+    before = window.editor.design.to_dict()
+    errors = make_window.dialogs.errors
+    for name, content in files.items():
+        path = tmp_path / name
+        path.write_text(content)
+        assert window.open_path(str(path)) is False
+        assert window.editor.design.to_dict() == before
+        assert window.project.path == str(good)
+        assert window.isWindowModified() and window.undo_stack.count() == 1
+        title, text_shown, details = errors[-1]
+        assert name in text_shown and details
+    assert "out_features" in errors[-1][2]
+    assert make_window.dialogs.asked == 0
+
+
+def test_close_with_unsaved_changes_asks(make_window):
+    window = make_window()
+    dialogs = make_window.dialogs
+    window.editor.rename(next(iter(window.editor.design.nodes)), "changed")
+    dialogs.answer = QMessageBox.StandardButton.Cancel
+    event = QCloseEvent()
+    window.closeEvent(event)
+    assert not event.isAccepted() and dialogs.asked == 1
+    dialogs.answer = QMessageBox.StandardButton.Discard
+    event = QCloseEvent()
+    window.closeEvent(event)
+    assert event.isAccepted() and dialogs.asked == 2
+
+
+def test_close_saves_when_asked(make_window, tmp_path):
+    window = make_window()
+    path = tmp_path / "keep.studio"
+    window.save_to(str(path))
+    window.editor.rename(next(iter(window.editor.design.nodes)), "kept")
+    make_window.dialogs.answer = QMessageBox.StandardButton.Save
+    event = QCloseEvent()
+    window.closeEvent(event)
+    assert event.isAccepted()
+    assert any(n.name == "kept" for n in load_project(path).design.nodes.values())
+
+
+def test_open_asks_before_replacing_unsaved_work(make_window, tmp_path):
+    window = make_window()
+    other = tmp_path / "other.studio"
+    window.save_to(str(other))
+    window.editor.rename(next(iter(window.editor.design.nodes)), "unsaved")
+    make_window.dialogs.answer = QMessageBox.StandardButton.Cancel
+    assert window.open_path(str(other)) is False
+    assert any(n.name == "unsaved" for n in window.editor.design.nodes.values())
+    make_window.dialogs.answer = QMessageBox.StandardButton.Discard
+    assert window.open_path(str(other)) is True
+    assert not any(n.name == "unsaved" for n in window.editor.design.nodes.values())
+    assert window.undo_stack.count() == 0
+
+
+def test_new_empty_project(window):
+    window.new_empty()
+    assert window.editor.design.nodes == {} and window.scene.nodes == {}
+    assert window.windowTitle().startswith("Untitled")
+
+
+def test_dropping_a_project_file_opens_it(window, tmp_path, qtbot):
+    path = tmp_path / "dropped.studio"
+    window.save_to(str(path))
+    window.new_empty()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(
+        QPointF(100, 100),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.view.dropEvent(event)
+    qtbot.waitUntil(lambda: window.project.path == str(path))
+    assert len(window.editor.design.nodes) == 5
+
+
+def test_autosave_and_recovery_after_crash(make_window, tmp_path):
+    window = make_window()
+    window.save_to(str(tmp_path / "work.studio"))
+    window.editor.rename(next(iter(window.editor.design.nodes)), "not_saved_yet")
+    window.write_recovery()
+    path = window.recovery_file.path
+    assert path.is_file()
+    # pretend the session that wrote it died
+    note = json.loads(window.recovery_file.note.read_text())
+    note["pid"] = 2**22 + 12345
+    window.recovery_file.note.write_text(json.dumps(note))
+    found = recovery.orphaned()
+    assert [f["path"] for f in found] == [path]
+    project = recovery.restore(found[0])
+    assert project.path == str(tmp_path / "work.studio")
+    assert any(n.name == "not_saved_yet" for n in project.design.nodes.values())
+    fresh = make_window()
+    fresh.set_project(project, modified=True)
+    assert fresh.isWindowModified()
+    recovery.discard(found[0])
+    assert recovery.orphaned() == []
+
+
+def test_recovery_file_removed_when_saved(window, tmp_path):
+    window.editor.rename(next(iter(window.editor.design.nodes)), "x1")
+    window.write_recovery()
+    assert window.recovery_file.path.is_file()
+    window.save_to(str(tmp_path / "s.studio"))
+    assert not window.recovery_file.path.exists()
+    assert recovery.orphaned() == []
+
+
+def test_window_layout_is_remembered(make_window):
+    first = make_window()
+    first.issues_dock.hide()
+    first.save_layout()
+    second = make_window()
+    assert second.issues_dock.isHidden()
+
+
+def test_template_gallery_lists_templates_with_previews(qtbot):
+    from studio.design.project import list_templates
+    from studio.ui.gallery import TemplateGallery
+
+    gallery = TemplateGallery()
+    qtbot.addWidget(gallery)
+    assert gallery.list.count() == len(list_templates()) + 1
+    for i in range(gallery.list.count()):
+        assert not gallery.list.item(i).icon().isNull()
+    gallery.list.setCurrentRow(1)
+    gallery.accept()
+    assert gallery.chosen == list_templates()[0][0]
+
+
+def test_new_from_template(window, monkeypatch):
+    from studio.design.project import list_templates
+    from studio.ui import gallery
+
+    name = list_templates()[0][0]
+
+    def choose(self):
+        self.chosen = name
+        return gallery.TemplateGallery.DialogCode.Accepted
+
+    monkeypatch.setattr(gallery.TemplateGallery, "exec", choose)
+    window.new_from_template()
+    assert window.project.path is None and len(window.editor.design.nodes) > 3
+    assert window.editor.design.infer().problems == []
