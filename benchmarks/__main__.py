@@ -1,0 +1,144 @@
+"""`python -m benchmarks`: the engine and app workloads, Studio against PyTorch CPU, as one table."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from . import harness, workloads
+
+ROOT = str(Path(__file__).resolve().parents[1])
+
+
+def _torch():
+    try:
+        import torch
+
+        return torch
+    except ImportError:
+        return None
+
+
+def _row(cells, widths):
+    return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))
+
+
+def engine_rows(torch, only=None, scale=1.0):
+    import studio.core as sc
+
+    rows = []
+    for name, make, target, repeats in workloads.ENGINE_WORKLOADS:
+        if only and only not in name:
+            continue
+        steps = {"studio": make(sc)}
+        if torch is not None:
+            steps["torch"] = make(torch)
+        med = harness.interleaved(steps, max(5, int(repeats * scale)))
+        ratio = med["studio"] / med["torch"] if torch is not None else None
+        rows.append((name, med["studio"], med.get("torch"), ratio, target))
+        if make is workloads.make_mlp:
+            lim = harness.interleaved(
+                {"studio": make(sc), "numpy": workloads.make_numpy_limit()}, max(5, int(repeats * scale))
+            )
+            rows.append(
+                (
+                    "  same MLP against the numpy limit",
+                    lim["studio"],
+                    lim["numpy"],
+                    lim["studio"] / lim["numpy"],
+                    1.1,
+                )
+            )
+    return rows
+
+
+def app_rows():
+    """The app's own figures, from the benchmark modules that measure them."""
+    rows = []
+    probes = [
+        ("bench_design", "bench_inference", "shape inference, 200-node design", "ms", 5.0, "max"),
+        ("bench_canvas", "bench_drag", "canvas drag with 300 nodes", "fps", 30.0, "min"),
+        ("bench_app", "bench_startup", "start to window shown", "s", 1.5, "max"),
+        (
+            "bench_app",
+            "bench_curve_append",
+            "append 1,000 points to a 100,000-point curve",
+            "ms",
+            16.0,
+            "max",
+        ),
+        ("bench_app", "bench_graph_layout", "lay out a 2,000-node computation graph", "s", 1.0, "max"),
+    ]
+    for module, fn, label, unit, target, kind in probes:
+        try:
+            mod = importlib.import_module(f"benchmarks.{module}")
+            func = getattr(mod, fn)
+        except (ImportError, AttributeError):
+            continue
+        value = func()
+        ok = value <= target if kind == "max" else value >= target
+        rows.append(
+            (
+                label,
+                f"{value:.2f} {unit}",
+                f"{'<=' if kind == 'max' else '>='} {target} {unit}",
+                "yes" if ok else "NO",
+            )
+        )
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--only", help="run only workloads whose name contains this text")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (a rough figure)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory run")
+    parser.add_argument("--no-app", action="store_true", help="skip the app's own benchmarks")
+    args = parser.parse_args(argv)
+    torch = _torch()
+    if torch is None:
+        print("PyTorch is not installed: Studio figures only (pip install torch==2.13.0 to compare).\n")
+    rows = engine_rows(torch, args.only, 0.25 if args.quick else 1.0)
+    widths = (58, 11, 11, 7, 7, 4)
+    print(_row(("workload", "studio", "reference", "ratio", "target", "met"), widths))
+    print(_row(("-" * 58, "-" * 11, "-" * 11, "-" * 7, "-" * 7, "-" * 4), widths))
+    for name, s, t, ratio, target in rows:
+        print(
+            _row(
+                (
+                    name,
+                    harness.fmt_time(s),
+                    harness.fmt_time(t) if t is not None else "-",
+                    f"{ratio:.2f}" if ratio is not None else "-",
+                    f"<= {target}",
+                    ("yes" if ratio <= target else "NO") if ratio is not None else "-",
+                ),
+                widths,
+            )
+        )
+    if not args.no_memory and not args.only:
+        studio_kb = harness.peak_memory_kb("studio.core", ROOT)
+        line = ["peak memory of the CNN run", f"{studio_kb / 1024:.1f} MiB"]
+        if torch is not None:
+            torch_kb = harness.peak_memory_kb("torch", ROOT)
+            ratio = studio_kb / max(torch_kb, 1)
+            line += [f"{torch_kb / 1024:.1f} MiB", f"{ratio:.2f}", "<= 1.5", "yes" if ratio <= 1.5 else "NO"]
+        else:
+            line += ["-", "-", "<= 1.5", "-"]
+        print(_row(line, widths))
+    if not args.no_app and not args.only:
+        rows = app_rows()
+        if rows:
+            print()
+            w2 = (58, 14, 16, 4)
+            print(_row(("app", "measured", "target", "met"), w2))
+            print(_row(("-" * 58, "-" * 14, "-" * 16, "-" * 4), w2))
+            for r in rows:
+                print(_row(r, w2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""A project's data source made ready for training: loaded, split, preprocessed, and served in batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DEFAULT_SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
+
+
+class DataError(Exception):
+    """The project's data cannot be loaded or used, said in plain words."""
+
+
+@dataclass
+class PreparedData:
+    """Arrays for each split, plus what the run and the app need to know about them."""
+
+    splits: dict  # name -> (x, y) numpy arrays
+    task: str
+    num_classes: int
+    class_names: list
+    input_shape: tuple
+    summary: str
+    preprocessing: dict = field(default_factory=dict)
+    augmentation: dict = field(default_factory=dict)
+
+    def loader(self, split: str, batch_size: int, shuffle: bool = False, seed: int = 0):
+        x, y = self.splits.get(split, (None, None))
+        if x is None:
+            x = np.zeros((0, *self.input_shape), np.float32)
+            y = np.zeros((0,), np.int64)
+        augment = self.augmentation if split == "train" and x.ndim == 4 else None
+        return ArrayLoader(x, y, batch_size, shuffle, seed, augment)
+
+
+class ArrayLoader:
+    """Batches of in-memory arrays as tensors: one slice per batch instead of one index per sample."""
+
+    def __init__(self, x, y, batch_size, shuffle=False, seed=0, augment=None):
+        if batch_size < 1:
+            raise DataError(f"batch size must be at least 1, got {batch_size}")
+        self.x, self.y = x, y
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.augment = {k: v for k, v in (augment or {}).items() if v}
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        return (len(self.x) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        import studio.core as core
+
+        n = len(self.x)
+        order = self._rng.permutation(n) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                xb, yb = self.x[start : start + self.batch_size], self.y[start : start + self.batch_size]
+            else:
+                idx = order[start : start + self.batch_size]
+                xb, yb = self.x[idx], self.y[idx]
+            if self.augment:
+                xb = augment_images(xb, self.augment, self._rng)
+            yield core.from_numpy(np.ascontiguousarray(xb)), core.from_numpy(np.ascontiguousarray(yb))
+
+
+def augment_images(x: np.ndarray, augment: dict, rng) -> np.ndarray:
+    """Random flips, shifts and small rotations of a batch of (N, C, H, W) images, done per batch."""
+    n, _, h, w = x.shape
+    x = x.copy()
+    if augment.get("hflip"):
+        flip = rng.random(n) < 0.5
+        x[flip] = x[flip][..., ::-1]
+    rows = np.arange(h, dtype=np.float64)[:, None]
+    cols = np.arange(w, dtype=np.float64)[None, :]
+    if augment.get("shift") or augment.get("rotate"):
+        # one nearest-neighbour resampling for both: each output pixel reads a source pixel
+        cy, cx = (h - 1) / 2, (w - 1) / 2
+        angle = np.deg2rad(rng.uniform(-15, 15, n)) if augment.get("rotate") else np.zeros(n)
+        limit = max(1, h // 8)
+        dy = rng.integers(-limit, limit + 1, n) if augment.get("shift") else np.zeros(n, int)
+        dx = rng.integers(-limit, limit + 1, n) if augment.get("shift") else np.zeros(n, int)
+        cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
+        yy, xx = rows[None] - cy, cols[None] - cx
+        src_y = np.rint(cos * yy - sin * xx + cy - dy[:, None, None]).astype(np.int64)
+        src_x = np.rint(sin * yy + cos * xx + cx - dx[:, None, None]).astype(np.int64)
+        inside = (src_y >= 0) & (src_y < h) & (src_x >= 0) & (src_x < w)
+        src_y, src_x = np.clip(src_y, 0, h - 1), np.clip(src_x, 0, w - 1)
+        batch = np.arange(n)[:, None, None]
+        out = x[batch, :, src_y, src_x]  # (N, H, W, C)
+        out = np.moveaxis(out, -1, 1) * inside[:, None]
+        x = out.astype(x.dtype, copy=False)
+    return x
+
+
+def split_indices(n: int, fractions: dict, seed: int) -> dict:
+    """Shuffled, disjoint train/val/test indices in the given proportions."""
+    f = {k: float(fractions.get(k, 0.0)) for k in ("train", "val", "test")}
+    total = sum(f.values())
+    if total <= 0 or any(v < 0 for v in f.values()):
+        raise DataError(f"split fractions must be non-negative and not all zero, got {fractions}")
+    order = np.random.default_rng(seed).permutation(n)
+    n_train = int(round(n * f["train"] / total))
+    n_val = int(round(n * f["val"] / total))
+    return {
+        "train": order[:n_train],
+        "val": order[n_train : n_train + n_val],
+        "test": order[n_train + n_val :],
+    }
+
+
+def _standardise(splits: dict) -> dict:
+    """Scale features by the training split's mean and spread, the same for every split."""
+    x_train = splits["train"][0]
+    axes = 0
+    mean = x_train.mean(axis=axes, keepdims=True)
+    std = x_train.std(axis=axes, keepdims=True)
+    std[std == 0] = 1.0
+    for k, (x, y) in splits.items():
+        splits[k] = (((x - mean) / std).astype(np.float32), y)
+    return {"kind": "standardize", "mean": mean.ravel().tolist(), "std": std.ravel().tolist()}
+
+
+def _from_arrays(x, y, data: dict, task: str, class_names, title: str) -> PreparedData:
+    idx = split_indices(len(x), data.get("split") or DEFAULT_SPLIT, int(data.get("seed") or 0))
+    splits = {k: (x[v], y[v]) for k, v in idx.items()}
+    pre = {}
+    if x.dtype.kind == "f" and x.ndim == 2 and data.get("preprocessing", "standardize") == "standardize":
+        pre = _standardise(splits)
+    if task == "classification":
+        num_classes = int(y.max()) + 1 if len(y) else 0
+        if class_names is None:
+            class_names = [str(i) for i in range(num_classes)]
+        num_classes = max(num_classes, len(class_names))
+    else:
+        num_classes = 0
+        class_names = []
+    sizes = ", ".join(f"{len(splits[k][0])} {k}" for k in ("train", "val", "test"))
+    return PreparedData(
+        splits, task, num_classes, list(class_names), tuple(x.shape[1:]), f"{title}: {sizes}", pre
+    )
+
+
+def prepare_data(project) -> PreparedData:
+    """Load and split the data a project names (a sample, a CSV file or an image folder)."""
+    data = dict(project.data or {})
+    kind = data.get("kind", "sample")
+    if kind == "sample":
+        from studio.design.samples import SAMPLE_INFO, load_sample
+
+        name = data.get("sample") or "iris"
+        if name not in SAMPLE_INFO:
+            raise DataError(f"unknown sample data set {name!r}: choose one of {', '.join(SAMPLE_INFO)}")
+        x, y = load_sample(name)
+        info = SAMPLE_INFO[name]
+        names = _sample_class_names(name, info)
+        return _from_arrays(x, y, data, info["task"], names, info["title"])
+    if kind == "csv":
+        return _prepare_csv(project, data)
+    if kind == "images":
+        return _prepare_images(project, data)
+    raise DataError(f"unknown data kind {kind!r}: choose sample, csv or images")
+
+
+def _sample_class_names(name, info):
+    if name == "iris":
+        return ["setosa", "versicolor", "virginica"]
+    if name == "digits":
+        return [str(i) for i in range(10)]
+    return [str(i) for i in range(info.get("num_classes", 0))]
+
+
+def _prepare_csv(project, data):
+    from studio.core.data.tabular import TabularPreprocessor, read_csv
+
+    if not data.get("path"):
+        raise DataError("no CSV file is chosen: pick one in the data panel")
+    path = project.data_path()
+    if not data.get("target"):
+        raise DataError(f"{path.name}: no target column is chosen: pick the column to predict")
+    try:
+        df = read_csv(path)
+        pre = TabularPreprocessor(
+            target=data["target"],
+            features=data.get("features") or None,
+            task=data.get("task") or "auto",
+            missing=data.get("missing") or "mean",
+            standardize=data.get("preprocessing", "standardize") == "standardize",
+        )
+        idx = split_indices(len(df), data.get("split") or DEFAULT_SPLIT, int(data.get("seed") or 0))
+        # preprocessing is fitted on the training rows only, then applied alike to every split
+        pre.fit(df.iloc[idx["train"]], str(path))
+        splits = {k: pre.transform(df.iloc[v], str(path)) for k, v in idx.items()}
+    except (OSError, ValueError, KeyError) as e:
+        raise DataError(str(e)) from None
+    task = pre.task
+    classes = list(pre.classes or [])
+    x = splits["train"][0]
+    sizes = ", ".join(f"{len(splits[k][0])} {k}" for k in ("train", "val", "test"))
+    if task == "regression":
+        # one output column per sample, the shape the network's (N, 1) output has
+        splits = {k: (xv, yv.reshape(-1, 1)) for k, (xv, yv) in splits.items()}
+    return PreparedData(
+        {k: (xv, yv) for k, (xv, yv) in splits.items()},
+        task,
+        len(classes) if task == "classification" else 0,
+        classes,
+        tuple(x.shape[1:]),
+        f"{path.name} ({len(df)} rows, {x.shape[1]} features): {sizes}",
+        pre.to_dict(),
+    )
+
+
+def _prepare_images(project, data):
+    from studio.core.data import transforms as T
+    from studio.core.data.images import ImageFolder
+
+    if not data.get("path"):
+        raise DataError("no image folder is chosen: pick one in the data panel")
+    root = project.data_path()
+    size = tuple(int(v) for v in (data.get("image_size") or (28, 28)))
+    mode = data.get("image_mode") or "L"
+    try:
+        ds = ImageFolder(root, transform=T.ToTensor(), mode=mode, size=size, on_error="skip")
+    except (OSError, ValueError) as e:
+        raise DataError(str(e)) from None
+    if len(ds) == 0:
+        raise DataError(f"no readable images under {root}: expected one sub-folder of images per class")
+    xs = np.stack([ds[i][0].numpy() for i in range(len(ds))]).astype(np.float32)
+    ys = np.asarray(ds.targets, np.int64)
+    prepared = _from_arrays(
+        xs,
+        ys,
+        data,
+        "classification",
+        list(ds.classes),
+        f"{root.name} ({len(xs)} images, {len(ds.classes)} classes)",
+    )
+    prepared.augmentation = dict(data.get("augmentation") or {})
+    return prepared

@@ -1,0 +1,37 @@
+"""The events a training run reports, shared by the fit loop, the worker process, the CLI and the app."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+START, STEP, EPOCH, END, ERROR = "start", "step", "epoch", "end", "error"
+
+
+@dataclass
+class Event:
+    """One thing that happened in a run. Which fields are set depends on `kind`.
+
+    start: total_epochs, total_steps, message (a summary of the data and model).
+    step: epoch, step (global, from 1), loss, lr, samples_per_sec, eta (seconds left).
+    epoch: epoch, metrics (train_loss, val_loss, val_<metric>...), lr, grad_norms (per layer).
+    end: status ("completed" | "stopped" | "early_stopped"), metrics (final test metrics), run (summary).
+    error: message (what went wrong, in plain words, with a hint), run (summary so far).
+    """
+
+    kind: str
+    epoch: int = 0
+    step: int = 0
+    total_epochs: int = 0
+    total_steps: int = 0
+    loss: float | None = None
+    lr: float | None = None
+    samples_per_sec: float | None = None
+    eta: float | None = None
+    metrics: dict = field(default_factory=dict)
+    grad_norms: dict = field(default_factory=dict)
+    status: str = ""
+    message: str = ""
+    run: dict | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,92 @@
+"""The training run on its own, without a window: events, stopping, divergence, runs kept in the project."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from studio.design import load_template
+from studio.training import Event, fit
+from studio.training.data import prepare_data, split_indices
+
+
+@pytest.fixture
+def iris(tmp_path):
+    project = load_template("iris_mlp")
+    project.path = tmp_path / "iris.studio"
+    project.training.update({"epochs": 3, "batch_size": 16, "lr": 0.05, "seed": 1})
+    return project
+
+
+def test_split_is_disjoint_and_complete():
+    idx = split_indices(100, {"train": 0.7, "val": 0.15, "test": 0.15}, seed=3)
+    allidx = sorted(list(idx["train"]) + list(idx["val"]) + list(idx["test"]))
+    assert allidx == list(range(100))
+    assert len(idx["train"]) == 70 and len(idx["val"]) == 15
+
+
+def test_iris_data_is_standardised_on_the_training_split(iris):
+    data = prepare_data(iris)
+    x, _ = data.splits["train"]
+    assert data.task == "classification" and data.num_classes == 3
+    assert abs(float(x.mean())) < 1e-5
+    assert data.input_shape == (4,)
+
+
+def test_fit_reports_events_and_keeps_the_run(iris):
+    events = list(fit(iris))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "end"
+    assert kinds.count("epoch") == 3
+    steps = [e for e in events if e.kind == "step"]
+    assert steps and all(math.isfinite(e.loss) for e in steps)
+    assert [e.step for e in steps] == list(range(1, len(steps) + 1))
+    end = events[-1]
+    assert end.status == "completed"
+    run = iris.runs[-1]
+    assert run is end.run
+    assert run["epochs_completed"] == 3
+    assert len(run["curves"]["val_loss"]) == 3
+    weights = iris.path.parent / run["weights"]
+    assert weights.exists()
+    assert "test_accuracy" in run["final"]
+
+
+def test_fit_learns_iris(iris):
+    iris.training.update({"epochs": 30, "lr": 0.02})
+    events = list(fit(iris))
+    assert events[-1].metrics["test_accuracy"] >= 0.9
+
+
+def test_stop_ends_the_run_between_steps(iris):
+    seen = []
+
+    def stop():
+        return len(seen) >= 3
+
+    for ev in fit(iris, stop=stop):
+        seen.append(ev)
+    assert seen[-1].kind == "end" and seen[-1].status == "stopped"
+    assert sum(1 for e in seen if e.kind == "step") <= 3
+
+
+def test_nan_loss_ends_with_a_hint(iris):
+    iris.training.update({"lr": 1e12, "optimizer": "sgd", "epochs": 5})
+    events = list(fit(iris))
+    last = events[-1]
+    assert last.kind == "error"
+    assert "step" in last.message and "learning rate" in last.message
+    assert iris.runs[-1]["status"] == "failed"
+
+
+def test_bad_settings_are_reported_not_raised(iris):
+    iris.training["optimizer"] = "lbfgs-ish"
+    events = list(fit(iris))
+    assert [e.kind for e in events] == ["error"]
+    assert "lbfgs-ish" in events[0].message
+
+
+def test_event_round_trips_as_a_dict():
+    ev = Event("step", epoch=1, step=2, loss=0.5)
+    assert Event(**ev.to_dict()) == ev

@@ -1,0 +1,61 @@
+"""Training in a worker process: events arrive, Stop ends the run quickly, a crash is reported."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from studio.design import load_template
+from studio.training.worker import TrainingProcess
+
+
+def _wait(proc, until, timeout=60.0):
+    events = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events.extend(proc.poll())
+        if until(events):
+            return events
+        time.sleep(0.02)
+    raise AssertionError(f"timed out; events so far: {[e.kind for e in events]}")
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = load_template("iris_mlp")
+    p.path = tmp_path / "iris.studio"
+    p.training.update({"epochs": 2, "batch_size": 16})
+    return p
+
+
+def test_run_in_a_worker_process_reports_to_the_end(project):
+    proc = TrainingProcess(project)
+    proc.start()
+    events = _wait(proc, lambda evs: any(e.kind in ("end", "error") for e in evs))
+    assert events[-1].kind == "end", events[-1].message
+    assert events[-1].run["epochs_completed"] == 2
+    proc.join(5)
+    assert not proc.is_alive()
+
+
+def test_stop_takes_effect_within_a_second(project):
+    project.training.update({"epochs": 10000})
+    proc = TrainingProcess(project)
+    proc.start()
+    _wait(proc, lambda evs: any(e.kind == "step" for e in evs))
+    t0 = time.monotonic()
+    proc.stop()
+    events = _wait(proc, lambda evs: any(e.kind in ("end", "error") for e in evs), timeout=10)
+    assert time.monotonic() - t0 < 1.0
+    assert events[-1].status == "stopped"
+
+
+def test_a_killed_worker_is_reported(project):
+    project.training.update({"epochs": 10000})
+    proc = TrainingProcess(project)
+    proc.start()
+    _wait(proc, lambda evs: any(e.kind == "step" for e in evs))
+    proc._process.kill()
+    events = _wait(proc, lambda evs: any(e.kind == "error" for e in evs), timeout=10)
+    assert "ended unexpectedly" in events[-1].message
