@@ -3,6 +3,7 @@ the trained weights, and the curves; each written exactly as `studio export` wri
 
 from __future__ import annotations
 
+import keyword
 import re
 import shutil
 from pathlib import Path
@@ -37,16 +38,16 @@ def _fmt(colour, bold=False, italic=False):
 class PythonHighlighter(QSyntaxHighlighter):
     """Keywords, builtins, strings, numbers and comments of Python source."""
 
-    KEYWORDS = (
-        "and as assert break class continue def del elif else except False finally for from global if "
-        "import in is lambda None nonlocal not or pass raise return True try while with yield"
-    ).split()
+    KEYWORDS = keyword.kwlist
 
     def __init__(self, document):
         super().__init__(document)
         self.rules = [
             (QRegularExpression(r"\b(" + "|".join(self.KEYWORDS) + r")\b"), _fmt("#c678dd", bold=True)),
-            (QRegularExpression(r"\b(self|super|print|range|len|int|float|str|dict|list)\b"), _fmt("#e5a50a")),
+            (
+                QRegularExpression(r"\b(self|super|print|range|len|int|float|str|dict|list)\b"),
+                _fmt("#e5a50a"),
+            ),
             (QRegularExpression(r"\b[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?\b"), _fmt("#d19a66")),
             (QRegularExpression(r"\bdef\s+(\w+)|\bclass\s+(\w+)"), _fmt("#3d8fd1", bold=True)),
             (QRegularExpression(r"(\"[^\"\\n]*\"|'[^'\\n]*')"), _fmt("#50a14f")),
@@ -133,7 +134,9 @@ class ExportDialog(QDialog):
     def script(self) -> str:
         from studio.design import export_python
 
-        return export_python(self.project, target=self.target, ddp=self.ddp.isChecked() and self.target == "torch")
+        return export_python(
+            self.project, target=self.target, ddp=self.ddp.isChecked() and self.target == "torch"
+        )
 
     def refresh(self, *_):
         self.ddp.setEnabled(self.target == "torch")

@@ -1,4 +1,5 @@
-"""The main window: the canvas, docks for palette, properties, problems and undo history; menus; files."""
+"""The main window: the canvas; docks for palette, data, properties, problems, history, training, curves,
+evaluation and the graph inspector; menus and the run toolbar; files."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QUndoView,
 )
 
@@ -22,11 +24,17 @@ from studio.design.project import ProjectError, load_project, load_template, new
 from . import recovery
 from .app import APP_NAME, ORG_NAME
 from .canvas import CanvasScene, CanvasView, spread_overlapping
+from .commands import SetParamOp
+from .data_panel import DataPanel
 from .editor import Editor, clipboard_nodes
+from .evaluation import EvaluationView
+from .inspector import GraphInspector
 from .issues import IssuesPanel
 from .layout import STEP, layered_layout
 from .palette import LayerPalette
+from .plots import LivePlots
 from .properties import PropertiesPanel
+from .training_panel import TrainingPanel
 
 FILE_FILTER = "Studio projects (*.studio);;All files (*)"
 MAX_RECENT = 10
@@ -61,6 +69,16 @@ def example_project():
     return new_project(design=design, data={"kind": "sample", "sample": "iris"}, name="Iris MLP")
 
 
+def _scrolled(widget):
+    """A panel inside a scroll area, so that a narrow dock does not squeeze the canvas."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(widget)
+    area.setMinimumWidth(200)
+    return area
+
+
 class MainWindow(QMainWindow):
     """One open project. `MainWindow()` shows the example project; `MainWindow(path=...)` opens a file."""
 
@@ -71,6 +89,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
         self._restored_changes = False  # recovered work counts as unsaved though the undo stack is clean
+        self._project_changes = False  # data, settings and runs change the project outside the undo stack
         self.recovery_file = recovery.RecoveryFile()
         opened = None
         if path is not None:
@@ -104,8 +123,11 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.properties_dock, self.issues_dock, Qt.Orientation.Vertical)
         self.tabifyDockWidget(self.issues_dock, self.history_dock)
         self.issues_dock.raise_()
-        self.resizeDocks([self.palette_dock, self.properties_dock], [210, 290], Qt.Orientation.Horizontal)
+        self._add_run_docks()
+        self.resizeDocks([self.palette_dock, self.properties_dock], [210, 300], Qt.Orientation.Horizontal)
         self.resizeDocks([self.properties_dock, self.issues_dock], [420, 220], Qt.Orientation.Vertical)
+        self.resizeDocks([self.curves_dock], [270], Qt.Orientation.Vertical)
+        self.resizeDocks([self.training_dock], [430], Qt.Orientation.Horizontal)
         self.zoom_label = QLabel("100%")
         self.zoom_label.setObjectName("zoomLabel")
         self.zoom_label.setMinimumWidth(48)
@@ -123,6 +145,42 @@ class MainWindow(QMainWindow):
         if opened is not None and project is None:
             self.add_recent(opened.path)
         QTimer.singleShot(0, self.view.show_design)
+
+    def _add_run_docks(self) -> None:
+        """Data, training, curves, evaluation and the graph inspector: the second half of the app."""
+        self.plots = LivePlots()
+        self.training_panel = TrainingPanel(self.plots)
+        self.data_panel = DataPanel()
+        self.evaluation = EvaluationView()
+        self.inspector = GraphInspector()
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.data_dock = self.add_dock("Data", "dataDock", _scrolled(self.data_panel), left)
+        self.tabifyDockWidget(self.palette_dock, self.data_dock)
+        self.palette_dock.raise_()
+        self.training_dock = self.add_dock("Training", "trainingDock", _scrolled(self.training_panel), bottom)
+        self.curves_dock = self.add_dock("Curves", "curvesDock", self.plots, bottom)
+        self.splitDockWidget(self.training_dock, self.curves_dock, Qt.Orientation.Horizontal)
+        self.evaluation_dock = self.add_dock("Evaluation", "evaluationDock", self.evaluation, bottom)
+        self.inspector_dock = self.add_dock("Graph Inspector", "inspectorDock", self.inspector, bottom)
+        self.tabifyDockWidget(self.curves_dock, self.evaluation_dock)
+        self.tabifyDockWidget(self.evaluation_dock, self.inspector_dock)
+        self.curves_dock.raise_()
+        self._fill_run_panels()
+
+    def _fill_run_panels(self) -> None:
+        self.training_panel.set_project(self.project)
+        self.data_panel.set_project(self.project)
+        last = self.project.runs[-1] if self.project.runs else None
+        self.evaluation.show_run(last, self._input_shape())
+        if last is not None and last.get("curves"):
+            self.plots.show_run(last)
+        else:
+            self.plots.reset()
+
+    def _input_shape(self):
+        inputs = [n for n in self.project.design.nodes.values() if n.type == "Input"]
+        return tuple(inputs[0].params.get("shape", ())) if inputs else None
 
     def add_dock(self, title, name, widget, area) -> QDockWidget:
         """A closable, movable dock holding `widget`; `name` keys its place in the remembered layout."""
@@ -201,6 +259,14 @@ class MainWindow(QMainWindow):
             "Ctrl+L",
             "Arrange the layers in columns from left to right",
         )
+        self.act_train = self._action("&Train", self.train, "F5", "Train the design on its data")
+        self.act_stop = self._action("&Stop Training", self.training_panel.stop, "Shift+F5", "Stop the run")
+        self.act_inspect = self._action(
+            "&Inspect Graph", self.inspect_graph, "F6", "Draw the computation graph of one training step"
+        )
+        self.act_export = self._action(
+            "&Export...", self.export_dialog, "Ctrl+E", "Export a script, weights or curves"
+        )
         self.act_about = self._action("&About Studio", self._about)
 
     def _make_menus(self) -> None:
@@ -211,7 +277,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.setObjectName("recentMenu")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
-        file_menu.addActions([self.act_save, self.act_save_as])
+        file_menu.addActions([self.act_save, self.act_save_as, self.act_export])
         file_menu.addSeparator()
         file_menu.addActions([self.act_close, self.act_quit])
         edit = bar.addMenu("&Edit")
@@ -237,6 +303,11 @@ class MainWindow(QMainWindow):
             self.act_delete,
         ]
         self.view.canvas_actions = [self.act_paste, self.act_select_all, None, self.act_fit, self.act_layout]
+        run = bar.addMenu("&Run")
+        run.addActions([self.act_train, self.act_stop, self.act_inspect])
+        toolbar = self.addToolBar("Run")
+        toolbar.setObjectName("runToolbar")
+        toolbar.addActions([self.act_train, self.act_stop, self.act_inspect, self.act_export])
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act_about)
 
@@ -251,11 +322,73 @@ class MainWindow(QMainWindow):
         self.view.zoomChanged.connect(self._show_zoom)
         self.undo_stack.cleanChanged.connect(self._update_title)
         self.undo_stack.indexChanged.connect(self._update_edit_actions)
+        self.training_panel.settingsChanged.connect(self._project_changed)
+        self.training_panel.runFinished.connect(self._run_finished)
+        self.training_panel.runStarted.connect(self._run_started)
+        self.training_panel.message.connect(self.show_status)
+        self.data_panel.dataChanged.connect(self._data_changed)
+        self.data_panel.message.connect(self.show_status)
+        self.inspector.inspectRequested.connect(self.inspect_graph)
         self._selection_changed()
 
     # ------------------------------------------------------------------ state shown in the chrome
     def is_modified(self) -> bool:
-        return self._restored_changes or not self.undo_stack.isClean()
+        return self._restored_changes or self._project_changes or not self.undo_stack.isClean()
+
+    def _project_changed(self) -> None:
+        self._project_changes = True
+        self._update_title()
+
+    # ------------------------------------------------------------------ data, training, inspection
+    def train(self) -> None:
+        self.training_dock.show()
+        self.training_dock.raise_()
+        self.training_panel.start()
+
+    def _run_started(self) -> None:
+        self.curves_dock.show()
+        self.curves_dock.raise_()
+
+    def _run_finished(self, run) -> None:
+        self.evaluation.show_run(run, self._input_shape())
+        self._project_changed()
+
+    def _data_changed(self, data, input_shape, num_classes, task) -> None:
+        """The data panel chose other data: keep it, and make the design's Input and Output follow it."""
+        from studio.design.follow import follow_data
+
+        self.project.data = dict(data)
+        self._project_changed()
+        dtype = "int64" if data.get("kind") == "sample" and data.get("sample") == "tokens" else "float32"
+        design = self.editor.design
+        ops = [
+            SetParamOp(node_id, name, design.nodes[node_id].params.get(name), value)
+            for node_id, name, value in follow_data(design, input_shape, num_classes, task, dtype)
+        ]
+        if ops:
+            self.editor.push("Follow the data", ops)
+
+    def inspect_graph(self) -> None:
+        from studio.training import DataError
+        from studio.training.inspect import inspect_project
+
+        self.inspector_dock.show()
+        self.inspector_dock.raise_()
+        problems = self.project.design.infer().problems
+        if problems:
+            self.show_status(f"Fix the design first: {problems[0].message}")
+            return
+        try:
+            inspection = inspect_project(self.project)
+        except (DataError, RuntimeError, ValueError) as exc:
+            self.show_status(f"Cannot inspect: {exc}")
+            return
+        self.inspector.show_inspection(inspection)
+
+    def export_dialog(self) -> None:
+        from .export_dialog import ExportDialog
+
+        ExportDialog(self.project, self).exec()
 
     def _show_zoom(self, zoom: float) -> None:
         self.zoom_label.setText(f"{round(zoom * 100)}%")
@@ -353,12 +486,16 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ files
     def set_project(self, project, modified: bool = False) -> None:
         """Show another project; its undo history starts empty."""
+        if self.training_panel.running:
+            self.training_panel.shutdown()
         self.project = project
         self._restored_changes = modified
+        self._project_changes = False
         spread_overlapping(project.design)
         self.editor.set_design(project.design)
         self._update_title()
         self._selection_changed()
+        self._fill_run_panels()
         self.view.show_design()
 
     def _load(self, path):
@@ -443,6 +580,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot save project", f"The project could not be saved to {path}.", str(exc))
             return False
         self._restored_changes = False
+        self._project_changes = False
         self.undo_stack.setClean()
         self.recovery_file.remove()
         self.add_recent(self.project.path)
@@ -571,6 +709,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_layout()
+        self.training_panel.shutdown()
         self.autosave_timer.stop()
         self.recovery_file.remove()
         for part in (self.scene, self.properties, self.issues):

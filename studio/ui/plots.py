@@ -103,7 +103,7 @@ class LivePlots(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.loss_plot = _plot("lossPlot", "Loss", "loss")
-        self.metrics_plot = _plot("metricsPlot", "Validation metric and learning rate", "metric")
+        self.metrics_plot = _plot("metricsPlot", "Validation metric, learning rate", "metric")
         self.metric_name = "metric"
         self.raw = Series(4096)
         self.smoothed = Series(4096)
@@ -178,8 +178,10 @@ class LivePlots(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(bar)
-        lay.addWidget(self.loss_plot, 3)
-        lay.addWidget(self.metrics_plot, 2)
+        row = QHBoxLayout()
+        row.addWidget(self.loss_plot, 3)
+        row.addWidget(self.metrics_plot, 2)
+        lay.addLayout(row, 1)
         self._runs: list[dict] = []
 
         self.timer = QTimer(self)
@@ -260,7 +262,10 @@ class LivePlots(QWidget):
         self.train_epoch_curve.setData(*self.train_loss.view())
         self.val_curve.setData(*self.val_loss.view())
         self.metric_curve.setData(*self.val_metric.view())
-        self.lr_curve.setData(*self.lr.view())
+        xs, ys = self.lr.view()
+        self.lr_curve.setData(xs, ys)
+        if len(ys):
+            self.lr_view.setYRange(0, float(ys.max()) * 1.15, padding=0)  # rates are never negative
 
     def _sync_lr_view(self):
         vb = self.metrics_plot.getPlotItem().vb

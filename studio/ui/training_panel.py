@@ -7,7 +7,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -68,28 +68,44 @@ class TrainingPanel(QWidget):
         self.schedule = QComboBox()
         for key in SCHEDULES:
             self.schedule.addItem(key, key)
-        self.early = QCheckBox("stop when validation stops improving for")
+        self.early = QCheckBox()
         self.patience = QSpinBox(minimum=1, maximum=1000, suffix=" epochs")
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
         self.device = QComboBox()
         self.device.addItem("CPU", "cpu")
         self._gpu_checked = False
 
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.addRow("Loss", self.loss)
-        form.addRow("Optimizer", self.optimizer)
-        form.addRow("Learning rate", self.lr)
-        form.addRow("Weight decay", self.weight_decay)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Schedule", self.schedule)
-        es = QHBoxLayout()
-        es.addWidget(self.early)
-        es.addWidget(self.patience)
-        form.addRow("Early stopping", es)
-        form.addRow("Seed", self.seed)
-        form.addRow("Device", self.device)
+        # two label-field pairs per row: the panel fits under the canvas at 1366x768
+        form = QGridLayout()
+        form.setHorizontalSpacing(8)
+        form.setVerticalSpacing(4)
+        early = QHBoxLayout()
+        early.setContentsMargins(0, 0, 0, 0)
+        self.early.setText("after")
+        early.addWidget(self.early)
+        early.addWidget(self.patience, 1)
+        pairs = [
+            ("Loss", self.loss),
+            ("Optimizer", self.optimizer),
+            ("Learning rate", self.lr),
+            ("Weight decay", self.weight_decay),
+            ("Batch size", self.batch_size),
+            ("Epochs", self.epochs),
+            ("Schedule", self.schedule),
+            ("Seed", self.seed),
+            ("Early stopping", early),
+            ("Device", self.device),
+        ]
+        for i, (label, field) in enumerate(pairs):
+            row, col = divmod(i, 2)
+            form.addWidget(QLabel(label), row, col * 2)
+            if isinstance(field, QHBoxLayout):
+                form.addLayout(field, row, col * 2 + 1)
+            else:
+                form.addWidget(field, row, col * 2 + 1)
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
+        self.early.setToolTip("Stop when the validation metric has not improved for this many epochs")
 
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("trainButton")

@@ -28,8 +28,15 @@ def test_plots_take_events_and_export(qtbot, tmp_path):
     plots = LivePlots()
     qtbot.addWidget(plots)
     events = [Event("step", epoch=1, step=i, loss=1.0 / i) for i in range(1, 101)]
-    events.append(Event("epoch", epoch=1, step=100, metrics={"train_loss": 0.2, "val_loss": 0.3,
-                                                             "val_accuracy": 0.8}, lr=0.01))
+    events.append(
+        Event(
+            "epoch",
+            epoch=1,
+            step=100,
+            metrics={"train_loss": 0.2, "val_loss": 0.3, "val_accuracy": 0.8},
+            lr=0.01,
+        )
+    )
     plots.feed(events)
     plots.redraw()
     xs, ys = plots.raw_curve.getData()
@@ -41,7 +48,7 @@ def test_plots_take_events_and_export(qtbot, tmp_path):
     plots.log_box.setChecked(True)
     assert plots.loss_plot.getPlotItem().ctrl.logYCheck.isChecked()
     plots.export_csv(tmp_path / "c.csv")
-    rows = list(csv.reader(open(tmp_path / "c.csv")))
+    rows = list(csv.reader((tmp_path / "c.csv").read_text().splitlines()))
     assert rows[0] == ["series", "step", "value"] and ["val_loss", "100", "0.3"] in rows
     plots.export_png(tmp_path / "c.png")
     assert (tmp_path / "c.png").stat().st_size > 1000
@@ -162,8 +169,9 @@ def test_data_panel_follows_samples_and_csv(qtbot, tmp_path):
     data, shape, classes, task = blocker.args
     assert data["sample"] == "digits" and shape == (1, 8, 8) and classes == 10 and task == "classification"
     path = tmp_path / "t.csv"
-    rows = ["a,b,colour,label"] + [f"{i},{i % 7},{'red' if i % 2 else 'blue'},{'x' if i < 45 else 'y'}"
-                                   for i in range(50)]
+    rows = ["a,b,colour,label"] + [
+        f"{i},{i % 7},{'red' if i % 2 else 'blue'},{'x' if i < 45 else 'y'}" for i in range(50)
+    ]
     path.write_text("\n".join(rows) + "\n")
     with qtbot.waitSignal(panel.dataChanged) as blocker:
         panel.use_csv(path)
@@ -192,4 +200,4 @@ def test_export_dialog_writes_what_the_cli_writes(qtbot, iris, tmp_path):
     dialog.write_weights(tmp_path / "w.safetensors")
     dialog.write_curves(tmp_path / "curves.csv")
     assert (tmp_path / "w.safetensors").stat().st_size > 0
-    assert open(tmp_path / "curves.csv").readline().strip() == "series,step,value"
+    assert (tmp_path / "curves.csv").read_text().splitlines()[0] == "series,step,value"
