@@ -1,14 +1,71 @@
-"""Activations: relu and its family, sigmoid-based units, softmax and log-softmax."""
+"""Activations: relu and its family, sigmoid-based units, gelu, softplus, softmax and log-softmax.
+
+Each is one node with a hand-written backward; `inplace=True` writes the result into the input.
+"""
 
 from __future__ import annotations
+
+import math
 
 from .. import backend as B
 from ..autograd import grad_mode
 from ..autograd.graph import Node
 from ..tensor import _result, record
 from ._util import wrap_dim
+from .elementwise import inplace, sigmoid, tanh
 
 _xp = B.array_module
+
+__all__ = [
+    "celu",
+    "elu",
+    "gelu",
+    "glu",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
+    "leaky_relu",
+    "log_softmax",
+    "logsigmoid",
+    "mish",
+    "prelu",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softmin",
+    "softplus",
+    "softsign",
+    "tanh",
+]
+
+
+def _float(x):
+    return x if x.dtype.kind == "f" else x.astype(B.get_default_dtype().np)
+
+
+def _rec(input):
+    return grad_mode._enabled and input._rg
+
+
+# xp.where on large arrays is several times slower than arithmetic with a 0/1 mask, so the
+# piecewise functions below blend their branches with masks instead.
+
+
+def _mask(cond, dtype):
+    """A 0/1 array of `dtype` from a boolean condition."""
+    return cond.astype(dtype)
+
+
+def _sigmoid(x):
+    """1 / (1 + exp(-x)), computed from exp(-|x|) so that it never overflows."""
+    xp = _xp(x)
+    one = x.dtype.type(1)
+    e = xp.exp(-xp.abs(x))
+    num = e + _mask(x >= 0, x.dtype) * (one - e)  # 1 for x >= 0, exp(x) below
+    return num / (one + e)
 
 
 class ReluBackward0(Node):
@@ -16,10 +73,13 @@ class ReluBackward0(Node):
 
     def backward(self, g):
         (out,) = self.saved
-        return (g * (out > 0),)
+        return (g * _mask(out > 0, g.dtype),)
 
 
 def relu(input, inplace=False):
+    """max(x, 0)."""
+    if inplace:
+        return _inplace(input, relu)
     x = input._data
     xp = _xp(x)
     out = xp.maximum(x, x.dtype.type(0))
@@ -86,5 +146,454 @@ def log_softmax(input, dim=None, dtype=None):
         node = LogSoftmaxBackward0()
         node.axis = axis if x.ndim else None
         record(node, (input,), (out,))
+        return _result(out, node)
+    return _result(out)
+
+
+def _inplace(input, fn, *args):
+    return inplace(input, fn, *args)
+
+
+# ------------------------------------------------------------------------------ piecewise linear
+
+
+class LeakyReluBackward0(Node):
+    __slots__ = ()
+
+    def backward(self, g):
+        (slope,) = self.saved
+        return (g * slope,)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x for x > 0, negative_slope * x otherwise."""
+    if inplace:
+        return _inplace(input, leaky_relu, negative_slope)
+    x = _float(input._data)
+    # the local slope, 1 or negative_slope, is both the forward factor and the derivative
+    slope = _mask(x > 0, x.dtype)
+    slope *= x.dtype.type(1 - negative_slope)
+    slope += x.dtype.type(negative_slope)
+    out = x * slope
+    if _rec(input):
+        node = LeakyReluBackward0()
+        record(node, (input,), (slope,))
+        return _result(out, node)
+    return _result(out)
+
+
+class HardtanhBackward0(Node):
+    __slots__ = ()
+
+    def backward(self, g):
+        (mask,) = self.saved
+        return (g * mask,)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """x clipped to [min_val, max_val]; the gradient is zero outside the open interval."""
+    if min_val > max_val:
+        raise ValueError(
+            f"hardtanh: min_val cannot be greater than max_val, got min_val={min_val}, max_val={max_val}"
+        )
+    if inplace:
+        return _inplace(input, hardtanh, min_val, max_val)
+    x = input._data
+    xp = _xp(x)
+    out = xp.clip(x, min_val, max_val).astype(x.dtype, copy=False)
+    if _rec(input):
+        node = HardtanhBackward0()
+        record(node, (input,), (((x > min_val) & (x < max_val)).astype(x.dtype),))
+        return _result(out, node)
+    return _result(out)
+
+
+def relu6(input, inplace=False):
+    """min(max(x, 0), 6)."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+# ---------------------------------------------------------------------------- exponential units
+
+
+class EluBackward0(Node):
+    __slots__ = ("alpha",)
+
+    def backward(self, g):
+        x, out = self.saved
+        pos = _mask(x > 0, x.dtype)
+        d = out + x.dtype.type(self.alpha)  # the derivative alpha * exp(x) where x <= 0
+        d -= pos * (d - 1)
+        return (g * d,)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+    if inplace:
+        return _inplace(input, elu, alpha)
+    x = _float(input._data)
+    xp = _xp(x)
+    out = xp.maximum(x, 0) + x.dtype.type(alpha) * xp.expm1(xp.minimum(x, 0))
+    if _rec(input):
+        node = EluBackward0()
+        node.alpha = alpha
+        record(node, (input,), (x, out))
+        node.save_versions(input)
+        return _result(out, node)
+    return _result(out)
+
+
+class SiluBackward0(Node):
+    __slots__ = ()
+
+    def backward(self, g):
+        (x,) = self.saved
+        s = _sigmoid(x)
+        return (g * s * (1 + x * (1 - s)),)
+
+
+def silu(input, inplace=False):
+    """x * sigmoid(x)."""
+    if inplace:
+        return _inplace(input, silu)
+    x = _float(input._data)
+    out = x * _sigmoid(x)
+    if _rec(input):
+        node = SiluBackward0()
+        record(node, (input,), (x,))
+        node.save_versions(input)
+        return _result(out, node)
+    return _result(out)
+
+
+class SoftplusBackward0(Node):
+    __slots__ = ("beta", "threshold")
+
+    def backward(self, g):
+        (x,) = self.saved
+        bx = x * x.dtype.type(self.beta)
+        s = _sigmoid(bx)
+        s += _mask(bx > self.threshold, x.dtype) * (1 - s)  # linear above the threshold
+        return (g * s,)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
+    x = _float(input._data)
+    xp = _xp(x)
+    bx = x * x.dtype.type(beta)
+    # log1p(exp(-|z|)) + max(z, 0) never overflows
+    soft = (xp.log1p(xp.exp(-xp.abs(bx))) + xp.maximum(bx, 0)) / x.dtype.type(beta)
+    out = soft + _mask(bx > threshold, x.dtype) * (x - soft)
+    if _rec(input):
+        node = SoftplusBackward0()
+        node.beta, node.threshold = beta, threshold
+        record(node, (input,), (x,))
+        node.save_versions(input)
+        return _result(out, node)
+    return _result(out)
+
+
+# ------------------------------------------------------------------------------------------ gelu
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
+_TANH_C = math.sqrt(2.0 / math.pi)
+
+
+def _erfc(x):
+    """erfc on arrays: double precision for float64 (series and continued fraction), else a
+    Chebyshev fit (Numerical Recipes' erfcc) with relative error below 1.2e-7 in the working type."""
+    xp = _xp(x)
+    a = xp.abs(x)
+    if x.dtype != xp.float64:
+        t = 1 / (1 + x.dtype.type(0.5) * a)
+        poly = -1.26551223 + t * (
+            1.00002368
+            + t
+            * (
+                0.37409196
+                + t
+                * (
+                    0.09678418
+                    + t
+                    * (
+                        -0.18628806
+                        + t
+                        * (
+                            0.27886807
+                            + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))
+                        )
+                    )
+                )
+            )
+        )
+        ans = (t * xp.exp(-a * a + poly)).astype(x.dtype, copy=False)
+        return ans + _mask(x < 0, x.dtype) * (2 - 2 * ans)
+    out = xp.empty_like(x)
+    small = a < 2.5
+    zs = x[small]
+    # Taylor series of erf: the terms peak near n = x^2, so 64 terms reach double precision below 2.5
+    term = zs.copy()
+    total = zs.copy()
+    z2 = zs * zs
+    for n in range(1, 64):
+        term = term * (-z2) / n
+        total += term / (2 * n + 1)
+    out[small] = 1 - 2 * _INV_SQRT_PI * total
+    big = ~small
+    ab = a[big]
+    # Laplace's continued fraction for erfc, evaluated from its tail
+    frac = ab.copy()
+    for k in range(60, 0, -1):
+        frac = ab + (k / 2) / frac
+    val = xp.exp(-ab * ab) * _INV_SQRT_PI / frac
+    out[big] = xp.where(x[big] > 0, val, 2 - val)
+    return out
+
+
+class GeluBackward0(Node):
+    __slots__ = ("approximate",)
+
+    def backward(self, g):
+        (x,) = self.saved
+        xp = _xp(x)
+        if self.approximate == "tanh":
+            inner = x.dtype.type(_TANH_C) * (x + x.dtype.type(0.044715) * x * x * x)
+            th = xp.tanh(inner)
+            d_inner = x.dtype.type(_TANH_C) * (1 + x.dtype.type(3 * 0.044715) * x * x)
+            return (g * (0.5 * (1 + th) + 0.5 * x * (1 - th * th) * d_inner),)
+        cdf = 0.5 * _erfc(-x * x.dtype.type(_SQRT_HALF))
+        pdf = xp.exp(-0.5 * x * x) * x.dtype.type(_INV_SQRT_2PI)
+        return (g * (cdf + x * pdf),)
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x) with Phi the standard normal CDF (exact, via erf) or its tanh approximation."""
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
+    x = _float(input._data)
+    xp = _xp(x)
+    if approximate == "tanh":
+        inner = x.dtype.type(_TANH_C) * (x + x.dtype.type(0.044715) * x * x * x)
+        out = 0.5 * x * (1 + xp.tanh(inner))
+    else:
+        out = x * (0.5 * _erfc(-x * x.dtype.type(_SQRT_HALF)))
+    out = out.astype(x.dtype, copy=False)
+    if _rec(input):
+        node = GeluBackward0()
+        node.approximate = approximate
+        record(node, (input,), (x,))
+        node.save_versions(input)
+        return _result(out, node)
+    return _result(out)
+
+
+# --------------------------------------------------------------------- more pointwise activations
+
+
+def _pointwise(name, forward, derivative):
+    """An activation from `forward(x, *args) -> (out, saved)` and `derivative(*saved) -> d out / d x`."""
+
+    def backward(self, g):
+        return (g * derivative(*self.saved),)
+
+    node_cls = type(name, (Node,), {"__slots__": (), "backward": backward})
+
+    def op(input, *args):
+        x = _float(input._data)
+        out, saved = forward(x, *args)
+        if _rec(input):
+            node = node_cls()
+            record(node, (input,), saved)
+            return _result(out, node)
+        return _result(out)
+
+    op.node = node_cls
+    return op
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _elu_parts(x, alpha, scale, input_scale):
+    """scale * (max(0, x) + min(0, alpha * (exp(x * input_scale) - 1))) and its derivative."""
+    xp = _xp(x)
+    t = x.dtype.type
+    neg = t(alpha) * xp.expm1(xp.minimum(x, 0) * t(input_scale))
+    out = (xp.maximum(x, 0) + neg) * t(scale)
+    # derivative: scale where x > 0, scale * input_scale * alpha * exp(x * input_scale) below
+    d = (neg + t(alpha)) * t(scale * input_scale)
+    d += _mask(x > 0, x.dtype) * (t(scale) - d)
+    return out, (d,)
+
+
+def selu(input, inplace=False):
+    """scale * (max(0, x) + min(0, alpha * (exp(x) - 1))) with the self-normalizing constants."""
+    if inplace:
+        return _inplace(input, selu)
+    return _selu(input)
+
+
+_selu = _pointwise("SeluBackward0", lambda x: _elu_parts(x, _SELU_ALPHA, _SELU_SCALE, 1.0), lambda d: d)
+_celu = _pointwise("CeluBackward0", lambda x, alpha: _elu_parts(x, alpha, 1.0, 1.0 / alpha), lambda d: d)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    if inplace:
+        return _inplace(input, celu, alpha)
+    return _celu(input, alpha)
+
+
+def _hardsigmoid_fwd(x):
+    xp = _xp(x)
+    t = x.dtype.type
+    out = xp.clip(x / t(6) + t(0.5), 0, 1).astype(x.dtype, copy=False)
+    return out, (_mask((x > -3) & (x < 3), x.dtype) * t(1 / 6),)
+
+
+_hardsigmoid = _pointwise("HardsigmoidBackward0", _hardsigmoid_fwd, lambda d: d)
+
+
+def hardsigmoid(input, inplace=False):
+    """relu6(x + 3) / 6."""
+    if inplace:
+        return _inplace(input, hardsigmoid)
+    return _hardsigmoid(input)
+
+
+def _hardswish_fwd(x):
+    xp = _xp(x)
+    t = x.dtype.type
+    out = x * xp.clip(x / t(6) + t(0.5), 0, 1).astype(x.dtype, copy=False)
+    # 0 up to -3, x / 3 + 0.5 strictly between, 1 from 3 on: as PyTorch's hardswish backward
+    mid = _mask((x > -3) & (x < 3), x.dtype)
+    d = mid * (x / t(3) + t(0.5)) + _mask(x >= 3, x.dtype)
+    return out, (d,)
+
+
+_hardswish = _pointwise("HardswishBackward0", _hardswish_fwd, lambda d: d)
+
+
+def hardswish(input, inplace=False):
+    """x * relu6(x + 3) / 6."""
+    if inplace:
+        return _inplace(input, hardswish)
+    return _hardswish(input)
+
+
+def _softplus_plain(x):
+    xp = _xp(x)
+    return xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(x, 0)
+
+
+def _mish_fwd(x):
+    th = _xp(x).tanh(_softplus_plain(x))
+    return x * th, (x, th)
+
+
+def _mish_grad(x, th):
+    return th + x * _sigmoid(x) * (1 - th * th)
+
+
+_mish = _pointwise("MishBackward0", _mish_fwd, _mish_grad)
+
+
+def mish(input, inplace=False):
+    """x * tanh(softplus(x))."""
+    if inplace:
+        return _inplace(input, mish)
+    return _mish(input)
+
+
+logsigmoid = _pointwise("LogSigmoidBackward0", lambda x: (-_softplus_plain(-x), (x,)), lambda x: _sigmoid(-x))
+logsigmoid.__doc__ = "log(sigmoid(x)), computed as -softplus(-x)."
+
+
+def _softsign_fwd(x):
+    den = 1 + _xp(x).abs(x)
+    return x / den, (den,)
+
+
+softsign = _pointwise("SoftsignBackward0", _softsign_fwd, lambda den: 1 / (den * den))
+softsign.__doc__ = "x / (1 + |x|)."
+
+
+def softmin(input, dim=None, dtype=None):
+    """softmax(-x) along `dim`."""
+    from .elementwise import neg
+
+    return softmax(neg(input), dim, dtype)
+
+
+class PreluKernelBackward0(Node):
+    __slots__ = ("w_shape", "axes")
+
+    def backward(self, g):
+        x, w = self.saved
+        pos = _mask(x > 0, x.dtype)
+        gx = gw = None
+        if self.next_functions[0][0] is not None:
+            gx = g * (pos + (1 - pos) * w)
+        if self.next_functions[1][0] is not None:
+            gw = (g * (x - pos * x)).sum(axis=self.axes).reshape(self.w_shape)
+        return (gx, gw)
+
+
+def prelu(input, weight):
+    """max(0, x) + weight * min(0, x), with one weight per channel (dim 1) or one shared weight."""
+    x = _float(input._data)
+    w = weight._data
+    n = w.size
+    if n != 1 and (x.ndim < 2 or x.shape[1] != n):
+        raise RuntimeError(
+            f"Mismatch of parameter numbers and input channel size. Found parameter numbers = {n} and "
+            f"channel size = {x.shape[1] if x.ndim >= 2 else 1}."
+        )
+    wb = w.reshape((1, n) + (1,) * (x.ndim - 2)) if n != 1 and x.ndim >= 2 else w.reshape(())
+    xp = _xp(x)
+    out = xp.maximum(x, 0) + wb * xp.minimum(x, 0)
+    if grad_mode._enabled and (input._rg or weight._rg):
+        node = PreluKernelBackward0()
+        node.w_shape = w.shape
+        node.axes = tuple(i for i in range(x.ndim) if not (n != 1 and i == 1))
+        record(node, (input, weight), (x, wb))
+        node.save_versions(input, weight)
+        return _result(out, node)
+    return _result(out)
+
+
+class GluBackward0(Node):
+    __slots__ = ("axis",)
+
+    def backward(self, g):
+        a, s = self.saved
+        xp = _xp(g)
+        return (xp.concatenate((g * s, g * a * s * (1 - s)), axis=self.axis),)
+
+
+def glu(input, dim=-1):
+    """a * sigmoid(b), where a and b are the two halves of the input along `dim`."""
+    x = _float(input._data)
+    axis = wrap_dim(dim, x.ndim, "glu")
+    if x.ndim == 0 or x.shape[axis] % 2:
+        raise RuntimeError(
+            f"Halving dimension must be even, but dimension {axis} is size {x.shape[axis] if x.ndim else 0}"
+        )
+    half = x.shape[axis] // 2
+    xp = _xp(x)
+    a, b = xp.split(x, [half], axis=axis)
+    s = _sigmoid(b)
+    out = a * s
+    if _rec(input):
+        node = GluBackward0()
+        node.axis = axis
+        record(node, (input,), (a, s))
+        node.save_versions(input)
         return _result(out, node)
     return _result(out)

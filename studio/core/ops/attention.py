@@ -1,0 +1,153 @@
+"""Scaled dot-product attention as one fused node with a hand-written backward.
+
+out = dropout(softmax(q k^T * scale + mask)) v; rows whose every key is masked give zeros, as in
+PyTorch's safe softmax.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import backend as B
+from ..autograd import grad_mode
+from ..autograd.graph import Node
+from ..tensor import Tensor, _result, record
+from ._util import shape_str, sum_to
+
+_xp = B.array_module
+
+
+class ScaledDotProductAttentionBackward0(Node):
+    __slots__ = ("scale", "shapes", "groups")
+
+    def name(self):
+        return "ScaledDotProductEfficientAttentionBackward0"
+
+    def backward(self, g):
+        q, k, v, p, drop = self.saved
+        xp = _xp(g)
+        sq, sk, sv, sm = self.shapes
+        nf = self.next_functions
+        pd = p if drop is None else p * drop
+        gq = gk = gv = gm = None
+        if nf[2][0] is not None:
+            gv = _ungroup(xp.matmul(xp.swapaxes(pd, -1, -2), g), self.groups, sv)
+        need_s = nf[0][0] is not None or nf[1][0] is not None or (len(nf) > 3 and nf[3][0] is not None)
+        if need_s:
+            gp = xp.matmul(g, xp.swapaxes(v, -1, -2))
+            if drop is not None:
+                gp = gp * drop
+            gs = p * (gp - (gp * p).sum(axis=-1, keepdims=True))
+            if nf[0][0] is not None:
+                gq = sum_to(xp.matmul(gs, k) * gs.dtype.type(self.scale), sq)
+            if nf[1][0] is not None:
+                gk = _ungroup(
+                    xp.matmul(xp.swapaxes(gs, -1, -2), q) * gs.dtype.type(self.scale), self.groups, sk
+                )
+            if len(nf) > 3 and nf[3][0] is not None:
+                gm = sum_to(gs, sm)
+        return (gq, gk, gv, gm)[: len(nf)]
+
+
+def _ungroup(g, groups, shape):
+    """Undo the repetition of key/value heads (grouped-query attention) and any broadcasting."""
+    if groups > 1:
+        g = g.reshape(g.shape[:-3] + (g.shape[-3] // groups, groups) + g.shape[-2:]).sum(axis=-3)
+    return sum_to(g, shape)
+
+
+def scaled_dot_product_attention(
+    query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False
+):
+    """Attention of queries (..., L, E) over keys (..., S, E) and values (..., S, Ev) -> (..., L, Ev).
+
+    attn_mask is boolean (True takes part) or float (added to the scores), broadcast to (..., L, S).
+    """
+    q, k, v = query._data, key._data, value._data
+    where = "scaled_dot_product_attention"
+    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
+        raise RuntimeError(
+            f"{where}: query, key and value must be at least 2-D, got {q.ndim}, {k.ndim}, {v.ndim}"
+        )
+    if not (q.dtype == k.dtype == v.dtype):
+        raise RuntimeError(
+            "Expected query, key, and value to have the same "
+            f"dtype, but got query.dtype: {q.dtype} key.dtype: "
+            f"{k.dtype} and value.dtype: {v.dtype} instead."
+        )
+    if q.shape[-1] != k.shape[-1]:
+        raise RuntimeError(
+            f"{where}: query's last dim ({q.shape[-1]}) must match key's ({k.shape[-1]}): query of shape "
+            f"{shape_str(q.shape)}, key of shape {shape_str(k.shape)}"
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise RuntimeError(
+            f"{where}: key and value must have the same sequence "
+            f"length, got key of shape {shape_str(k.shape)} "
+            f"and value of shape {shape_str(v.shape)}"
+        )
+    if is_causal and attn_mask is not None:
+        raise RuntimeError(
+            "_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True"
+        )
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
+    xp = _xp(q)
+    groups = 1
+    if enable_gqa and q.ndim >= 3 and k.shape[-3] != q.shape[-3]:
+        if q.shape[-3] % k.shape[-3]:
+            raise RuntimeError(
+                f"{where}: number of query heads ({q.shape[-3]}) "
+                "must be divisible by the number of key/value "
+                f"heads ({k.shape[-3]}) when enable_gqa=True"
+            )
+        groups = q.shape[-3] // k.shape[-3]
+        k = xp.repeat(k, groups, axis=-3)
+        v = xp.repeat(v, groups, axis=-3)
+    sc = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    s = xp.matmul(q, xp.swapaxes(k, -1, -2))
+    s *= q.dtype.type(sc)
+    length, src = q.shape[-2], k.shape[-2]
+    mask = None
+    if is_causal:
+        mask = xp.tril(xp.ones((length, src), dtype=bool))
+    elif attn_mask is not None:
+        mask = attn_mask._data if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
+    if mask is not None:
+        if mask.dtype == bool:
+            # an additive 0/-inf mask on the mask's own (small) shape, broadcast in one add
+            additive = xp.zeros(mask.shape, dtype=q.dtype)
+            additive[~mask] = -xp.inf
+            s = s + additive
+        else:
+            s = s + mask.astype(q.dtype, copy=False)
+    m = s.max(axis=-1, keepdims=True)
+    dead = ~xp.isfinite(m)  # every key masked: the row attends to nothing
+    e = xp.exp(s - xp.where(dead, 0, m))
+    p = e / xp.maximum(e.sum(axis=-1, keepdims=True), q.dtype.type(1e-38))
+    if dead.any():
+        p = xp.where(dead, 0, p)
+    drop = None
+    if dropout_p > 0:
+        if dropout_p == 1.0:
+            drop = xp.zeros(p.shape, dtype=q.dtype)
+        else:
+            draw = B.rng(None, xp).random(p.shape, dtype=xp.float64 if q.dtype == xp.float64 else xp.float32)
+            drop = (draw >= dropout_p) * q.dtype.type(1.0 / (1.0 - dropout_p))
+    out = xp.matmul(p if drop is None else p * drop, v)
+    mask_t = attn_mask if isinstance(attn_mask, Tensor) and attn_mask._data.dtype.kind == "f" else None
+    tensors = (query, key, value) + ((mask_t,) if mask_t is not None else ())
+    if grad_mode._enabled and any(t._rg for t in tensors):
+        node = ScaledDotProductAttentionBackward0()
+        node.scale = sc
+        node.groups = groups
+        node.shapes = (
+            q.shape,
+            key._data.shape,
+            value._data.shape,
+            None if mask_t is None else mask_t._data.shape,
+        )
+        record(node, tensors, (q, k, v, p, drop))
+        node.save_versions(query, key, value)
+        return _result(out, node)
+    return _result(out)
