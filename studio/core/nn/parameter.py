@@ -1,0 +1,78 @@
+"""Parameter: a tensor that a Module registers as learnable when it is assigned as an attribute."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A leaf tensor that is a module's learnable weight; requires gradients unless told otherwise.
+
+    `Parameter(t)` shares `t`'s memory (as `torch.nn.Parameter` does), so that a module built around
+    existing values sees later in-place edits of them.
+    """
+
+    def __init__(self, data=None, requires_grad=True):
+        if data is None:
+            data = Tensor(np.zeros((0,), np.float32))
+        elif not isinstance(data, Tensor):
+            data = Tensor(data)
+        self._data = data._data
+        self._vc = data._vc
+        self._rg = False
+        self.grad = None
+        self.grad_fn = None
+        self._retains_grad = False
+        self._hooks = None
+        self._accum = None
+        self._output_nr = 0
+        self._name = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+    __str__ = __repr__
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        result = type(self)(Tensor(self._data.copy()), self._rg)
+        memo[id(self)] = result
+        return result
+
+    def __reduce_ex__(self, protocol):
+        from .. import backend as B
+
+        return (_rebuild_parameter, (type(self), B.to_numpy(self._data), self._rg))
+
+
+def _rebuild_parameter(cls, array, requires_grad):
+    return cls(Tensor(array), requires_grad)
+
+
+class Buffer(Tensor):
+    """Marks a tensor to be registered as a module buffer when assigned (`torch.nn.Buffer`).
+
+    Assigning `module.name = Buffer(t, persistent=False)` is `module.register_buffer(name, t, False)`.
+    """
+
+    def __init__(self, data=None, *, persistent=True):
+        if data is None:
+            data = Tensor(np.zeros((0,), np.float32))
+        elif not isinstance(data, Tensor):
+            data = Tensor(data)
+        self._data = data._data
+        self._vc = data._vc
+        self._rg = False
+        self.grad = None
+        self.grad_fn = None
+        self._retains_grad = False
+        self._hooks = None
+        self._accum = None
+        self._output_nr = 0
+        self._name = None
+        self.persistent = persistent
