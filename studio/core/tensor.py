@@ -30,6 +30,7 @@ def _wrap(data, grad_fn=None, requires_grad=False, vc=None):
     t._accum = None
     t._output_nr = 0
     t._name = None
+    t._view = None
     return t
 
 
@@ -46,6 +47,7 @@ def _result(data, node=None, output_nr=0, vc=None):
     t._accum = None
     t._output_nr = output_nr
     t._name = None
+    t._view = None
     if node is None:
         t._rg = False
         t.grad_fn = None
@@ -75,7 +77,12 @@ def _leaf_edge(t):
 
 def edge(t):
     """The (node, output index) a gradient for `t` flows into, or (None, 0) when it needs none."""
-    if t is None or not (t.__class__ is Tensor or isinstance(t, Tensor)) or not t._rg:
+    if t is None or not (t.__class__ is Tensor or isinstance(t, Tensor)):
+        return _NO_EDGE
+    v = t._view if t.__class__ is Tensor else _views.view_info(t)
+    if v is not None and v[1] != t._vc[0]:
+        _views.refresh(t)
+    if not t._rg:
         return _NO_EDGE
     fn = t.grad_fn
     if fn is not None:
@@ -96,7 +103,14 @@ def record(node, inputs, saved=None):
     add = edges.append
     for t in inputs:
         # inlined `edge`: this runs once per input of every recorded op
-        if (t.__class__ is not Tensor and not isinstance(t, Tensor)) or not t._rg:
+        if t.__class__ is Tensor:
+            v = t._view
+            if v is not None and v[1] != t._vc[0]:
+                _views.refresh(t)  # a view whose base changed in place since its grad_fn was set
+        elif not isinstance(t, Tensor):
+            add(_NO_EDGE)
+            continue
+        if not t._rg:
             add(_NO_EDGE)
         elif t.grad_fn is not None:
             add((t.grad_fn, t._output_nr))
@@ -121,6 +135,7 @@ class Tensor:
         "_accum",
         "_output_nr",
         "_name",
+        "_view",
         "__weakref__",
     )
 
@@ -152,6 +167,7 @@ class Tensor:
         self._accum = None
         self._output_nr = 0
         self._name = None
+        self._view = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -168,6 +184,7 @@ class Tensor:
 
     @property
     def requires_grad(self) -> bool:
+        _fresh(self, strict=False)
         return self._rg
 
     @requires_grad.setter
@@ -190,7 +207,17 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
+        _fresh(self, strict=False)
         return self.grad_fn is None
+
+    @property
+    def _base(self):
+        """The tensor whose memory this view shares (None when this is not a view)."""
+        v = _views.view_info(self)
+        return None if v is None else v[0]
+
+    def _is_view(self) -> bool:
+        return _views.view_info(self) is not None
 
     @property
     def shape(self):
@@ -329,6 +356,30 @@ class Tensor:
         # Tensors travel between processes (DataLoader workers) as arrays, never with their graph.
         return (_rebuild, (B.to_numpy(self._data), self._rg))
 
+    def __copy__(self):
+        # like torch: a leaf sharing the values, on the same device, with the same requires_grad
+        t = _wrap(self._data)
+        t._rg = self._rg
+        return t
+
+    def __deepcopy__(self, memo):
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol "
+                "at the moment.  If you were attempting to deepcopy a module, this may be because of a "
+                "torch.nn.utils.weight_norm usage, see https://github.com/pytorch/pytorch/pull/103001"
+            )
+        done = memo.get(id(self))
+        if done is not None:
+            return done
+        t = _wrap(self._data.copy())  # xp's copy: the copy stays on this tensor's device
+        t._rg = self._rg
+        t._name = self._name
+        memo[id(self)] = t
+        if self.grad is not None:
+            t.grad = self.grad.__deepcopy__(memo)
+        return t
+
     def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False):
         """`to(device)`, `to(dtype)`, `to(device, dtype)` or `to(other_tensor)`."""
         for a in args:
@@ -401,6 +452,7 @@ class Tensor:
     # ------------------------------------------------------------------------------- autograd
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate into the leaves' `.grad` the gradient of this tensor (of `gradient` · this tensor)."""
+        _fresh(self)
         fn = self.grad_fn
         data = self._data
         if (
@@ -1069,6 +1121,13 @@ def _wrap_dim(dim, ndim, where="dim"):
     return dim + n if dim < 0 else dim
 
 
+def _fresh(t, strict=True):
+    """Regenerate view `t`'s grad_fn when its base was changed in place since it was set."""
+    v = t._view if t.__class__ is Tensor else _views.view_info(t)
+    if v is not None and v[1] != t._vc[0]:
+        _views.refresh(t, strict)
+
+
 def _rebuild(array, requires_grad):
     t = _wrap(array)
     if requires_grad:
@@ -1081,6 +1140,7 @@ _np_ones, _np_array = np.ones, np.array
 # The autograd entry points and op families: imported last because they build on the classes above.
 from . import autograd as _autograd  # noqa: E402
 from .autograd import engine as _engine  # noqa: E402
+from .autograd import views as _views  # noqa: E402
 
 _engine._wrap = _wrap
 from .ops import activation as _act  # noqa: E402

@@ -513,3 +513,47 @@ def test_leaf_hooks_run_once_in_grad_and_in_backward_with_inputs():
     assert gx.tolist() == [6.0, 6.0] and len(calls) == 1
     (x * 3).sum().backward(inputs=[x])
     assert x.grad.tolist() == [6.0, 6.0] and len(calls) == 2
+
+
+def test_grad_runs_only_the_branches_leading_to_the_inputs():
+    ran = []
+
+    class Expensive(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            ran.append("expensive")
+            return g * 2
+
+    x = sc.tensor([1.0, 2.0], requires_grad=True)
+    w = sc.tensor([3.0, 4.0], requires_grad=True)
+    h = x * 3
+    out = (Expensive.apply(h) * w).sum() + (h * h).sum()
+    (gw,) = autograd.grad(out, w, retain_graph=True)
+    assert gw.tolist() == [6.0, 12.0] and ran == []
+    (gh,) = autograd.grad(out, h, retain_graph=True)
+    assert gh.tolist() == [6.0 + 6.0, 8.0 + 12.0] and ran == ["expensive"]
+    (gx,) = autograd.grad(out, x)
+    assert gx.tolist() == [36.0, 60.0] and x.grad is None and w.grad is None
+
+
+def test_backward_with_inputs_skips_other_branches():
+    ran = []
+
+    class Probe(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            ran.append(True)
+            return g
+
+    a = sc.tensor([1.0], requires_grad=True)
+    b = sc.tensor([2.0], requires_grad=True)
+    (Probe.apply(a) * b).sum().backward(inputs=[b])
+    assert b.grad.tolist() == [1.0] and a.grad is None and ran == []

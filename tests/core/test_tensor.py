@@ -244,3 +244,33 @@ def test_iteration_and_hash():
     assert len({x, x}) == 1
     with pytest.raises(TypeError, match="0-d"):
         iter(sc.tensor(1))
+
+
+def test_deepcopy_keeps_leaf_state_and_copies_values(torch):
+    x = sc.tensor([1.0, 2.0], requires_grad=True)
+    x.grad = sc.tensor([0.5, 0.5])
+    d = copy.deepcopy(x)
+    assert d.requires_grad and d.is_leaf and d.dtype == x.dtype and d.device == x.device
+    assert d.grad.tolist() == [0.5, 0.5] and d.grad is not x.grad
+    d.data.add_(1)
+    assert x.tolist() == [1.0, 2.0]
+    pair = copy.deepcopy([x, x])
+    assert pair[0] is pair[1]
+    ints = copy.deepcopy(sc.arange(3))
+    assert ints.dtype == sc.int64 and not ints.requires_grad
+    v = copy.deepcopy(sc.arange(6.0).view(2, 3)[1])
+    assert v.tolist() == [3.0, 4.0, 5.0] and v._base is None
+    for lib in (sc, torch):
+        y = lib.tensor([1.0], requires_grad=True) * 2
+        with pytest.raises(RuntimeError, match=r"Only Tensors created explicitly by the user \(graph"):
+            copy.deepcopy(y)
+
+
+def test_copy_shares_values_and_makes_a_leaf(torch):
+    for lib in (sc, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        c = copy.copy(y)
+        assert c.requires_grad and c.is_leaf and c.grad is None
+        assert c.data_ptr() == y.data_ptr()
+        assert copy.copy(x).requires_grad

@@ -39,6 +39,34 @@ def _dependencies(roots):
     return deps
 
 
+def _needed(roots, targets):
+    """The nodes from which some target node can be reached: the only ones `grad` has to run."""
+    parents = {}
+    seen = set(roots)
+    stack = list(seen)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            ps = parents.get(nxt)
+            if ps is None:
+                parents[nxt] = [node]
+            else:
+                ps.append(node)
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    needed = {t for t in targets if t in seen}
+    stack = list(needed)
+    while stack:
+        for p in parents.get(stack.pop(), ()):
+            if p not in needed:
+                needed.add(p)
+                stack.append(p)
+    return needed
+
+
 def _add(a, b):
     if a is None:
         return b
@@ -69,6 +97,8 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
         root_nodes = list(dict.fromkeys(n for n, _ in roots))
 
     deps = _dependencies(root_nodes)
+    # `grad` runs only the nodes that lead to the requested inputs: other branches are never computed
+    needed = _needed(root_nodes, {n for n, _ in capture}) if capture and not accumulate else None
     ready = [n for n in root_nodes if n not in deps]
     captured = [None] * (max(capture.values()) + 1) if capture else None
     handed_out = set()  # ids of arrays already given to a leaf: a second leaf gets a copy
@@ -84,6 +114,8 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
         while ready:
             node = pop_ready()
             buf = pop_buf(node, None)
+            if needed is not None and node not in needed:
+                continue
             multi = node.n_outputs != 1
             if node._pre_hooks:
                 for hook in node._pre_hooks:
@@ -107,21 +139,31 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
                 if accumulate and buf is not None:
                     _accumulate(node.variable, buf, handed_out, hooks=False)
                 continue
+            nexts = node.next_functions
+            if needed is not None:
+                pruned = tuple(e if e[0] in needed else (None, 0) for e in nexts)
+                if all(e[0] is None for e in pruned):
+                    continue  # a requested node whose inputs lead to nothing requested
+                if pruned != nexts:
+                    nexts = pruned
             saved = node.saved
             if saved is freed:
                 raise RuntimeError(_SECOND_BACKWARD)
             if node._versions:
                 node.check_versions()
-            nexts = node.next_functions
             if multi:
                 if all(g is None for g in buf):
                     in_grads = (None,) * len(nexts)
-                else:
+                elif nexts is node.next_functions:
                     in_grads = node.backward(*buf)
+                else:
+                    in_grads = _backward_pruned(node, nexts, buf)
             elif buf is None:
                 in_grads = (None,) * len(nexts)
-            else:
+            elif nexts is node.next_functions:
                 in_grads = node.backward(buf)
+            else:
+                in_grads = _backward_pruned(node, nexts, (buf,))
             if node._post_hooks:
                 for hook in node._post_hooks:
                     hook(in_grads, buf if multi else (buf,))
@@ -147,6 +189,16 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
     finally:
         grad_mode._enabled = prev_mode
     return captured
+
+
+def _backward_pruned(node, nexts, grads):
+    """Run `node.backward` seeing only the input edges in `nexts`, so it skips the other gradients."""
+    full = node.next_functions
+    node.next_functions = nexts
+    try:
+        return node.backward(*grads)
+    finally:
+        node.next_functions = full
 
 
 def _leaf_hooks(t, g):

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import grad_mode
+from ..autograd import views as _views
 from ..autograd.graph import Node
 from ..tensor import Tensor, _result, _wrap, record
 from ._util import operands, shape_str, sum_to, to_tensor_operand
@@ -909,8 +910,14 @@ def clone(input, *, memory_format=None):
 
 
 def _check_inplace(t):
-    if grad_mode._enabled and t._rg and t.grad_fn is None:
+    """PyTorch's refusals of an in-place op with grad mode on; brings a view's grad_fn up to date."""
+    if not grad_mode._enabled:
+        return
+    if t._rg and t.grad_fn is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    info = t._view if t.__class__ is Tensor else _views.view_info(t)
+    if info is not None:
+        _views.check_inplace(t, info)
 
 
 def _write(t, data, where):
@@ -930,7 +937,10 @@ def _write(t, data, where):
             f"desired output type {B.from_numpy_dtype(dst.dtype).name}"
         )
     if not getattr(dst.flags, "writeable", True):
-        raise RuntimeError(f"{where}: the tensor is a read-only expanded view and cannot be written")
+        raise RuntimeError(
+            f"{where}: unsupported operation: more than one element of the written-to tensor refers to a "
+            "single memory location. Please clone() the tensor before performing the operation."
+        )
     _xp(dst).copyto(dst, data, casting="unsafe")
     t._vc[0] += 1
 
@@ -959,9 +969,7 @@ def inplace(t, fn, *args, **kwargs):
         out = fn(src, *args, **kwargs)
         _write(t, out._data, fn.__name__ + "_")
         if out.grad_fn is not None:
-            t.grad_fn = out.grad_fn
-            t._output_nr = out._output_nr
-            t._rg = True
+            _views.commit(t, out.grad_fn, out._output_nr)
         return t
     prev = grad_mode._enabled
     grad_mode._enabled = False
@@ -998,8 +1006,7 @@ def fill_(t, value):
         node = FillBackward0()
         record(node, (t,))
         node._meta = (t._data.shape, t._data.dtype)
-        t.grad_fn = node
-        t._output_nr = 0
+        _views.commit(t, node)
     return t
 
 
@@ -1029,9 +1036,7 @@ def copy_(t, src):
         node.src_dtype = data.dtype
         record(node, (t, src))
         node._meta = (t._data.shape, t._data.dtype)
-        t.grad_fn = node
-        t._output_nr = 0
-        t._rg = True
+        _views.commit(t, node)
     return t
 
 

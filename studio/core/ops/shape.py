@@ -1,7 +1,8 @@
 """Shape and indexing ops: views, reshapes, joins and splits, gathers, masks and `__getitem__`.
 
 Views share their base's memory and version counter, as in PyTorch, so that an in-place change
-through one is seen by the checks of the other.
+through one is seen by the checks of the other, and record their base (`autograd.views.mark_view`)
+so that an in-place change through a view rewrites the base's history.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ import numpy as np
 
 from .. import backend as B
 from ..autograd import grad_mode
+from ..autograd import views as _views
 from ..autograd.graph import Node
+from ..autograd.views import DEFAULT as _DEFAULT
+from ..autograd.views import MULTI_OUTPUT as _MULTI_OUTPUT
+from ..autograd.views import NO_GRAD as _NO_GRAD
+from ..autograd.views import mark_view as _mark_view
 from ..tensor import Tensor, _result, record
 from ._util import shape_str, sum_to, wrap_dim, wrap_dims
 
@@ -65,15 +71,23 @@ def _rec(*tensors):
 
 def _out(input, out, node_cls, attrs=None, view=True):
     """Wrap `out`; record `node_cls` when needed. Views share the input's version counter."""
-    vc = input._vc if view else None
+    if not view:
+        if _rec(input):
+            node = node_cls()
+            if attrs:
+                for k, v in attrs.items():
+                    setattr(node, k, v)
+            record(node, (input,))
+            return _result(out, node)
+        return _result(out)
     if _rec(input):
         node = node_cls()
         if attrs:
             for k, v in attrs.items():
                 setattr(node, k, v)
         record(node, (input,))
-        return _result(out, node, vc=vc)
-    return _result(out, vc=vc)
+        return _mark_view(_result(out, node, vc=input._vc), input, _DEFAULT)
+    return _mark_view(_result(out, vc=input._vc), input, _DEFAULT)
 
 
 def _index_add(target, index, values):
@@ -285,7 +299,10 @@ class TBackward0(PermuteBackward0):
 
 
 def _permute(input, axes, cls):
-    inverse = tuple(np.argsort(axes).tolist()) if axes else ()
+    inverse = [0] * len(axes)
+    for i, a in enumerate(axes):
+        inverse[a] = i
+    inverse = tuple(inverse)
     return _out(input, input._data.transpose(axes), cls, {"inverse": inverse})
 
 
@@ -490,8 +507,12 @@ def _split_views(input, axis, sizes, cls, squeeze_dim=False):
         node.n_outputs, node.axis, node.in_shape = len(sizes), axis, x.shape
         node.sizes, node.in_dtype = tuple(sizes), x.dtype
         record(node, (input,))
-        return tuple(_result(o, node, output_nr=i, vc=input._vc) for i, o in enumerate(outs))
-    return tuple(_result(o, vc=input._vc) for o in outs)
+        return tuple(
+            _mark_view(_result(o, node, output_nr=i, vc=input._vc), input, _MULTI_OUTPUT)
+            for i, o in enumerate(outs)
+        )
+    # PyTorch counts unrecorded multi-output views as made without grad mode
+    return tuple(_mark_view(_result(o, vc=input._vc), input, _NO_GRAD) for o in outs)
 
 
 def split(input, split_size_or_sections, dim=0):
@@ -1236,8 +1257,12 @@ def getitem(input, index):
         node = cls()
         node.in_shape, node.index, node.advanced = x.shape, idx, advanced
         record(node, (input,))
-        return _result(out, node, vc=input._vc if view else None)
-    return _result(out, vc=input._vc if view else None)
+        if view:
+            return _mark_view(_result(out, node, vc=input._vc), input, _DEFAULT)
+        return _result(out, node)
+    if view:
+        return _mark_view(_result(out, vc=input._vc), input, _DEFAULT)
+    return _result(out)
 
 
 class CopySlices(Node):
@@ -1292,6 +1317,5 @@ def setitem(input, index, value):
         node.value_shape = vt._data.shape if vt is not None else ()
         node.value_dtype = vt._data.dtype if vt is not None else x.dtype
         record(node, (input, vt))
-        input.grad_fn = node
-        input._output_nr = 0
-        input._rg = True
+        node._meta = (x.shape, x.dtype)
+        _views.commit(input, node)
