@@ -42,6 +42,15 @@ float = float32  # noqa: A001
 int = int32  # noqa: A001
 default_generator = backend.default_generator
 
+from . import (
+    autograd,  # noqa: E402
+    cuda,  # noqa: E402
+    data,  # noqa: E402
+    metrics,  # noqa: E402
+    nn,  # noqa: E402
+    optim,  # noqa: E402
+    utils,  # noqa: E402
+)
 from .creation import (  # noqa: E402
     arange,
     as_tensor,
@@ -150,14 +159,6 @@ from .ops.linalg import *  # noqa: E402
 from .ops.reduce import *  # noqa: E402
 from .ops.shape import *  # noqa: E402
 from .serialization import load, save  # noqa: E402
-
-from . import autograd  # noqa: E402
-from . import nn  # noqa: E402
-from . import optim  # noqa: E402
-from . import data  # noqa: E402
-from . import cuda  # noqa: E402
-from . import utils  # noqa: E402
-from . import metrics  # noqa: E402
 
 
 def is_tensor(obj) -> bool:
