@@ -197,3 +197,28 @@ def test_one_graph_node_for_the_attention():
     out, w = attention_heads(q, q, q, 2, need_weights=True)
     assert out.grad_fn is w.grad_fn
     assert type(out.grad_fn).__name__ == "MultiHeadAttentionBackward0"
+
+
+def _reference_attention(q, k, v, heads):
+    """Softmax attention per head in float64 numpy: (output (L, N, E), weights (N, heads, L, S))."""
+    L, N, E = q.shape
+    split = [a.reshape(a.shape[0], N, heads, -1).transpose(1, 2, 0, 3) for a in (q, k, v)]
+    s = split[0] @ split[1].swapaxes(-1, -2) / np.sqrt(E // heads)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    return (p @ split[2]).transpose(2, 0, 1, 3).reshape(L, N, -1), p
+
+
+@pytest.mark.parametrize("spread", [1.0, 30.0])
+def test_softmax_keeps_precision_when_rows_differ_widely(spread):
+    # batch 0 gets scores in the thousands, batch 1 stays near zero: a shift by the largest score of
+    # all rows would leave batch 1 with nothing, so its rows must be shifted on their own
+    rng = np.random.default_rng(3)
+    q, k, v = (rng.standard_normal(s) for s in ((4, 2, 8), (6, 2, 8), (6, 2, 8)))
+    q[:, 0] *= spread
+    k[:, 0] *= spread
+    out, w = attention_heads(*(sc.tensor(a.astype(np.float32)) for a in (q, k, v)), 2, need_weights=True)
+    ref_out, ref_w = _reference_attention(q, k, v, 2)
+    np.testing.assert_allclose(w.numpy(), ref_w, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(out.numpy(), ref_out, rtol=1e-4, atol=1e-5)
+    assert w.dtype == sc.float32

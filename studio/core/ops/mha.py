@@ -33,12 +33,21 @@ def _heads(a, num_heads):
     return a.reshape(L, N, num_heads, E // num_heads).transpose(1, 2, 0, 3)
 
 
-def _merge_heads(a):
-    """(N, heads, L, head_dim) -> a new contiguous (L, N, E)."""
-    N, h, L, d = a.shape
-    out = _xp(a).empty((L, N, h * d), a.dtype)
-    _xp(a).copyto(out.reshape(L, N, h, d), a.transpose(2, 0, 1, 3))
+def _product_merged(xp, a, b, L, N):
+    """a @ b for (N, heads, L, .) stacks, written straight into a new (L, N, heads * .) array."""
+    h, d = a.shape[1], b.shape[-1]
+    out = xp.empty((L, N, h * d), a.dtype)
+    xp.matmul(a, b, out=_heads(out, h))
     return out
+
+
+def _row_sums(xp, a):
+    """Sums over the last axis of a contiguous array, keeping it: one matrix-vector product.
+
+    A reduction along a short last axis pays a loop setup per row; the product does not.
+    """
+    n = a.shape[-1]
+    return xp.matmul(a.reshape(-1, n), xp.ones(n, a.dtype)).reshape(a.shape[:-1] + (1,))
 
 
 def _product(xp, a, b):
@@ -77,9 +86,7 @@ class MultiHeadAttentionBackward0(Node):
                     pd = _scratch.take(xp, p.shape, p.dtype)
                     xp.multiply(p, keep, out=pd)
                     temps.append(pd)
-                d = _product(xp, pd.swapaxes(-1, -2), gh)
-                gv = _merge_heads(d)
-                temps.append(d)
+                gv = _product_merged(xp, pd.swapaxes(-1, -2), gh, *v.shape[:2])
             gp = _product(xp, gh, vh.swapaxes(-1, -2))
             temps.append(gp)
             if gweights is not None:
@@ -91,21 +98,62 @@ class MultiHeadAttentionBackward0(Node):
         if gp is not None and (nf[0][0] is not None or nf[1][0] is not None):
             if keep is not None:
                 gp *= keep
+            # softmax backward: gs = p * (gp - sum(gp * p)) over each row
+            gpp = _scratch.take(xp, p.shape, p.dtype)
+            xp.multiply(gp, p, out=gpp)
             gs = gp
+            gs -= _row_sums(xp, gpp)
             gs *= p
-            row = gs.sum(axis=-1, keepdims=True)
-            gs -= p * row
             gs *= gs.dtype.type(self.scale)
+            temps.append(gpp)
             if nf[0][0] is not None:
-                d = _product(xp, gs, kh)
-                gq = _merge_heads(d)
-                temps.append(d)
+                gq = _product_merged(xp, gs, kh, *q.shape[:2])
             if nf[1][0] is not None:
-                d = _product(xp, gs.swapaxes(-1, -2), qh)
-                gk = _merge_heads(d)
-                temps.append(d)
+                gk = _product_merged(xp, gs.swapaxes(-1, -2), qh, *k.shape[:2])
         _scratch.give(*temps)
         return gq, gk, gv
+
+
+def _scores(xp, qh, kh, scale, mask):
+    """q k^T * scale + mask for every head, into a scratch array."""
+    s = _product(xp, qh, kh.swapaxes(-1, -2))
+    s *= scale
+    if mask is not None:
+        s += mask
+    return s
+
+
+def _softmax_scores(xp, qh, kh, scale, mask, zero_empty_rows):
+    """Softmax over keys of the scores, in place in a scratch array.
+
+    Shifting by the largest score of all rows rather than of each row gives the same softmax and
+    skips a slow reduction along the short key axis; when some row's sum then comes out too small to
+    keep full precision (its scores far below the largest), or a score is not finite, the scores are
+    recomputed and shifted row by row. A row with every key excluded gives NaN, or zeros when
+    `zero_empty_rows`.
+    """
+    s = _scores(xp, qh, kh, scale, mask)
+    top = s.max()
+    if xp.isfinite(top):
+        s -= top
+        xp.exp(s, out=s)
+        total = _row_sums(xp, s)
+        if total.min() > np.sqrt(np.finfo(s.dtype).tiny):
+            s /= total
+            return s
+        _scratch.give(s)
+        s = _scores(xp, qh, kh, scale, mask)
+    m = s.max(axis=-1, keepdims=True)
+    if zero_empty_rows:
+        m[~xp.isfinite(m)] = 0  # a row with every key excluded: exp gives 0 and the row stays 0
+    with np.errstate(invalid="ignore"):  # -inf - -inf in a fully masked row: NaN weights, as PyTorch
+        s -= m
+    xp.exp(s, out=s)
+    total = s.sum(axis=-1, keepdims=True)
+    if zero_empty_rows:
+        total[total == 0] = 1
+    s /= total
+    return s
 
 
 def attention_heads(query, key, value, num_heads, mask=None, dropout_p=0.0, need_weights=False, scale=None):
@@ -122,20 +170,9 @@ def attention_heads(query, key, value, num_heads, mask=None, dropout_p=0.0, need
     xp = _xp(q)
     qh, kh, vh = _heads(q, num_heads), _heads(k, num_heads), _heads(v, num_heads)
     sc = 1.0 / math.sqrt(qh.shape[-1]) if scale is None else float(scale)
-    s = _product(xp, qh, kh.swapaxes(-1, -2))
-    s *= q.dtype.type(sc)
-    if mask is not None:
-        s += mask
-    m = s.max(axis=-1, keepdims=True)
-    if not need_weights and mask is not None:
-        m[~xp.isfinite(m)] = 0  # a row with every key excluded: exp gives 0 and the row stays 0
-    with np.errstate(invalid="ignore"):  # -inf - -inf in a fully masked row: NaN weights, as PyTorch
-        s -= m
-    p = xp.exp(s, out=s)
-    total = p.sum(axis=-1, keepdims=True)
-    if not need_weights and mask is not None:
-        total[total == 0] = 1
-    p /= total
+    p = _softmax_scores(
+        xp, qh, kh, q.dtype.type(sc), mask, zero_empty_rows=not need_weights and mask is not None
+    )
     keep = None
     if dropout_p > 0:
         if dropout_p >= 1:
@@ -145,9 +182,7 @@ def attention_heads(query, key, value, num_heads, mask=None, dropout_p=0.0, need
             keep = (draw >= dropout_p).astype(q.dtype)
             keep *= q.dtype.type(1.0 / (1.0 - dropout_p))
     pd = p if keep is None else p * keep
-    o = _product(xp, pd, vh)
-    out = _merge_heads(o)
-    _scratch.give(o)
+    out = _product_merged(xp, pd, vh, *q.shape[:2])
     if grad_mode._enabled and (query._rg or key._rg or value._rg):
         node = MultiHeadAttentionBackward0()
         node.num_heads, node.scale = num_heads, sc

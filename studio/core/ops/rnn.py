@@ -1,16 +1,20 @@
 """Fused recurrent layers: RNN (tanh/relu), LSTM and GRU over a whole sequence, one node each.
 
-Each op runs one layer in one direction over a time-major sequence (T, N, I). The input projection
-of every time step is one batched product; the loop over time does one matmul per step and writes
-the gate activations into preallocated buffers in place. Backward walks the sequence once in reverse
-with hand-written gate derivatives (their factors computed for all steps at once beforehand), then
-gets each weight gradient from one long product over all steps.
+Each op runs one layer in one direction over a time-major sequence (T, N, I). The loop over time does
+one matmul per step and writes the gate activations into preallocated buffers in place. Backward
+walks the sequence once in reverse with hand-written gate derivatives, then gets each weight
+gradient from long products over many steps at once.
 
 Inside, states and gates are feature-major per step, (H, N) and (G, N): the per-step product is
 W (G, H) @ h (H, N) and every gate is a contiguous block of rows. Gate order of the weights is
-PyTorch's: LSTM (i, f, g, o), GRU (r, z, n). Inside the LSTM the rows are permuted to (o, i, f, g),
-so the three sigmoid gates are one block; sigmoid rows are negated, so that `1 / (1 + exp(a))` on
-the stored pre-activation `a = -z` is sigmoid(z) in three in-place calls.
+PyTorch's: LSTM (i, f, g, o), GRU (r, z, n).
+
+RNN and GRU project every step's input in one batched product before the loop. The LSTM instead
+multiplies [W_hh | W_ih | b] by the stacked [h; x_t; 1] each step, so one product per step gives the
+gates and, in backward, one product per chunk of steps gives every weight gradient. Its rows are
+permuted to (o, f, i, g), so the sigmoid gates are one block, and those rows are halved:
+sigmoid(z) = 0.5 * tanh(z / 2) + 0.5 lets one tanh call cover all four gates. GRU sigmoid rows are
+negated instead, so that `1 / (1 + exp(a))` on the stored `a = -z` is sigmoid(z).
 """
 
 from __future__ import annotations
@@ -96,6 +100,10 @@ class _Scratch:
 
 _scratch = _Scratch()
 
+# steps whose gate factors the LSTM backward computes together: big enough to amortise the calls,
+# small enough that the factors are still in cache when the step loop reads them
+_CHUNK = 8
+
 
 def _project(x, w, bias):
     """Every step's input projection at once, feature-major: (G, I) @ x_t^T for x (T, N, I) -> (T, G, N)."""
@@ -108,7 +116,10 @@ def _project(x, w, bias):
     xp.matmul(w, xt, out=out)
     _scratch.give(xt)
     if bias is not None:
-        out += bias[:, None]
+        # the bias repeated along the batch is contiguous like each step's block, so the add runs in
+        # one long pass rather than one short pass per row
+        flat = out.reshape(T, -1)
+        flat += xp.repeat(bias, N)
     return out
 
 
@@ -117,6 +128,33 @@ def _steps(T, reverse):
     if reverse:
         return [(t, t + 1, t) for t in range(T - 1, -1, -1)]
     return [(t, t, t + 1) for t in range(T)]
+
+
+def _chunks(T, reverse, size):
+    """Ranges [lo, hi) of `size` steps each, in the order the backward pass visits them."""
+    if reverse:
+        return [(lo, min(T, lo + size)) for lo in range(0, T, size)]
+    return [(max(0, hi - size), hi) for hi in range(T, 0, -size)]
+
+
+_row_blocks = {}  # void dtypes of one whole row, by its size in bytes
+
+
+def _swap_copy(dst, src):
+    """copyto(dst, src.transpose(1, 0, 2)) for 3-D arrays with contiguous last-axis rows.
+
+    On the CPU each row moves as one opaque block: an elementwise copy would run its inner loop over
+    one short row at a time.
+    """
+    xp = _xp(src)
+    if B.is_cuda_array(src) or src.strides[-1] != src.itemsize or dst.strides[-1] != dst.itemsize:
+        xp.copyto(dst, src.transpose(1, 0, 2))
+        return
+    size = src.shape[-1] * src.itemsize
+    block = _row_blocks.get(size)
+    if block is None:
+        block = _row_blocks[size] = np.dtype((np.void, size))
+    xp.copyto(dst.view(block)[..., 0], src.view(block)[..., 0].T)
 
 
 def _split_states(hs, reverse):
@@ -189,6 +227,9 @@ def _rows(w, perm=None, scale=None, transpose=False):
     target = out.T if transpose else out
     if perm is None:
         xp.copyto(target, w)
+    elif transpose:
+        # a take straight into the transposed view writes one strided element at a time
+        xp.copyto(target, xp.take(w, perm, axis=0))
     else:
         xp.take(w, perm, axis=0, out=target)
     if scale is not None:
@@ -291,76 +332,138 @@ def rnn_relu_layer(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, 
 # --------------------------------------------------------------------------------------- LSTM
 
 
-def _lstm_perm(H, xp):
-    """Rows of PyTorch's (i, f, g, o) reordered to (o, i, f, g), and the way back."""
-    perm = np.concatenate([np.arange(3 * H, 4 * H), np.arange(0, 3 * H)])
-    inv = np.argsort(perm)
-    return xp.asarray(perm), xp.asarray(inv)
+# PyTorch's gate blocks (i, f, g, o), in the order the LSTM keeps them inside: (o, f, i, g)
+_LSTM_BLOCKS = (3, 1, 0, 2)
+_lstm_unpermutes = {}
+
+
+def _lstm_unpermute(H, xp):
+    """Row indices taking the inner gate order back to PyTorch's."""
+    if H not in _lstm_unpermutes:
+        perm = np.concatenate([np.arange(j * H, (j + 1) * H) for j in _LSTM_BLOCKS])
+        _lstm_unpermutes[H] = np.argsort(perm)
+    return xp.asarray(_lstm_unpermutes[H])
+
+
+def _gate_rows(dst, src, H):
+    """dst[:] = src with its gate blocks in the inner order, copied block by block (no index arrays)."""
+    for k, j in enumerate(_LSTM_BLOCKS):
+        dst[k * H : (k + 1) * H] = src[j * H : (j + 1) * H]
 
 
 class LstmBackward0(_ScratchNode):
-    """Backward of an LSTM layer over a whole sequence."""
+    """Backward of an LSTM layer over a whole sequence.
 
-    __slots__ = ("reverse", "has_bias")
+    Per step, `acts` holds the rows [o, f, i, g, tanh(c)]; `fac` gets the rows [o', f', i', g', c']
+    that turn dh (o', c') and dc (f', i', g') into the pre-activation gradients and the term dh adds
+    to dc. The row order lets each group of factors come from one call over a chunk of steps.
+    """
+
+    __slots__ = ("reverse", "has_bias", "input_size")
     n_outputs = 3
-    scratch_slots = (2, 3, 4)
+    scratch_slots = (1, 2)
 
     def backward(self, gout, ghn, gcn):
-        x, hs, cs, acts, tc, w_ih, w_hh = self.saved
-        xp = _xp(hs)
-        T, G, N = acts.shape
-        H = G // 4
-        perm, inv = _lstm_perm(H, xp)
-        w_ih_p = _rows(w_ih, perm)
-        whT = _rows(w_hh, perm, transpose=True)
-        _, hprev = _split_states(hs, self.reverse)
-        _, cprev = _split_states(cs, self.reverse)
-        o, i, g = acts[:, :H], acts[:, H : 2 * H], acts[:, 3 * H :]
-        f = acts[:, 2 * H : 3 * H]
-        # Factors that turn dh (o) and dc (i, f, g) into pre-activation gradients, for all steps at once.
-        fac = _scratch.take(xp, acts.shape, acts.dtype)
-        sig = acts[:, : 3 * H]
-        xp.subtract(1, sig, out=fac[:, : 3 * H])
-        fac[:, : 3 * H] *= sig
-        fac[:, :H] *= tc
-        fac[:, H : 2 * H] *= g
-        fac[:, 2 * H : 3 * H] *= cprev
-        fg = fac[:, 3 * H :]
-        xp.multiply(g, g, out=fg)
-        xp.subtract(1, fg, out=fg)
-        fg *= i
-        dtc = _scratch.take(xp, tc.shape, tc.dtype)
-        xp.multiply(tc, tc, out=dtc)
-        xp.subtract(1, dtc, out=dtc)
-        dtc *= o
-        fac_c = fac[:, H:].reshape(T, 3, H, N)
-
-        gout = _feature_major(gout)
-        dg = _scratch.take(xp, (G, T, N), acts.dtype)
-        dh = _start(ghn, hs[0])
-        dc = _start(gcn, hs[0])
-        tmp = xp.empty_like(dh)
-        for t, _, _ in _steps(T, self.reverse)[::-1]:
-            if gout is not None:
-                dh += gout[t]
-            xp.multiply(dh, dtc[t], out=tmp)
-            dc += tmp
-            dgt = dg[:, t]
-            xp.multiply(dh, fac[t, :H], out=dgt[:H])
-            xp.multiply(dc, fac_c[t], out=dgt[H:].reshape(3, H, N))
-            dc *= f[t]
-            dh = xp.matmul(whT, dgt)
-        dx, dwi, dwh, dbi, dbh = _weight_grads(self, dg, x, hprev, w_ih_p, self.has_bias)
-        _scratch.give(fac, dtc, dg, gout, w_ih_p, whT)
+        zs, cs, acts, w_ih, w_hh = self.saved
+        xp = _xp(zs)
+        T, R, N = acts.shape
+        H, I = R // 5, self.input_size
+        G = 4 * H
+        dt = acts.dtype
         nf = self.next_functions
+        inv = _lstm_unpermute(H, xp)
+        whT = _scratch.take(xp, (H, G), dt)
+        _gate_rows(whT.T, w_hh, H)
+        _, cprev = _split_states(cs, self.reverse)
+        gout = _feature_major(gout)
+        size = min(T, _CHUNK)
+        fac = _scratch.take(xp, (size, 5, H, N), dt)
+        # per step, rows [o, f, i, g] of `steps` are the pre-activation gradients, row 4 the dc term;
+        # a chunk's gradients, regrouped as (G, steps, N) in `work`, give the chunk's share of the
+        # weight and input gradients in one product each
+        steps = _scratch.take(xp, (size, 5, H, N), dt)
+        work = _scratch.take(xp, (G, size, N), dt)
+        work2 = work.reshape(G, size * N)
+        dh = _start(ghn, cs[0])
+        dh_next = xp.empty_like(dh)
+        dc = _start(gcn, cs[0])
+        need_w = any(nf[j][0] is not None for j in range(3, 7))
+        K = zs.shape[1]
+        off = 1 if self.reverse else 0  # slot of step 0's [h; x; 1] in zs
+        zbuf = _scratch.take(xp, (K, size, N), dt) if need_w else None
+        dw = dw_part = dx = wiT = None
+        if nf[0][0] is not None:
+            wiT = _scratch.take(xp, (I, G), dt)
+            _gate_rows(wiT.T, w_ih, H)
+            dx = xp.empty((I, T * N), dt)
+        # the views each step of a chunk works on, made once: the buffers are the same for every chunk
+        views = [
+            (
+                fac[j, 4::-4],
+                steps[j, 4::-4],
+                steps[j, 4],
+                fac[j, 1:4],
+                steps[j, 1:4],
+                steps[j, :4].reshape(G, N),
+            )
+            for j in range(size)
+        ]
+        for lo, hi in _chunks(T, self.reverse, size):
+            # the factors of a chunk of steps at once, while the chunk stays in cache
+            k = hi - lo
+            a, f_ = acts[lo:hi].reshape(k, 5, H, N), fac[:k]
+            sig, fs = a[:, :3], f_[:, :3]
+            xp.subtract(1, sig, out=fs)
+            fs *= sig  # sigmoid'
+            th, ft = a[:, 3:], f_[:, 3:]
+            xp.multiply(th, th, out=ft)
+            xp.subtract(1, ft, out=ft)  # tanh' of g and of c
+            ft *= a[:, 2::-2]  # g' times i, c' times o
+            f_[:, 0:3:2] *= a[:, 4:2:-1]  # o' times tanh(c), i' times g
+            f_[:, 1] *= cprev[lo:hi].reshape(k, H, N)  # f' times c_prev
+            forget = a[:, 1]
+            for t in range(lo, hi) if self.reverse else range(hi - 1, lo - 1, -1):
+                j = t - lo
+                f_dh, w_dh, w_dc, f_dc, w_gates, w_all = views[j]
+                if gout is not None:
+                    dh += gout[t]
+                xp.multiply(dh, f_dh, out=w_dh)  # the dc term and o's gradient
+                dc += w_dc
+                xp.multiply(dc, f_dc, out=w_gates)  # f's, i's and g's gradients
+                dc *= forget[j]
+                xp.matmul(whT, w_all, out=dh_next)
+                dh, dh_next = dh_next, dh
+            _swap_copy(work[:, :k], steps[:k, :4].reshape(k, G, N))
+            dgc = work2[:, : k * N]
+            if need_w:
+                # every weight gradient from one product with the stacked [h; x; 1] of the steps
+                _swap_copy(zbuf[:, :k], zs[off + lo : off + hi])
+                zc = zbuf.reshape(K, size * N)[:, : k * N].T
+                if dw is None:
+                    dw = xp.matmul(dgc, zc)
+                else:
+                    dw_part = xp.matmul(dgc, zc, out=dw_part)
+                    dw += dw_part
+            if dx is not None:
+                xp.matmul(wiT, dgc, out=dx[:, lo * N : hi * N])
+        dwi = dwh = dbi = dbh = None
+        if dw is not None:
+            dwh = dw[inv, :H] if nf[4][0] is not None else None
+            dwi = dw[inv, H : H + I] if nf[3][0] is not None else None
+            if self.has_bias:
+                dbi = dw[inv, -1] if nf[5][0] is not None else None
+                dbh = dw[inv, -1] if nf[6][0] is not None else None
+        if dx is not None:
+            dx = dx.reshape(I, T, N).transpose(1, 2, 0)
+        _scratch.give(fac, steps, work, zbuf, gout, whT, wiT)
         return (
             dx,
             dh.T if nf[1][0] is not None else None,
             dc.T if nf[2][0] is not None else None,
-            None if dwi is None else dwi[inv],
-            None if dwh is None else dwh[inv],
-            None if dbi is None else dbi[inv],
-            None if dbh is None else dbh[inv],
+            dwi,
+            dwh,
+            dbi,
+            dbh,
         )
 
 
@@ -369,53 +472,64 @@ def lstm_layer(input, hx, cx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, 
 
     input (T, N, I), hx and cx (N, H). Returns (output (T, N, H), h_n (N, H), c_n (N, H)).
     """
-    T, N, _, H = _check("lstm", input, hx, cx, weight_ih, weight_hh, bias_ih, bias_hh, 4)
+    T, N, I, H = _check("lstm", input, hx, cx, weight_ih, weight_hh, bias_ih, bias_hh, 4)
     x = input._data
     xp = _xp(x)
-    perm, _ = _lstm_perm(H, xp)
-    sign = xp.ones((4 * H, 1), x.dtype)
-    sign[: 3 * H] = -1
-    w_ih_s = _rows(weight_ih._data, perm, sign)
-    w_hh_s = _rows(weight_hh._data, perm, sign)
-    bias = None if bias_ih is None else (bias_ih._data + bias_hh._data)[perm] * sign[:, 0]
-    acts = _project(x, w_ih_s, bias)
-    _scratch.give(w_ih_s)
-    hs = xp.empty((T + 1, H, N), x.dtype)
-    cs = _scratch.take(xp, (T + 1, H, N), x.dtype)
-    tc = _scratch.take(xp, (T, H, N), x.dtype)
+    dt = x.dtype
+    G = 4 * H
+    has_bias = bias_ih is not None
+    # Each step is one product W [h; x_t; 1] with W = [W_hh | W_ih | b]: the input projection and the
+    # bias ride along in the recurrent product. zs holds [h; x; 1] of every step, (T + 1, K, N).
+    K = H + I + has_bias
+    w = _scratch.take(xp, (G, K), dt)
+    _gate_rows(w[:, :H], weight_hh._data, H)
+    _gate_rows(w[:, H : H + I], weight_ih._data, H)
+    if has_bias:
+        _gate_rows(w[:, -1], bias_ih._data + bias_hh._data, H)
+    # sigmoid(z) = 0.5 * tanh(z / 2) + 0.5: halving the sigmoid gates' rows (o, f, i) lets one tanh
+    # call cover all four gates
+    w[: 3 * H] *= dt.type(0.5)
+    zs = xp.empty((T + 1, K, N), dt)
+    ins = slice(1, T + 1) if reverse else slice(0, T)
+    xp.copyto(zs[ins, H : H + I], x.transpose(0, 2, 1))
+    if has_bias:
+        zs[:, -1] = 1
     first = T if reverse else 0
-    hs[first] = hx._data.T
+    zs[first, :H] = hx._data.T
+    acts = _scratch.take(xp, (T, 5 * H, N), dt)  # per step [o, f, i, g, tanh(c)]
+    cs = _scratch.take(xp, (T + 1, H, N), dt)
     cs[first] = cx._data.T
-    hh = xp.empty((4 * H, N), x.dtype)
-    tmp = xp.empty((H, N), x.dtype)
-    with np.errstate(over="ignore"):  # exp(-z) overflows to inf for very negative z: sigmoid is 0 there
-        for t, p, n in _steps(T, reverse):
-            gt = acts[t]
-            xp.matmul(w_hh_s, hs[p], out=hh)
-            gt += hh
-            sig = gt[: 3 * H]
-            xp.exp(sig, out=sig)
-            sig += 1
-            xp.reciprocal(sig, out=sig)
-            g = gt[3 * H :]
-            xp.tanh(g, out=g)
-            c = cs[n]
-            xp.multiply(gt[2 * H : 3 * H], cs[p], out=c)
-            xp.multiply(gt[H : 2 * H], g, out=tmp)
-            c += tmp
-            xp.tanh(c, out=tc[t])
-            xp.multiply(gt[:H], tc[t], out=hs[n])
-    _scratch.give(w_hh_s)
-    out, h_n = _outputs(hs, reverse)
-    c_n = cs[0 if reverse else T].T.copy()
+    tmp = xp.empty((H, N), dt)
+    half = dt.type(0.5)
+    # every step's views, listed at once rather than sliced inside the loop
+    a5 = acts.reshape(T, 5, H, N)
+    gates, sigmoids, o_gate, f_gate, i_gate, g_gate, tanh_c = (
+        list(v) for v in (acts[:, :G], acts[:, : 3 * H], a5[:, 0], a5[:, 1], a5[:, 2], a5[:, 3], a5[:, 4])
+    )
+    z, h, c = list(zs), list(zs[:, :H]), list(cs)
+    for t, p, n in _steps(T, reverse):
+        xp.matmul(w, z[p], out=gates[t])
+        xp.tanh(gates[t], out=gates[t])
+        sig = sigmoids[t]
+        sig *= half
+        sig += half
+        xp.multiply(f_gate[t], c[p], out=c[n])
+        xp.multiply(i_gate[t], g_gate[t], out=tmp)
+        c[n] += tmp
+        xp.tanh(c[n], out=tanh_c[t])
+        xp.multiply(o_gate[t], tanh_c[t], out=h[n])
+    _scratch.give(w)
+    last = 0 if reverse else T
+    out = zs[slice(0, T) if reverse else slice(1, T + 1), :H].transpose(0, 2, 1)
+    h_n, c_n = zs[last, :H].T.copy(), cs[last].T.copy()
     inputs = (input, hx, cx, weight_ih, weight_hh, bias_ih, bias_hh)
     if grad_mode._enabled and any(t is not None and t._rg for t in inputs):
         node = LstmBackward0()
-        node.reverse, node.has_bias = reverse, bias_ih is not None
-        record(node, inputs, (x, hs, cs, acts, tc, weight_ih._data, weight_hh._data))
+        node.reverse, node.has_bias, node.input_size = reverse, has_bias, I
+        record(node, inputs, (zs, cs, acts, weight_ih._data, weight_hh._data))
         node.save_versions(input, weight_ih, weight_hh)
         return _result(out, node, 0), _result(h_n, node, 1), _result(c_n, node, 2)
-    _scratch.give(acts, cs, tc)
+    _scratch.give(cs, acts)
     return _result(out), _result(h_n), _result(c_n)
 
 
