@@ -1,4 +1,4 @@
-"""Interleaved timing (A B A B ...), medians, ratios and peak memory, printed as one table."""
+"""Interleaved timing (short blocks of A, then of B, ...), medians, ratios and peak memory."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ import sys
 import time
 
 
-def interleaved(steps: dict, repeats: int, warmup: int = 3) -> dict:
-    """Median seconds per call of each step function, alternating between them every call."""
+def interleaved(steps: dict, repeats: int, warmup: int = 3, block: int = 5) -> dict:
+    """Median seconds per call of each step function, alternating between them in short blocks.
+
+    Alternating keeps both libraries under the same machine load. Switching every call would
+    instead time each library's thread pools waking up after the other's had the cores (OpenBLAS
+    and OpenMP workers spin, then sleep): so each block starts with one untimed call.
+    """
     for fn in steps.values():
         for _ in range(warmup):
             fn()
@@ -18,11 +23,13 @@ def interleaved(steps: dict, repeats: int, warmup: int = 3) -> dict:
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        for _ in range(repeats):
+        for _ in range(-(-repeats // block)):
             for name, fn in steps.items():
-                t0 = time.perf_counter()
                 fn()
-                times[name].append(time.perf_counter() - t0)
+                for _ in range(block):
+                    t0 = time.perf_counter()
+                    fn()
+                    times[name].append(time.perf_counter() - t0)
     finally:
         if gc_was:
             gc.enable()
@@ -31,17 +38,32 @@ def interleaved(steps: dict, repeats: int, warmup: int = 3) -> dict:
 
 def peak_memory_kb(lib_name: str, root: str) -> int:
     """Peak resident memory (KiB) that building and training the CNN adds, in a fresh process."""
+    # VmHWM is this process's own high-water mark; ru_maxrss is not: Linux carries it over exec
+    # from the parent, so a parent that had imported PyTorch would hide the whole run
     script = f"""
 import resource, sys, gc
 sys.path.insert(0, {root!r})
 import importlib
+
+
+def peak_kb():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 lib = importlib.import_module({lib_name!r})
 import benchmarks.workloads as w
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_kb()
 step = w.make_cnn(lib)
 for _ in range(5):
     step()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+print(peak_kb() - before)
 """
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     if res.returncode != 0:

@@ -120,6 +120,29 @@ def test_cross_entropy_unbatched_and_gradcheck(torch):
     assert gradcheck(lambda x: F.cross_entropy(x, target, weight=w, label_smoothing=0.3), (x,))
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("ignore_index", [-100, 2, 7])
+def test_cross_entropy_of_plain_logits_matches_torch(torch, reduction, ignore_index):
+    # (N, C) logits and in-range targets take the short path unless ignore_index names a class
+    r = _rng(11)
+    x, t = r.standard_normal((6, 4)), np.array([0, 3, 1, 2, 2, 1])
+    _compare(torch, "cross_entropy", [x, t], reduction=reduction, ignore_index=ignore_index)
+    xs = sc.tensor(x, requires_grad=True)
+    assert gradcheck(lambda a: F.cross_entropy(a, sc.tensor(t), reduction=reduction), (xs,))
+
+
+def test_cross_entropy_of_plain_logits_keeps_float32_and_checks_targets():
+    x = sc.tensor(_rng(12).standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    loss = F.cross_entropy(x, sc.tensor([0, 1, 3]))
+    loss.backward()
+    assert loss.dtype == sc.float32 and x.grad.dtype == sc.float32
+    assert type(loss.grad_fn).__name__ == "CrossEntropyLossBackward0"
+    with pytest.raises(IndexError, match="out of bounds"):
+        F.cross_entropy(x, sc.tensor([0, 1, 4]))
+    with sc.no_grad():
+        assert F.cross_entropy(x, sc.tensor([0, 1, 3])).grad_fn is None
+
+
 def test_cross_entropy_is_one_node_with_softmax_minus_onehot_gradient():
     x = sc.tensor([[1.0, 2.0, 0.5]], requires_grad=True)
     loss = F.cross_entropy(x, sc.tensor([1]))

@@ -71,13 +71,19 @@ class Linear(Module):
 
     def forward(self, input):
         _check_tensor("Linear", input)
-        shape = input.shape
+        shape = input._data.shape
         if not shape or shape[-1] != self.in_features:
             raise RuntimeError(
                 f"Linear(in_features={self.in_features}) got input of shape {tuple(shape)}: expected the "
                 f"last dimension to be {self.in_features}"
             )
-        return F.linear(input, self.weight, self.bias)
+        # straight from the registry: attribute access goes through Module.__getattr__
+        params = self._parameters
+        try:
+            weight, bias = params["weight"], params["bias"]
+        except KeyError:  # a plain tensor has replaced a parameter
+            weight, bias = self.weight, self.bias
+        return F.linear(input, weight, bias)
 
     def extra_repr(self) -> str:
         return (

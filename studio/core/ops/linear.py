@@ -67,7 +67,8 @@ def linear(input, weight, bias=None):
             f"linear(in_features={w.shape[1]}, out_features={w.shape[0]}) "
             f"got input of shape {shape_str(x.shape)}"
         )
-    _check_dtypes("linear", x, w, b)
+    if x.dtype != w.dtype or (b is not None and b.dtype != x.dtype):
+        _check_dtypes("linear", x, w, b)
     xp = _xp(x)
     x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
     out = xp.matmul(x2, w.T)

@@ -241,9 +241,11 @@ def _check_index_target(x, t, where):
 class _ClassLossBackward(Node):
     """Backward of cross-entropy (from logits) or NLL (from log-probabilities) over (M, C) rows."""
 
-    __slots__ = ("layout", "reduction", "denom", "smoothing", "from_logits", "probs_target")
+    __slots__ = ("layout", "reduction", "denom", "smoothing", "from_logits", "probs_target", "plain")
 
     def backward(self, g):
+        if self.plain:
+            return self._plain_backward(g)
         p, tc, wt, valid, w, tp, logp = self.saved
         xp = _xp(p)
         x_shape, moved_shape = self.layout
@@ -282,6 +284,17 @@ class _ClassLossBackward(Node):
             gt = _rows_back((gt2 * scale).astype(p.dtype, copy=False), x_shape, moved_shape)
         return (gx, gt)
 
+    def _plain_backward(self, g):
+        """Softmax minus one-hot, scaled: cross-entropy of (N, C) logits, no weights or smoothing."""
+        if self.next_functions[0][0] is None:
+            return (None, None)
+        p, tc = self.saved
+        xp = _xp(p)
+        scale = (g / self.denom if self.reduction == "mean" else g).astype(p.dtype, copy=False)
+        grad = xp.multiply(p, scale)
+        grad[xp.arange(p.shape[0]), tc] -= scale
+        return (grad, None)
+
 
 class CrossEntropyLossBackward0(_ClassLossBackward):
     __slots__ = ()
@@ -289,6 +302,36 @@ class CrossEntropyLossBackward0(_ClassLossBackward):
 
 class NllLossBackward0(_ClassLossBackward):
     __slots__ = ()
+
+
+def _plain_cross_entropy(input, target, ignore_index, reduction):
+    """Cross-entropy of (N, C) logits against in-range class indices, mean or sum, no weights or
+    smoothing: the training loop's case, in a few array operations. None when it does not apply."""
+    x, t = input._data, target._data
+    if x.ndim != 2 or t.ndim != 1 or x.dtype.kind != "f" or t.dtype.kind not in "iu":
+        return None
+    m, c = x.shape
+    if t.shape[0] != m or m == 0 or c == 0 or reduction == "none" or 0 <= ignore_index < c:
+        return None
+    if t.min() < 0 or t.max() >= c:
+        return None  # the general path reports the bad target
+    xp = _xp(x)
+    shifted = x - x.max(axis=1, keepdims=True)
+    e = xp.exp(shifted)
+    s = e.sum(axis=1, keepdims=True)
+    # -sum(log softmax at the target) = sum(log s) - sum(shifted at the target)
+    total = xp.log(s).sum() - shifted[xp.arange(m), t].sum()
+    out = xp.asarray(total / m if reduction == "mean" else total, dtype=x.dtype)
+    if not (grad_mode._enabled and input._rg):
+        return _result(out)
+    e /= s
+    node = CrossEntropyLossBackward0()
+    node.plain = True
+    node.reduction = reduction
+    node.denom = m
+    record(node, (input, target), (e, t))
+    node.save_versions(target)
+    return _result(out, node)
 
 
 def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, from_logits, where):
@@ -357,6 +400,7 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     out = xp.asarray(out, dtype=x.dtype)
     if rec:
         node = CrossEntropyLossBackward0() if from_logits else NllLossBackward0()
+        node.plain = False
         node.layout = (x.shape, moved_shape)
         node.reduction = reduction
         node.denom = denom if denom else float("nan")
@@ -385,6 +429,10 @@ def cross_entropy(
 ):
     """Cross-entropy of logits (N, C) or (N, C, d1, ...) against class indices or class probabilities."""
     reduction = _reduction(size_average, reduce, reduction)
+    if weight is None and not label_smoothing and isinstance(target, Tensor):
+        out = _plain_cross_entropy(input, target, ignore_index, reduction)
+        if out is not None:
+            return out
     return _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, True, "cross_entropy")
 
 

@@ -48,6 +48,8 @@ def _hooked_step(step):
 
 def _run_hooked(self, step, args, kwargs):
     """Pre-hooks (which may replace the arguments), the step, then post-hooks."""
+    if not (self._step_pre_hooks or self._step_post_hooks):
+        return step(self, *args, **kwargs)
     for hook in list(self._step_pre_hooks.values()):
         res = hook(self, args, kwargs)
         if res is not None:
