@@ -38,6 +38,7 @@ from ..ops.loss import (
     nll_loss,
     smooth_l1_loss,
 )
+from ..ops.mha import multi_head_attention_forward
 from ..ops.misc import cosine_similarity, dropout, dropout2d, embedding, normalize, one_hot, pad
 from ..ops.norm import batch_norm, group_norm, layer_norm
 from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool1d, max_pool2d
