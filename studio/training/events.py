@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 START, STEP, EPOCH, END, ERROR = "start", "step", "epoch", "end", "error"
+PAUSED, RESUMED = "paused", "resumed"  # sent by the worker process when it has really paused or resumed
 
 
 @dataclass
@@ -16,6 +17,7 @@ class Event:
     epoch: epoch, metrics (train_loss, val_loss, val_<metric>...), lr, grad_norms (per layer).
     end: status ("completed" | "stopped" | "early_stopped"), metrics (final test metrics), run (summary).
     error: message (what went wrong, in plain words, with a hint), run (summary so far).
+    paused / resumed: epoch, step (the last step done before the pause).
     """
 
     kind: str
@@ -34,4 +36,6 @@ class Event:
     run: dict | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a plain dict; shallow, as the values are plain data already (a deep copy, as
+        `dataclasses.asdict` makes, costs more than a small training step's bookkeeping)."""
+        return dict(self.__dict__)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,6 +39,7 @@ LOSSES = {
 }
 OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
 SCHEDULES = ("none", "step", "cosine", "exponential", "plateau", "onecycle", "linear")
+SPEED_WINDOW = 50  # steps over which speed and time left are measured
 STEP_CURVE_LIMIT = 5000  # step losses kept in a run summary; longer runs keep every k-th point
 
 
@@ -270,19 +272,23 @@ def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None
     since_best = 0
     status = "completed"
     t_start = time.perf_counter()
-    recent = []  # (duration, samples) of the last steps, for speed and time left
+    # (end time, samples) of the last steps, for speed and time left measured by the wall clock, so
+    # that data loading, evaluation and pauses count too
+    recent = deque([(t_start, 0)], maxlen=SPEED_WINDOW + 1)
     model.train()
     try:
         for epoch in range(1, total_epochs + 1):
             train_sum, train_n = 0.0, 0
             for xb, yb in train_loader:
-                if pause is not None:
+                if pause is not None and pause():
+                    held = time.perf_counter()
                     while pause() and not (stop is not None and stop()):
                         time.sleep(0.05)
+                    held = time.perf_counter() - held  # a pause is not part of the speed
+                    recent = deque(((t + held, k) for t, k in recent), maxlen=SPEED_WINDOW + 1)
                 if stop is not None and stop():
                     status = "stopped"
                     break
-                t0 = time.perf_counter()
                 xb, yb = xb.to(device), yb.to(device)
                 opt.zero_grad()
                 loss = loss_fn(model(xb), yb)
@@ -302,13 +308,11 @@ def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None
                 n = len(yb)
                 train_sum += value * n
                 train_n += n
-                dt = time.perf_counter() - t0
-                recent.append((dt, n))
-                if len(recent) > 50:
-                    recent.pop(0)
-                sec = sum(d for d, _ in recent)
-                sps = sum(k for _, k in recent) / sec if sec > 0 else None
-                eta = sec / len(recent) * (total_steps - step)
+                now = time.perf_counter()
+                recent.append((now, n))
+                sec = now - recent[0][0]
+                sps = sum(k for _, k in list(recent)[1:]) / sec if sec > 0 else None
+                eta = sec / (len(recent) - 1) * (total_steps - step)
                 curves["step"].append(step)
                 curves["loss"].append(value)
                 yield Event(

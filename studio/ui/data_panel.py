@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSpinBox,
-    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -37,6 +36,8 @@ from PySide6.QtWidgets import (
 
 PREVIEW_ROWS = 50
 THUMBS_PER_CLASS = 6
+THUMB_PX = 40
+AUG_PREVIEW_PX = 44
 SKEW_RATIO = 3.0  # largest class over smallest beyond which the balance is called skewed
 
 
@@ -70,6 +71,39 @@ def _pixmap(arr: np.ndarray, size: int) -> QPixmap:
     )
 
 
+class _Pages(QWidget):
+    """One page shown at a time; unlike a QStackedWidget, hidden pages do not count for its size, so a
+    wide or tall page does not stretch the panel while another is shown."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._lay = QVBoxLayout(self)
+        self._lay.setContentsMargins(0, 0, 0, 0)
+        self._pages: list[QWidget] = []
+        self._current = -1
+
+    def addWidget(self, page: QWidget):  # noqa: N802 - the QStackedWidget name
+        self._pages.append(page)
+        self._lay.addWidget(page)
+        page.setVisible(len(self._pages) == 1)
+        if self._current < 0:
+            self._current = 0
+
+    def setCurrentIndex(self, index: int):  # noqa: N802
+        self._current = index
+        for i, page in enumerate(self._pages):
+            page.setVisible(i == index)
+
+    def currentIndex(self) -> int:  # noqa: N802
+        return self._current
+
+    def count(self) -> int:
+        return len(self._pages)
+
+    def widget(self, index: int) -> QWidget:
+        return self._pages[index]
+
+
 class DataPanel(QWidget):
     """Edits `project.data`; emits `dataChanged(data, input_shape, num_classes, task)`."""
 
@@ -91,21 +125,25 @@ class DataPanel(QWidget):
         # -- source
         self.source_label = QLabel()
         self.source_label.setWordWrap(True)
-        samples = QHBoxLayout()
+        # the panel lives in a narrow side dock: controls sit in grids of two columns, not long rows
+        samples = QGridLayout()
         from studio.design.samples import SAMPLE_INFO
 
         self.sample_buttons = {}
-        for name, info in SAMPLE_INFO.items():
+        for i, (name, info) in enumerate(SAMPLE_INFO.items()):
             b = QPushButton(name.capitalize())
             b.setObjectName(f"sample_{name}")
             b.setToolTip(info["title"])
             b.clicked.connect(lambda _=False, n=name: self.use_sample(n))
-            samples.addWidget(b)
+            samples.addWidget(b, i // 2, i % 2)
             self.sample_buttons[name] = b
-        open_csv = QPushButton("Open CSV...")
+        open_csv = QPushButton("CSV file...")
         open_csv.setObjectName("openCsvButton")
+        open_csv.setToolTip("Open a CSV file (or drop one on the window)")
         open_csv.clicked.connect(self._ask_csv)
-        open_imgs = QPushButton("Open image folder...")
+        open_imgs = QPushButton("Image folder...")
+        open_imgs.setObjectName("openFolderButton")
+        open_imgs.setToolTip("Open a folder with one sub-folder of images per class")
         open_imgs.clicked.connect(self._ask_folder)
         files = QHBoxLayout()
         files.addWidget(open_csv)
@@ -126,8 +164,12 @@ class DataPanel(QWidget):
         self.missing = QComboBox()
         for key in ("mean", "median", "most_frequent", "constant", "drop", "error"):
             self.missing.addItem(key.replace("_", " "), key)
-        self.standardize = QCheckBox("standardise numeric columns (one-hot for text columns)")
+        self.standardize = QCheckBox("standardise numeric columns")
+        self.standardize.setToolTip(
+            "Scale numeric columns to mean 0 and spread 1; text columns are one-hot coded"
+        )
         csv_form = QFormLayout()
+        csv_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         csv_form.addRow("Target", self.target)
         csv_form.addRow("Task", self.task)
         csv_form.addRow("Features", self.features)
@@ -144,9 +186,11 @@ class DataPanel(QWidget):
         self.image_info.setWordWrap(True)
         self.thumbs = QWidget()
         self.thumbs_grid = QGridLayout(self.thumbs)
+        self.thumbs_grid.setSpacing(3)
         thumbs_scroll = QScrollArea()
         thumbs_scroll.setWidgetResizable(True)
         thumbs_scroll.setWidget(self.thumbs)
+        thumbs_scroll.setMinimumHeight(4 * (THUMB_PX + 8))  # a few classes at a time
         self.height_box = QSpinBox(minimum=4, maximum=1024)
         self.width_box = QSpinBox(minimum=4, maximum=1024)
         self.mode = QComboBox()
@@ -154,22 +198,25 @@ class DataPanel(QWidget):
         self.mode.addItem("colour (3 channels)", "RGB")
         self.aug_flip = QCheckBox("horizontal flip")
         self.aug_shift = QCheckBox("random crop (shift)")
-        self.aug_rotate = QCheckBox("rotation (up to 15 degrees)")
+        self.aug_rotate = QCheckBox("rotation (±15°)")
         aug_preview = QPushButton("Preview augmentation")
         aug_preview.clicked.connect(self.preview_augmentation)
         self.aug_grid_widget = QWidget()
         self.aug_grid = QGridLayout(self.aug_grid_widget)
+        self.aug_grid.setSpacing(3)
+        self.aug_grid.setContentsMargins(0, 0, 0, 0)
         size_row = QHBoxLayout()
         size_row.addWidget(self.height_box)
         size_row.addWidget(QLabel("x"))
         size_row.addWidget(self.width_box)
         img_form = QFormLayout()
+        img_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         img_form.addRow("Resize to", size_row)
         img_form.addRow("Channels", self.mode)
-        aug_row = QHBoxLayout()
+        aug_box = QVBoxLayout()
         for w in (self.aug_flip, self.aug_shift, self.aug_rotate):
-            aug_row.addWidget(w)
-        img_form.addRow("Augmentation", aug_row)
+            aug_box.addWidget(w)
+        img_form.addRow("Augmentation", aug_box)
         img_page = QWidget()
         il = QVBoxLayout(img_page)
         il.setContentsMargins(0, 0, 0, 0)
@@ -181,7 +228,8 @@ class DataPanel(QWidget):
 
         self.sample_info = QLabel()
         self.sample_info.setWordWrap(True)
-        self.pages = QStackedWidget()
+        self.sample_info.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.pages = _Pages()
         self.pages.addWidget(self.sample_info)
         self.pages.addWidget(csv_page)
         self.pages.addWidget(img_page)
@@ -191,17 +239,16 @@ class DataPanel(QWidget):
         self.val_frac = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.9, singleStep=0.05)
         self.test_frac = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.9, singleStep=0.05)
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
-        split_row = QHBoxLayout()
+        split_form = QFormLayout()
         for label, w in (
-            ("train", self.train_frac),
-            ("validation", self.val_frac),
-            ("test", self.test_frac),
-            ("seed", self.seed),
+            ("Training", self.train_frac),
+            ("Validation", self.val_frac),
+            ("Test", self.test_frac),
+            ("Seed", self.seed),
         ):
-            split_row.addWidget(QLabel(label))
-            split_row.addWidget(w)
+            split_form.addRow(label, w)
         split_box = QGroupBox("Split")
-        split_box.setLayout(split_row)
+        split_box.setLayout(split_form)
         self.balance = pg.PlotWidget()
         self.balance.setObjectName("classBalance")
         self.balance.setBackground(None)
@@ -217,10 +264,11 @@ class DataPanel(QWidget):
         lay.addWidget(self.source_label)
         lay.addLayout(samples)
         lay.addLayout(files)
-        lay.addWidget(self.pages, 1)
+        lay.addWidget(self.pages)
         lay.addWidget(split_box)
         lay.addWidget(self.balance)
         lay.addWidget(self.balance_warning)
+        lay.addStretch(1)
 
         for w in (self.target, self.task, self.missing, self.mode):
             w.currentIndexChanged.connect(self._edited)
@@ -438,7 +486,7 @@ class DataPanel(QWidget):
             for col, i in enumerate(idxs, start=1):
                 img = np.asarray(ds[i][0], np.float64)
                 cell = QLabel()
-                cell.setPixmap(_pixmap(img, 48))
+                cell.setPixmap(_pixmap(img, THUMB_PX))
                 self.thumbs_grid.addWidget(cell, row, col)
         self._image_ds = ds
         self._info = ((channels, int(size[0]), int(size[1])), len(ds.classes), "classification")
@@ -473,8 +521,8 @@ class DataPanel(QWidget):
         img = ds[0][0]
         for k in range(8):
             cell = QLabel()
-            cell.setPixmap(_pixmap(pipeline(img).numpy(), 56))
-            self.aug_grid.addWidget(cell, 0, k)
+            cell.setPixmap(_pixmap(pipeline(img).numpy(), AUG_PREVIEW_PX))
+            self.aug_grid.addWidget(cell, k // 4, k % 4)
 
     # ------------------------------------------------------------------------------ shared
     def _show_balance(self, counts, names):

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QFont, QFontMetrics, QImage, QPixmap
 from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
@@ -53,6 +53,10 @@ class EvaluationView(QTabWidget):
         self.confusion.invertY(True)
         self.confusion.setLabel("left", "true class")
         self.confusion.setLabel("bottom", "predicted class")
+        self._cell_texts: list = []
+        self._class_names: list[str] = []
+        self.confusion.getPlotItem().vb.sigResized.connect(self._fit_cell_texts)
+        self.confusion.getPlotItem().vb.sigRangeChanged.connect(self._fit_cell_texts)
         self.scores = QTableWidget(0, 4)
         self.scores.setObjectName("classScores")
         self.scores.setHorizontalHeaderLabels(["precision", "recall", "F1", "support"])
@@ -78,7 +82,8 @@ class EvaluationView(QTabWidget):
         self.flow.setLogMode(y=True)
         self.flow.setLabel("bottom", "epoch")
         self.flow.setLabel("left", "gradient norm")
-        self.flow.addLegend(labelTextSize="8pt")
+        legend = self.flow.addLegend(offset=(-6, 6), labelTextSize="8pt")
+        legend.setBrush(pg.mkBrush(255, 255, 255, 150))
         self.flow_note = QLabel()
         self.flow_note.setWordWrap(True)
         flow_page = QWidget()
@@ -126,15 +131,28 @@ class EvaluationView(QTabWidget):
         img.setColorMap(pg.colormap.get("viridis"))
         img.setLevels((0, 1))
         self.confusion.addItem(img)
+        self._cell_texts = []
         for i in range(k):
             for j in range(k):
                 t = pg.TextItem(str(int(cm[i, j])), color="w" if norm[i, j] < 0.6 else "k", anchor=(0.5, 0.5))
                 t.setPos(j + 0.5, i + 0.5)
                 self.confusion.addItem(t)
+                self._cell_texts.append(t)
         names = ev.get("classes") or [str(i) for i in range(k)]
         ticks = [[(i + 0.5, str(n)) for i, n in enumerate(names)]]
-        self.confusion.getAxis("bottom").setTicks(ticks)
-        self.confusion.getAxis("left").setTicks(ticks)
+        self._class_names = [str(n) for n in names]
+        left = self.confusion.getAxis("left")
+        left.setTicks(ticks)
+        # wide enough for the longest name: the axis drops labels that do not fit
+        longest = max(
+            (
+                QFontMetrics(left.style["tickFont"] or self.font()).horizontalAdvance(n)
+                for n in self._class_names
+            ),
+            default=0,
+        )
+        left.setWidth(min(160, longest + 24))
+        self._fit_cell_texts()
         self.scores.setRowCount(k)
         self.scores.setVerticalHeaderLabels([str(n) for n in names])
         for i in range(k):
@@ -144,6 +162,24 @@ class EvaluationView(QTabWidget):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.scores.setItem(i, col, item)
         self._show_misclassified(ev, names, input_shape)
+
+    def _fit_cell_texts(self, *_):
+        """Counts sized to their cells, and hidden when the cells are too small to hold them legibly."""
+        if not self._cell_texts:
+            return
+        vb = self.confusion.getPlotItem().vb
+        (x0, x1), _ = vb.viewRange()
+        cell = vb.width() / max(x1 - x0, 1e-9)  # pixels per cell (the aspect is locked)
+        size = int(min(11, cell * 0.4))
+        font = QFont(self.font())
+        font.setPixelSize(max(size, 1))
+        for t in self._cell_texts:
+            t.setFont(font)
+            t.setVisible(size >= 7)
+        # class names under the columns, shortened to the cell width so that they do not overlap
+        chars = max(1, int(cell // 7))
+        short = [n if len(n) <= chars else n[: max(1, chars - 1)] + "…" for n in self._class_names]
+        self.confusion.getAxis("bottom").setTicks([[(i + 0.5, n) for i, n in enumerate(short)]])
 
     def _show_misclassified(self, ev, names, input_shape):
         while self.wrong_grid.count():
@@ -194,8 +230,10 @@ class EvaluationView(QTabWidget):
                 if name not in layers:
                     layers.append(name)
         epochs = np.arange(1, len(grad_norms) + 1)
+        values = []
         for i, name in enumerate(layers):
             ys = np.array([d.get(name, np.nan) for d in grad_norms], np.float64)
+            values.append(ys)
             colour = pg.intColor(i, hues=max(len(layers), 1))
             self.flow.plot(
                 epochs,
@@ -206,6 +244,7 @@ class EvaluationView(QTabWidget):
                 symbolSize=4,
                 symbolBrush=colour,
             )
+        self.flow.getAxis("left").setTicks(_log_ticks(np.concatenate(values)) if values else None)
         flags = gradient_flags(grad_norms)
         if flags:
             self.flow_note.setText("Check: " + "; ".join(f"{n} looks {f}" for n, f in flags.items()))
@@ -215,6 +254,20 @@ class EvaluationView(QTabWidget):
                 "Gradient norm of each layer at the end of every epoch; all in a healthy range."
             )
             self.flow_note.setStyleSheet("")
+
+
+def _log_ticks(values: np.ndarray):
+    """Labels for a log axis: the decades, and 2 and 5 times them when few decades are spanned (the
+    axis's own choice labels every 2..9 tick, which crowds a short plot)."""
+    v = values[np.isfinite(values) & (values > 0)]
+    if not len(v):
+        return None
+    lo, hi = int(np.floor(np.log10(v.min()))), int(np.ceil(np.log10(v.max())))
+    steps = (1, 2, 5) if hi - lo <= 2 else (1,)
+    every = max(1, (hi - lo) // 6)  # at most about six decade labels
+    major = [(float(e), f"{10.0**e:g}") for e in range(lo, hi + 1, every)]
+    minor = [(float(np.log10(m * 10.0**e)), f"{m * 10.0**e:g}") for e in range(lo, hi) for m in steps[1:]]
+    return [major, minor]
 
 
 def _image_pixmap(arr: np.ndarray, size: int) -> QPixmap:

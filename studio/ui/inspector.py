@@ -165,12 +165,23 @@ class GraphInspector(QWidget):
         split.addWidget(side)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
+        self.split = split
+        self._sized = False
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
         lay.addWidget(self.summary)
         lay.addWidget(split, 1)
         self.scene.selectionChanged.connect(self._selection_changed)
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if not self._sized and self.split.width() > 100:
+            # the graph gets three quarters of the width at first (the splitter would start from the
+            # size hints, which favour the details side)
+            self._sized = True
+            w = self.split.width()
+            self.split.setSizes([w * 3 // 4, w - w * 3 // 4])
 
     # ------------------------------------------------------------------------------ drawing
     def show_inspection(self, inspection):

@@ -79,6 +79,27 @@ def _scrolled(widget):
     return area
 
 
+class _SetDataOp:
+    """An undoable change of the project's data settings (they live in the project, not the design)."""
+
+    def __init__(self, window, old: dict, new: dict):
+        self.window, self.old, self.new = window, old, new
+        self._shown = True  # the data panel already shows the new data when the step is first done
+
+    def do(self, design):
+        self._set(self.new)
+
+    def undo(self, design):
+        self._set(self.old)
+
+    def _set(self, data):
+        self.window.project.data = dict(data)
+        if self._shown:
+            self._shown = False
+            return
+        self.window.data_panel.set_project(self.window.project)
+
+
 class MainWindow(QMainWindow):
     """One open project. `MainWindow()` shows the example project; `MainWindow(path=...)` opens a file."""
 
@@ -124,7 +145,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.issues_dock, self.history_dock)
         self.issues_dock.raise_()
         self._add_run_docks()
-        self.resizeDocks([self.palette_dock, self.properties_dock], [210, 300], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.palette_dock, self.properties_dock], [240, 300], Qt.Orientation.Horizontal)
         self.resizeDocks([self.properties_dock, self.issues_dock], [420, 220], Qt.Orientation.Vertical)
         self.resizeDocks([self.curves_dock], [270], Qt.Orientation.Vertical)
         self.resizeDocks([self.training_dock], [430], Qt.Orientation.Horizontal)
@@ -354,19 +375,29 @@ class MainWindow(QMainWindow):
         self._project_changed()
 
     def _data_changed(self, data, input_shape, num_classes, task) -> None:
-        """The data panel chose other data: keep it, and make the design's Input and Output follow it."""
+        """The data panel chose other data: keep it, and make the design's Input and Output follow it,
+        as one undo step."""
         from studio.design.follow import follow_data
 
-        self.project.data = dict(data)
-        self._project_changed()
+        old, new = dict(self.project.data), dict(data)
         dtype = "int64" if data.get("kind") == "sample" and data.get("sample") == "tokens" else "float32"
         design = self.editor.design
         ops = [
             SetParamOp(node_id, name, design.nodes[node_id].params.get(name), value)
             for node_id, name, value in follow_data(design, input_shape, num_classes, task, dtype)
         ]
-        if ops:
-            self.editor.push("Follow the data", ops)
+        if old == new and not ops:
+            return
+        source = (new.get("kind"), new.get("sample"), new.get("path"))
+        same_source = source == (old.get("kind"), old.get("sample"), old.get("path"))
+        if same_source and not ops:
+            # settings of the same data (split, seed, columns...): consecutive edits are one step
+            self.editor.push(
+                "Change the data settings", [_SetDataOp(self, old, new)], merge_key=("data", source)
+            )
+            return
+        name = new.get("sample") if new.get("kind") == "sample" else Path(str(new.get("path") or "")).name
+        self.editor.push(f"Use the {name} data", [_SetDataOp(self, old, new), *ops])
 
     def inspect_graph(self) -> None:
         from studio.training import DataError
@@ -725,16 +756,41 @@ class MainWindow(QMainWindow):
             self.view.resetCachedContent()
         super().changeEvent(event)
 
+    @staticmethod
+    def _dropped(event):
+        """The first local path of a drop this window takes: a project, a CSV file or an image folder."""
+        for url in event.mimeData().urls():
+            if not url.isLocalFile():
+                continue
+            path = Path(url.toLocalFile())
+            if path.suffix.lower() in (".studio", ".csv") or path.is_dir():
+                return path
+        return None
+
     def dragEnterEvent(self, event) -> None:
-        if any(u.isLocalFile() and u.toLocalFile().endswith(".studio") for u in event.mimeData().urls()):
+        if self._dropped(event) is not None:
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        for url in event.mimeData().urls():
-            if url.isLocalFile() and url.toLocalFile().endswith(".studio"):
-                event.acceptProposedAction()
-                QTimer.singleShot(0, lambda path=url.toLocalFile(): self.open_path(path))
-                return
+        path = self._dropped(event)
+        if path is None:
+            return
+        event.acceptProposedAction()
+        # after the drop returns, so the drag source is released before any dialog shows
+        QTimer.singleShot(0, lambda: self.open_dropped(path))
+
+    def open_dropped(self, path) -> None:
+        """A project opens; a CSV file or an image folder becomes the project's data."""
+        path = Path(path)
+        if path.suffix.lower() == ".studio":
+            self.open_path(str(path))
+            return
+        self.data_dock.show()
+        self.data_dock.raise_()
+        if path.is_dir():
+            self.data_panel.use_folder(path)
+        else:
+            self.data_panel.use_csv(path)
 
     def _about(self) -> None:
         QMessageBox.about(

@@ -13,9 +13,12 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
+    QGraphicsItem,
+    QGraphicsView,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -30,12 +33,14 @@ OVERLAY_COLOURS = ("#9aa0a6", "#c58af9", "#fdd663", "#81c995", "#f28b82")
 class Series:
     """A growing (x, y) series in a preallocated buffer that doubles when full."""
 
-    __slots__ = ("x", "y", "n")
+    __slots__ = ("x", "y", "n", "version", "lo", "hi")
 
     def __init__(self, capacity=1024):
         self.x = np.empty(capacity, np.float64)
         self.y = np.empty(capacity, np.float64)
         self.n = 0
+        self.version = 0  # bumped on every change, so that redraw touches only the curves that changed
+        self.lo, self.hi = np.inf, -np.inf  # the finite y extent, kept up to date as points arrive
 
     def extend(self, xs, ys):
         k = len(xs)
@@ -45,13 +50,24 @@ class Series:
             self.y = np.resize(self.y, cap)
         self.x[self.n : self.n + k] = xs
         self.y[self.n : self.n + k] = ys
+        new = self.y[self.n : self.n + k]
+        finite = new[np.isfinite(new)]
+        if len(finite):
+            self.lo, self.hi = min(self.lo, float(finite.min())), max(self.hi, float(finite.max()))
         self.n += k
+        self.version += 1
 
     def view(self):
         return self.x[: self.n], self.y[: self.n]
 
     def clear(self):
         self.n = 0
+        self.version += 1
+        self.lo, self.hi = np.inf, -np.inf
+
+    def x_extent(self):
+        """(first x, last x): steps only grow, so no pass over the data is needed."""
+        return (float(self.x[0]), float(self.x[self.n - 1])) if self.n else None
 
 
 def smooth(values, weight: float = SMOOTHING) -> np.ndarray:
@@ -60,26 +76,48 @@ def smooth(values, weight: float = SMOOTHING) -> np.ndarray:
 
 
 class _Smoother:
-    """Incremental smoothing, so each new batch of points costs only its own length."""
+    """Incremental smoothing, so each new batch of points costs only its own length.
+
+    The running average acc[t] = w * acc[t-1] + (1 - w) * v[t] is computed a block at a time: inside a
+    block of B points it is a product with the B x B matrix of powers of w, and only the value carried
+    from block to block is a Python loop (one step per block, not per point).
+    """
+
+    BLOCK = 64
 
     def __init__(self, weight=SMOOTHING):
         self.weight = weight
         self.acc = 0.0
         self.debias = 1.0
+        b = np.arange(self.BLOCK)
+        lag = b[:, None] - b[None, :]
+        self._decay = np.where(lag >= 0, weight ** np.maximum(lag, 0), 0.0)  # [t, i] = w^(t-i), i <= t
+        self._carry = weight ** (b + 1)  # how much of the value carried into a block is left at t
 
     def feed(self, values):
-        out = np.empty(len(values))
-        w = self.weight
-        acc, debias = self.acc, self.debias
-        for i, v in enumerate(values):
-            acc = acc * w + (1 - w) * v
-            debias *= w
-            out[i] = acc / (1 - debias)
-        self.acc, self.debias = acc, debias
-        return out
+        v = np.asarray(values, np.float64)
+        n = len(v)
+        if n == 0:
+            return np.empty(0)
+        w, bsz = self.weight, self.BLOCK
+        blocks = -(-n // bsz)
+        padded = np.zeros(blocks * bsz)
+        padded[:n] = v
+        local = (1 - w) * (padded.reshape(blocks, bsz) @ self._decay.T)  # each block started from zero
+        carried = []
+        acc, keep = self.acc, float(self._carry[-1])
+        for end in local[:, -1].tolist():
+            carried.append(acc)
+            acc = keep * acc + end
+        acc_all = (local + np.asarray(carried)[:, None] * self._carry[None, :]).ravel()[:n]
+        self.acc = float(acc_all[-1])
+        with np.errstate(under="ignore"):
+            debias = self.debias * w ** np.arange(1, n + 1, dtype=np.float64)
+        self.debias = float(debias[-1])
+        return acc_all / (1 - debias)
 
 
-def _plot(name: str, title: str, left: str) -> pg.PlotWidget:
+def _plot(name: str, title: str, left: str, legend_columns: int = 1, legend_at=(-6, 6)) -> pg.PlotWidget:
     w = pg.PlotWidget()
     w.setObjectName(name)
     w.setAccessibleName(title)
@@ -88,11 +126,26 @@ def _plot(name: str, title: str, left: str) -> pg.PlotWidget:
     w.setTitle(title, size="10pt")
     w.setLabel("left", left)
     w.setLabel("bottom", "step")
-    w.addLegend(offset=(-10, 10), labelTextSize="8pt")
+    legend = w.addLegend(offset=legend_at, labelTextSize="8pt", colCount=legend_columns, verSpacing=-6)
+    base = w.palette().base().color()
+    base.setAlpha(150)
+    legend.setBrush(pg.mkBrush(base))  # curves stay visible under the legend, the labels stay legible
+    w.getPlotItem().getAxis("left").enableAutoSIPrefix(False)  # an accuracy of 0.9 reads 0.9, not 900 m
+    # a live plot changes all over on each redraw; painting the whole view at once is far cheaper than
+    # clipping a dense curve to the many small dirty rectangles of a minimal update
+    w.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
     item = w.getPlotItem()
     item.setClipToView(True)
     item.setDownsampling(auto=True, mode="peak")
     return w
+
+
+def _cache_axes(plot: pg.PlotWidget):
+    """Keep each axis (labels and grid) as a pixmap, redrawn only when its range changes, not per paint."""
+    item = plot.getPlotItem()
+    for name in ("left", "bottom", "right"):
+        if item.getAxis(name).isVisible():
+            item.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 class LivePlots(QWidget):
@@ -102,8 +155,8 @@ class LivePlots(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.loss_plot = _plot("lossPlot", "Loss", "loss")
-        self.metrics_plot = _plot("metricsPlot", "Validation metric, learning rate", "metric")
+        self.loss_plot = _plot("lossPlot", "Loss", "loss", legend_columns=2)
+        self.metrics_plot = _plot("metricsPlot", "Validation metric", "metric", legend_at=(-6, -6))
         self.metric_name = "metric"
         self.raw = Series(4096)
         self.smoothed = Series(4096)
@@ -133,9 +186,13 @@ class LivePlots(QWidget):
             symbolSize=6,
             symbolBrush=(234, 67, 53),
         )
-        for c in (self.raw_curve, self.smooth_curve):
+        # about one drawn point per pixel column: the raw curve keeps its peaks (min and max of each
+        # column), the smoothed one needs only a sample
+        for c, method in ((self.raw_curve, "peak"), (self.smooth_curve, "subsample")):
+            c.opts["autoDownsampleFactor"] = 1.0
+            c.opts["connect"] = "all"  # losses are finite (a run ends at the first that is not)
             c.setClipToView(True)
-            c.setDownsampling(auto=True, method="peak")
+            c.setDownsampling(auto=True, method=method)
             c.setSkipFiniteCheck(True)
         self.metric_curve = self.metrics_plot.plot(
             name="validation metric",
@@ -151,11 +208,36 @@ class LivePlots(QWidget):
         item.scene().addItem(self.lr_view)
         item.getAxis("right").linkToView(self.lr_view)
         item.getAxis("right").setLabel("learning rate")
+        item.getAxis("right").enableAutoSIPrefix(False)
         self.lr_view.setXLink(item)
         self.lr_curve = pg.PlotCurveItem(pen=pg.mkPen((161, 66, 244), width=1, style=Qt.PenStyle.DashLine))
         self.lr_view.addItem(self.lr_curve)
+        item.legend.addItem(self.lr_curve, "learning rate (right)")
         item.vb.sigResized.connect(self._sync_lr_view)
+        _cache_axes(self.loss_plot)
+        _cache_axes(self.metrics_plot)
         self._overlays: list = []
+        self._curves = (
+            (self.raw_curve, self.raw),
+            (self.smooth_curve, self.smoothed),
+            (self.train_epoch_curve, self.train_loss),
+            (self.val_curve, self.val_loss),
+            (self.metric_curve, self.val_metric),
+            (self.lr_curve, self.lr),
+        )
+        self._drawn: dict = {}  # curve -> version of its series last drawn
+        self._overlay_extent = None  # ((x0, x1), (y0, y1)) of the overlaid run
+        # Each plot's range follows its data, computed here from running extents rather than by
+        # pyqtgraph's auto-range, which scans every point and, with clipping to the view, settles
+        # only after a second paint. Zooming or panning by hand stops following; the plot's "A"
+        # button starts it again.
+        self._follow = {self.loss_plot: True, self.metrics_plot: True}
+        self._x_total = None  # the run's length in steps, once known: the step axes span all of it
+        for plot in (self.loss_plot, self.metrics_plot):
+            item = plot.getPlotItem()
+            item.vb.disableAutoRange()
+            item.vb.sigRangeChangedManually.connect(lambda *_, p=plot: self._follow.__setitem__(p, False))
+            item.autoBtn.clicked.connect(lambda *_, p=plot: self.follow(p))
 
         self.log_box = QCheckBox("Log scale")
         self.log_box.setObjectName("logScaleToggle")
@@ -178,10 +260,17 @@ class LivePlots(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(bar)
-        row = QHBoxLayout()
-        row.addWidget(self.loss_plot, 3)
-        row.addWidget(self.metrics_plot, 2)
-        lay.addLayout(row, 1)
+        # a splitter: the user shares the width between the plots; neither is clipped in a narrow dock
+        row = QSplitter(Qt.Orientation.Horizontal)
+        row.setChildrenCollapsible(False)
+        for plot in (self.loss_plot, self.metrics_plot):
+            plot.setMinimumWidth(220)  # axes, labels and a little of the curves
+        row.addWidget(self.loss_plot)
+        row.addWidget(self.metrics_plot)
+        row.setStretchFactor(0, 3)
+        row.setStretchFactor(1, 2)
+        lay.addWidget(row, 1)
+        self.splitter = row
         self._runs: list[dict] = []
 
         self.timer = QTimer(self)
@@ -195,10 +284,21 @@ class LivePlots(QWidget):
             s.clear()
         self._smoother = _Smoother()
         self._epoch_steps.clear()
+        self._follow = dict.fromkeys(self._follow, True)
+        self._x_total = None
         if metric_name:
             self.metric_name = metric_name
             self.metrics_plot.setLabel("left", metric_name)
         self._dirty = True
+
+    def set_total_steps(self, total: int):
+        """Span the step axes over the whole run, so that they stay put while it fills them."""
+        if total and total > 0:
+            self._x_total = int(total)
+            self._dirty = True
+            for plot, on in self._follow.items():
+                if on:
+                    self._fit_view(plot)
 
     def add_steps(self, steps, losses):
         """Append per-step training losses (arrays or lists of equal length)."""
@@ -215,7 +315,11 @@ class LivePlots(QWidget):
             self.train_loss.extend([step], [metrics["train_loss"]])
         if metrics.get("val_loss") is not None:
             self.val_loss.extend([step], [metrics["val_loss"]])
-        value = next((v for k, v in metrics.items() if k.startswith("val_") and k != "val_loss"), None)
+        key = next((k for k in metrics if k.startswith("val_") and k != "val_loss"), None)
+        value = metrics[key] if key else None
+        if key and key[4:] != self.metric_name and key != "val_metric":
+            self.metric_name = key[4:]
+            self.metrics_plot.setLabel("left", self.metric_name)
         if value is not None:
             self.val_metric.extend([step], [value])
         if lr is not None:
@@ -229,6 +333,7 @@ class LivePlots(QWidget):
             if ev.kind == "start":
                 steps, losses = [], []
                 self.reset()
+                self.set_total_steps(ev.total_steps)
             elif ev.kind == "step" and ev.loss is not None:
                 steps.append(ev.step)
                 losses.append(ev.loss)
@@ -251,21 +356,74 @@ class LivePlots(QWidget):
                 "val_metric": _at(c.get("val_metric"), i),
             }
             self.add_epoch(ep, round(ep * steps_per_epoch), metrics, _at(c.get("lr"), i))
+        if c.get("step"):
+            self.set_total_steps(c["step"][-1])
 
     # ---------------------------------------------------------------------------- drawing
     def redraw(self):
+        """Hand the curves whose data changed to their plots, with the loss plot's range set first."""
         if not self._dirty:
             return
         self._dirty = False
-        self.raw_curve.setData(*self.raw.view())
-        self.smooth_curve.setData(*self.smoothed.view())
-        self.train_epoch_curve.setData(*self.train_loss.view())
-        self.val_curve.setData(*self.val_loss.view())
-        self.metric_curve.setData(*self.val_metric.view())
-        xs, ys = self.lr.view()
-        self.lr_curve.setData(xs, ys)
-        if len(ys):
-            self.lr_view.setYRange(0, float(ys.max()) * 1.15, padding=0)  # rates are never negative
+        # the ranges first, so that each curve is clipped and downsampled once, for its final view
+        if self._follow[self.loss_plot] and any(self._drawn.get(c) != s.version for c, s in self._curves[:4]):
+            self._fit_view(self.loss_plot)
+        if self._follow[self.metrics_plot] and self._drawn.get(self.metric_curve) != self.val_metric.version:
+            self._fit_view(self.metrics_plot)
+        for curve, series in self._curves:
+            if self._drawn.get(curve) != series.version:
+                self._drawn[curve] = series.version
+                curve.setData(*series.view())
+        if self._drawn.get("lr") != self.lr.version:
+            self._drawn["lr"] = self.lr.version
+            ys = self.lr.view()[1]
+            if len(ys):
+                self.lr_view.setYRange(0, float(ys.max()) * 1.15, padding=0)  # rates are never negative
+
+    def follow(self, plot=None):
+        """Let a plot's range (the loss plot's by default) follow the data again."""
+        plot = plot or self.loss_plot
+        plot.getPlotItem().vb.disableAutoRange()
+        self._follow[plot] = True
+        self._fit_view(plot)
+
+    def _fit_view(self, plot):
+        loss = plot is self.loss_plot
+        xs, ys = [], []
+        for series in (
+            (self.raw, self.smoothed, self.train_loss, self.val_loss) if loss else (self.val_metric,)
+        ):
+            ext = series.x_extent()
+            if ext is not None and series.lo <= series.hi:
+                xs += ext
+                ys += (series.lo, series.hi)
+        if loss and self._overlay_extent is not None:
+            xs += self._overlay_extent[0]
+            ys += self._overlay_extent[1]
+        if not xs:
+            if self._x_total:
+                plot.getPlotItem().vb.setXRange(0, self._x_total, padding=0.02)
+            return
+        x0, x1 = min(xs), max(xs)
+        y0, y1 = min(ys), max(ys)
+        if loss and self.log_box.isChecked():
+            tiny = min((v for v in ys if v > 0), default=1e-12)
+            y0, y1 = np.log10(max(y0, tiny)), np.log10(max(y1, tiny))
+        # The axes change in notches, not with every point, so that they (and their tick labels) are
+        # redrawn now and then rather than on each redraw: the step axis spans the whole run when its
+        # length is known, else grows by tenths of its decade; the value axis snaps to round values.
+        if self._x_total is not None and self._x_total >= x1:
+            x0, x1 = min(x0, 0.0), float(self._x_total)
+        else:
+            notch = 10 ** np.floor(np.log10(max(x1, 1.0))) / 10
+            x1 = max(np.ceil(x1 / notch) * notch, x0 + 1)
+        if y1 <= y0:
+            y0, y1 = y0 - 0.5, y1 + 0.5
+        unit = 10 ** np.floor(np.log10(y1 - y0)) / 2
+        y0, y1 = np.floor(y0 / unit) * unit, np.ceil(y1 / unit) * unit
+        plot.getPlotItem().vb.setRange(
+            xRange=(float(x0), float(x1)), yRange=(float(y0), float(y1)), padding=0.02
+        )
 
     def _sync_lr_view(self):
         vb = self.metrics_plot.getPlotItem().vb
@@ -274,6 +432,8 @@ class LivePlots(QWidget):
 
     def set_log_scale(self, on: bool):
         self.loss_plot.setLogMode(y=bool(on))
+        if self._follow[self.loss_plot]:
+            self._fit_view(self.loss_plot)
 
     # ---------------------------------------------------------------------------- overlays
     def set_runs(self, runs: list[dict]):
@@ -294,19 +454,28 @@ class LivePlots(QWidget):
         for item in self._overlays:
             self.loss_plot.removeItem(item)
         self._overlays = []
+        self._overlay_extent = None
         if index <= 0 or index > len(self._runs):
+            if self._follow[self.loss_plot]:
+                self._fit_view(self.loss_plot)
             return
         run = self._runs[index - 1]
         c = run["curves"]
         colour = OVERLAY_COLOURS[(index - 1) % len(OVERLAY_COLOURS)]
-        ys = np.asarray(c["loss"], np.float64)
+        xs = np.asarray(c["step"], np.float64)
+        ys = smooth(np.asarray(c["loss"], np.float64))
+        finite = ys[np.isfinite(ys)]
+        if len(xs) and len(finite):
+            self._overlay_extent = ((float(xs[0]), float(xs[-1])), (float(finite.min()), float(finite.max())))
         item = self.loss_plot.plot(
-            np.asarray(c["step"], np.float64),
-            smooth(ys),
+            xs,
+            ys,
             pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
             name=f"run {run.get('id')} (smoothed)",
         )
         self._overlays.append(item)
+        if self._follow[self.loss_plot]:
+            self._fit_view(self.loss_plot)
 
     # ------------------------------------------------------------------------------ export
     def _ask_export(self, kind: str):

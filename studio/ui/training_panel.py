@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,6 +23,7 @@ from studio.training.fit import LOSSES, OPTIMIZERS, SCHEDULES, settings_of
 from studio.training.worker import TrainingProcess
 
 POLL_MS = 50
+PROGRESS_S = 0.2  # the progress bar's text changes at most this often
 
 
 def _duration(seconds: float | None) -> str:
@@ -32,6 +35,15 @@ def _duration(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def progress_text(ev) -> str:
+    """The progress bar's text for a step event: epoch, step, speed and time left."""
+    parts = [f"epoch {ev.epoch}/{ev.total_epochs}", f"step {ev.step}/{ev.total_steps}"]
+    if ev.samples_per_sec:
+        parts.append(f"{ev.samples_per_sec:,.0f} samples/s")
+    parts.append(f"{_duration(ev.eta)} left")
+    return " · ".join(parts)
 
 
 class TrainingPanel(QWidget):
@@ -51,6 +63,8 @@ class TrainingPanel(QWidget):
         self.project = None
         self.process: TrainingProcess | None = None
         self._loading = False
+        self._shown_at = 0.0
+        self._epoch_line = None
 
         self.loss = QComboBox()
         self.loss.addItem("auto (from the task)", "auto")
@@ -221,6 +235,7 @@ class TrainingPanel(QWidget):
         if self.plots is not None:
             self.plots.reset()
         self.process = TrainingProcess(self.project)
+        self._shown_at, self._epoch_line = 0.0, None
         self.process.start()
         self._set_running(True)
         self.progress.setRange(0, 0)  # busy until the run reports its size
@@ -235,11 +250,11 @@ class TrainingPanel(QWidget):
         if paused:
             self.process.pause()
             self.pause_button.setText("Resume")
-            self._say("Paused.")
+            self._say("Pausing after the current step...")
         else:
             self.process.resume()
             self.pause_button.setText("Pause")
-            self._say("Resumed.")
+            self._say("Resuming...")
 
     def stop(self):
         if self.running:
@@ -261,26 +276,38 @@ class TrainingPanel(QWidget):
         if self.plots is not None:
             self.plots.feed(events)
         self.eventsArrived.emit(events)
+        last = None  # the latest step event, unless a pause came after it
         for ev in events:
-            if ev.kind == "start":
+            if ev.kind == "step":
+                last = ev
+            elif ev.kind == "start":
                 self.progress.setRange(0, max(ev.total_steps, 1))
                 self.progress.setValue(0)
                 self._say(f"Training: {ev.message}")
             elif ev.kind == "epoch":
+                self._epoch_line = ev  # shown with the next progress update
+            elif ev.kind == "paused":
+                last = None
+                self.progress.setValue(ev.step)
+                self.progress.setFormat(f"paused at epoch {ev.epoch}, step {ev.step}")
+                self._say(f"Paused at epoch {ev.epoch}, step {ev.step}. Press Resume to go on.")
+            elif ev.kind == "resumed":
+                self._say("Resumed.")
+            elif ev.kind in ("end", "error"):
+                self._finish(ev)
+        now = time.monotonic()
+        if self.running and (last or self._epoch_line) and now - self._shown_at >= PROGRESS_S:
+            # a few times a second is enough to read, and each repaint takes time from the run
+            self._shown_at = now
+            if last is not None:
+                self.progress.setValue(last.step)
+                self.progress.setFormat(progress_text(last))
+            if self._epoch_line is not None:
+                ev, self._epoch_line = self._epoch_line, None
                 parts = [f"epoch {ev.epoch}/{ev.total_epochs}"] + [
                     f"{k.replace('_', ' ')} {v:.4g}" for k, v in ev.metrics.items() if v is not None
                 ]
                 self._say(", ".join(parts))
-            elif ev.kind in ("end", "error"):
-                self._finish(ev)
-        last = next((e for e in reversed(events) if e.kind == "step"), None)
-        if last is not None and self.running:
-            self.progress.setValue(last.step)
-            sps = f"{last.samples_per_sec:,.0f} samples/s" if last.samples_per_sec else ""
-            self.progress.setFormat(
-                f"epoch {last.epoch}/{last.total_epochs} · step {last.step}/{last.total_steps} · {sps} · "
-                f"{_duration(last.eta)} left"
-            )
 
     def _finish(self, ev):
         self.timer.stop()

@@ -59,3 +59,37 @@ def test_a_killed_worker_is_reported(project):
     proc._process.kill()
     events = _wait(proc, lambda evs: any(e.kind == "error" for e in evs), timeout=10)
     assert "ended unexpectedly" in events[-1].message
+
+
+def test_pause_is_acknowledged_and_resume_goes_on(project):
+    project.training.update({"epochs": 10000})
+    proc = TrainingProcess(project)
+    proc.start()
+    events = _wait(proc, lambda evs: any(e.kind == "step" for e in evs))
+    proc.pause()
+    assert proc.paused
+    events += _wait(proc, lambda evs: any(e.kind == "paused" for e in evs), timeout=10)
+    paused = next(e for e in events if e.kind == "paused")
+    assert paused.step == max(e.step for e in events if e.kind == "step")  # pending steps came first
+    proc.resume()
+    events += _wait(proc, lambda evs: any(e.kind == "step" for e in evs), timeout=10)
+    resumed = [e.kind for e in events].index("resumed")
+    assert events[resumed + 1].step == paused.step + 1
+    proc.stop()
+    events += _wait(proc, lambda evs: any(e.kind == "end" for e in evs), timeout=10)
+    assert events[-1].status == "stopped"
+
+
+def test_the_worker_leaves_a_core_to_the_window(project, monkeypatch):
+    import os
+
+    from studio.training import worker
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    proc = TrainingProcess(project)
+    seen = {}
+    monkeypatch.setattr(proc._process, "start", lambda: seen.update(os.environ))
+    proc.start()
+    assert seen["OPENBLAS_NUM_THREADS"] == str(max(1, (os.cpu_count() or 2) - 1))
+    assert "OPENBLAS_NUM_THREADS" not in os.environ  # the app's own environment is left as it was
+    assert worker.WORKER_NICENESS > 0

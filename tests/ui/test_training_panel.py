@@ -201,3 +201,85 @@ def test_export_dialog_writes_what_the_cli_writes(qtbot, iris, tmp_path):
     dialog.write_curves(tmp_path / "curves.csv")
     assert (tmp_path / "w.safetensors").stat().st_size > 0
     assert (tmp_path / "curves.csv").read_text().splitlines()[0] == "series,step,value"
+
+
+def test_data_panel_shows_an_image_folder(qtbot, tmp_path):
+    from PySide6.QtWidgets import QLabel
+
+    from studio.core.data.samples import digits_image_folder
+    from studio.ui.data_panel import AUG_PREVIEW_PX, THUMBS_PER_CLASS, DataPanel
+
+    root = digits_image_folder(tmp_path / "digits", limit=120)
+    project = load_template("digits_lenet")
+    project.path = str(tmp_path / "p.studio")
+    panel = DataPanel()
+    qtbot.addWidget(panel)
+    panel.set_project(project)
+    with qtbot.waitSignal(panel.dataChanged) as blocker:
+        panel.use_folder(root)
+    data, shape, classes, task = blocker.args
+    assert data["kind"] == "images" and shape == (1, 28, 28) and classes == 10 and task == "classification"
+    assert "120 images, 10 classes" in panel.source_label.text() and "8x8" in panel.image_info.text()
+    expected = np.bincount([int(p.parent.name) for p in root.glob("*/*.png")], minlength=10)
+    grid = panel.thumbs_grid
+    for row in range(10):
+        assert grid.itemAtPosition(row, 0).widget().text() == f"{row} ({expected[row]})"
+        thumbs = [grid.itemAtPosition(row, c) for c in range(1, THUMBS_PER_CLASS + 1)]
+        assert sum(t is not None for t in thumbs) == min(THUMBS_PER_CLASS, expected[row])
+    first = grid.itemAtPosition(0, 1).widget()
+    assert isinstance(first, QLabel) and not first.pixmap().isNull()
+    with qtbot.waitSignal(panel.dataChanged) as blocker:
+        panel.height_box.setValue(8)
+    with qtbot.waitSignal(panel.dataChanged) as blocker:
+        panel.width_box.setValue(8)
+    assert blocker.args[1] == (1, 8, 8) and blocker.args[0]["image_size"] == [8, 8]
+    with qtbot.waitSignal(panel.dataChanged) as blocker:
+        panel.aug_rotate.setChecked(True)
+    assert blocker.args[0]["augmentation"]["rotate"] is True
+    panel.preview_augmentation()
+    cells = [panel.aug_grid.itemAt(i).widget() for i in range(panel.aug_grid.count())]
+    assert len(cells) == 8 and all(c.pixmap().width() == AUG_PREVIEW_PX for c in cells)
+
+
+def test_smoothing_in_batches_equals_the_running_average():
+    from studio.ui.plots import SMOOTHING, _Smoother, smooth
+
+    values = np.random.default_rng(3).random(1000) * 4
+    expected, acc, debias = [], 0.0, 1.0
+    for v in values:
+        acc = acc * SMOOTHING + (1 - SMOOTHING) * v
+        debias *= SMOOTHING
+        expected.append(acc / (1 - debias))
+    s = _Smoother()
+    parts = [s.feed(values[a:b]) for a, b in ((0, 1), (1, 70), (70, 64 * 5), (64 * 5, 1000))]
+    np.testing.assert_allclose(np.concatenate(parts), expected, rtol=1e-12)
+    np.testing.assert_allclose(smooth(values), expected, rtol=1e-12)
+    assert len(s.feed([])) == 0
+
+
+def test_loss_range_follows_the_data_until_the_user_zooms(qtbot):
+    from studio.ui.plots import LivePlots
+
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(800, 400)
+    plots.add_steps(np.arange(1, 1001), np.linspace(2.0, 0.5, 1000))
+    plots.redraw()
+    vb = plots.loss_plot.getPlotItem().vb
+    (x0, x1), (y0, y1) = vb.viewRange()
+    assert x0 <= 1 and 1000 <= x1 <= 1100 and y0 <= 0.5 and 2.0 <= y1 < 2.2
+    plots.add_steps(np.arange(1001, 3001), np.full(2000, 3.0))
+    plots.redraw()
+    (x0, x1), (y0, y1) = vb.viewRange()
+    assert 3000 <= x1 <= 3300 and y1 >= 3.0
+    vb.sigRangeChangedManually.emit([True, True])  # the user zooms or pans: the range stays put
+    vb.setRange(xRange=(10, 20), padding=0)
+    plots.add_steps(np.arange(3001, 4001), np.full(1000, 9.0))
+    plots.redraw()
+    assert vb.viewRange()[0] == [10, 20]
+    plots.follow()
+    assert vb.viewRange()[0][1] >= 4000 and vb.viewRange()[1][1] >= 9.0
+    plots.log_box.setChecked(True)
+    assert vb.viewRange()[1][1] == pytest.approx(np.log10(9.0), abs=0.1)
+    xs, ys = plots.raw_curve.getData()
+    assert len(xs) < 4000  # drawn downsampled, about one point per pixel column
