@@ -140,21 +140,45 @@ class Param:
             if isinstance(value, str) and len(value) <= 200:
                 return value
             raise self._fail(value)
-        # "ints": a list of integers; a single integer fills a fixed-length list
+        # "ints": a list of integers; one integer fills a fixed-length list or makes a one-element one
+        return self._ints(value)
+
+    def _ints(self, value) -> tuple:
         if isinstance(value, str):
-            parts = [p for p in value.replace("(", " ").replace(")", " ").replace(",", " ").split() if p]
-            value = parts if parts else value
-        if isinstance(value, (int, float, str)) and not isinstance(value, bool) and self.length:
-            value = [value] * self.length
-        if not isinstance(value, (list, tuple)) or not value:
+            text = value.strip()
+            # "3, 3", "3 3", "3x3", "(3, 3)" and "[3, 3]" all mean (3, 3)
+            inner = text[1:-1] if text[:1] + text[-1:] in ("()", "[]") else text
+            parts = inner.replace(",", " ").replace("x", " ").replace("X", " ").split()
+            if not parts:
+                raise self._fail(value)
+            items = parts
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            items = [value]
+        else:
             raise self._fail(value)
-        try:
-            v = tuple(self._int(x) for x in value)
-        except ParamError:
-            raise self._fail(value) from None
-        if (self.length and len(v) != self.length) or len(v) > 8 or not all(self._in_range(x) for x in v):
+        if not items:
             raise self._fail(value)
-        return v
+        ints = []
+        for item in items:
+            try:
+                ints.append(self._int(item))
+            except ParamError:
+                raise self._why(value, f"{item!r} is not a whole number") from None
+        if len(ints) == 1 and self.length and not isinstance(value, (list, tuple)):
+            ints *= self.length
+        if self.length and len(ints) != self.length:
+            raise self._why(value, f"{len(ints)} values instead of {self.length}")
+        if len(ints) > 8:
+            raise self._why(value, f"{len(ints)} values, at most 8 are allowed")
+        bad = [x for x in ints if not self._in_range(x)]
+        if bad:
+            raise self._why(value, f"{bad[0]} is out of range")
+        return tuple(ints)
+
+    def _why(self, value, reason: str) -> ParamError:
+        return ParamError(f"{self._fail(value).args[0]} ({reason})")
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,8 @@ class Design:
         self._next_id = 1
         self._inference = None
         self._version = 0
+        # where removed nodes and their edges sat, so an undo puts them back in the same order
+        self._removed_at: dict = {}
 
     # --- events and cache -------------------------------------------------------------------------
 
@@ -231,21 +233,43 @@ class Design:
     def remove_node(self, node_id: str) -> tuple[Node, list[Edge]]:
         node = self.node(node_id)
         removed = [e for e in self.edges if e.src == node_id or e.dst == node_id]
+        edge_index = {e: i for i, e in enumerate(self.edges) if e.src == node_id or e.dst == node_id}
         for e in removed:
             self.edges.remove(e)
             self._emit("edge_removed", edge=e)
+        node_index = list(self.nodes).index(node_id)
         del self.nodes[node_id]
+        self._removed_at[node_id] = (node, node_index, edge_index)
         self._emit("node_removed", node_id, data=node)
         return node, removed
 
     def restore_node(self, node: Node, edges=()) -> None:
+        """Undo `remove_node`: the node and its edges return to their places in `nodes` and `edges`."""
         if node.id in self.nodes:
             raise DesignError(f"node id {node.id!r} is already used")
         self._check_name(node.name, None)
-        self.nodes[node.id] = node
+        saved = self._removed_at.pop(node.id, None)
+        if saved is None or saved[0] is not node:
+            saved = (node, None, {})  # not from remove_node: it goes at the end
+        _, node_index, edge_index = saved
+        if node_index is not None and node_index < len(self.nodes):
+            # rebuilt in place: views and editors hold this very dict
+            items = list(self.nodes.items())
+            items.insert(node_index, (node.id, node))
+            self.nodes.clear()
+            self.nodes.update(items)
+        else:
+            self.nodes[node.id] = node
         self._emit("node_added", node.id, data=node)
+        placed = []
         for e in edges:
-            self.connect(e.src, e.dst, e.src_port, e.dst_port)
+            placed.append(self.connect(e.src, e.dst, e.src_port, e.dst_port))
+        # connect appends; move each edge back to where it was, lowest position first
+        known = sorted((edge_index[e], e) for e in placed if e in edge_index)
+        for _, e in known:
+            self.edges.remove(e)
+        for i, e in known:
+            self.edges.insert(min(i, len(self.edges)), e)
 
     def _check_name(self, name, node_id) -> None:
         why = name_problem(name)

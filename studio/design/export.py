@@ -201,6 +201,41 @@ def _loss_name(project) -> str:
     return "cross_entropy" if project.data.get("task", "classification") == "classification" else "mse"
 
 
+def _missing_code(missing: str) -> list[str]:
+    """Lines of `load_data` that drop rows with missing values, or refuse them, before the columns are read.
+
+    As in the app: 'drop' drops rows missing a feature or the target, 'error' names the first column with a
+    gap, and every other strategy refuses a missing target.
+    """
+    if missing == "drop":
+        return ["frame = frame.dropna(subset=[*FEATURES, TARGET]).reset_index(drop=True)"]
+    columns = "[*FEATURES, TARGET]" if missing == "error" else "[TARGET]"
+    return [
+        f"for column in {columns}:",
+        "    rows = np.flatnonzero(frame[column].isna().to_numpy())",
+        "    if len(rows):",
+        "        raise ValueError(",
+        '            f"column {column!r} has missing values on lines {(rows + 2).tolist()[:10]} of {path}: "',
+        '            "fill them in or choose another missing-value strategy"',
+        "        )",
+    ]
+
+
+def _fill_code(missing: str) -> list[str]:
+    """Lines of `load_data` that fill the missing feature values the way the data setting says."""
+    if missing in ("median", "mean"):
+        # a column with no number at all gets 0
+        return [f"features = features.fillna(features.{missing}()).fillna(0.0)"]
+    if missing == "most_frequent":
+        return [
+            "most_frequent = features.mode()",
+            "features = features.fillna(most_frequent.iloc[0] if len(most_frequent) else 0.0).fillna(0.0)",
+        ]
+    # 'constant' (and 'zero' in older projects) fill with 0; after 'drop' or 'error' nothing is missing
+    # but text that is not a number, which also becomes 0
+    return ["features = features.fillna(0.0)"]
+
+
 def _data_code(project) -> tuple[str, list[str]]:
     """The default data location and the body of `load_data(path) -> (x, y)`."""
     data = project.data
@@ -232,13 +267,11 @@ def _data_code(project) -> tuple[str, list[str]]:
     path = project.data_path()
     if kind == "csv":
         task = data.get("task", "classification")
-        lines = [
-            "frame = pd.read_csv(path)",
-            "target = frame[TARGET].fillna(frame[TARGET].mode()[0])"
-            if task == "classification"
-            else "target = frame[TARGET]",
+        lines = ["frame = pd.read_csv(path)", *_missing_code(data.get("missing") or "mean")]
+        lines += [
+            "target = frame[TARGET]",
             'features = frame[FEATURES].apply(pd.to_numeric, errors="coerce")',
-            "features = features.fillna(features.mean()).fillna(0.0)",
+            *_fill_code(data.get("missing") or "mean"),
             "x = features.to_numpy(np.float32)",
         ]
         if task == "classification":

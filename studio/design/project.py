@@ -22,7 +22,9 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 SAMPLES = ("iris", "digits", "sequences", "tokens")
 DATA_KINDS = ("sample", "csv", "images")
 PREPROCESSING = ("standardize", "minmax", "none")
-MISSING = ("mean", "median", "drop", "zero")
+# The engine's strategies (studio.core.data.tabular.MISSING_STRATEGIES; a test keeps them equal), and
+# "zero" from older project files, which fills with 0 like "constant"
+MISSING = ("mean", "median", "most_frequent", "constant", "drop", "error", "zero")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
 SCHEDULES = ("none", "step", "cosine", "exponential", "plateau", "onecycle", "linear")
 DEVICES = ("cpu", "cuda", "auto")

@@ -67,19 +67,22 @@ def make_tokens(n=1200, length=16, vocab=24, seed=0):
     return ids.astype(np.int64), y
 
 
-def load_sample(name: str, assets: Path | None = None):
-    """(features, labels) of a sample data set: float32 or int64 features, int64 class labels."""
-    assets = Path(assets) if assets is not None else ASSETS
-    if name == "iris":
-        import pandas as pd
+def load_sample(name: str):
+    """(features, labels) of a sample data set: float32 or int64 features, int64 class labels.
 
-        df = pd.read_csv(assets / SAMPLE_INFO["iris"]["file"])
-        classes = sorted(df["species"].unique())
-        y = df["species"].map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
-        return df.drop(columns=["species"]).to_numpy(np.float32), y
-    if name == "digits":
-        with np.load(assets / SAMPLE_INFO["digits"]["file"]) as d:
-            return (d["images"][:, None].astype(np.float32) / 16.0), d["labels"].astype(np.int64)
+    Iris and digits come from the engine's loader (`studio.core.data.samples`), so the files are read in
+    one place; iris features are the raw measurements, the species numbered in sorted order.
+    """
+    if name in ("iris", "digits"):
+        from studio.core.data import samples
+
+        ds = samples.load_sample(name)
+        if name == "iris":
+            target = samples.SAMPLES["iris"]["target"]
+            x = ds.frame.drop(columns=[target]).to_numpy(np.float32)
+            return x, ds.targets.numpy().astype(np.int64)
+        images, labels = ds.tensors
+        return images.numpy(), labels.numpy().astype(np.int64)
     if name == "sequences":
         return make_sequences()
     if name == "tokens":

@@ -93,10 +93,15 @@ def _describe_images(path: Path, data: dict) -> dict:
 # ---------------------------------------------------------------------------------------------------
 
 
-class _Chain:
-    """Adds nodes left to right, connecting each to the previous one."""
+# The canvas grid: studio.ui.layout.STEP (a 184 x 72 node plus room for the edge's shape label). Copied
+# rather than imported so that studio.design stays free of the UI; tests check the two agree.
+GRID_STEP = (280.0, 112.0)
 
-    def __init__(self, design: Design, x=0.0, y=0.0, dx=180.0):
+
+class _Chain:
+    """Adds nodes left to right on the canvas grid, connecting each to the previous one."""
+
+    def __init__(self, design: Design, x=0.0, y=0.0, dx=GRID_STEP[0]):
         self.d, self.x, self.y, self.dx = design, x, y, dx
         self.last = None
 
@@ -158,7 +163,7 @@ def resnet_design(in_shape, classes: int, width=16) -> Design:
     c.add("Input", {"shape": tuple(in_shape)}, "inputs")
     c.add("Conv2d", {"out_channels": width, "kernel_size": 3, "padding": 1}, "stem")
     stem = c.add("ReLU", None, "stem_relu")
-    c.y = 120.0
+    c.y = GRID_STEP[1]  # the residual branch runs one row below the skip connection
     c.add("Conv2d", {"out_channels": width, "kernel_size": 3, "padding": 1, "bias": False}, "block_conv1")
     c.add("BatchNorm2d", None, "block_bn1")
     c.add("ReLU", None, "block_relu")

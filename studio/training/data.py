@@ -172,6 +172,12 @@ def _sample_class_names(name, info):
     return [str(i) for i in range(info.get("num_classes", 0))]
 
 
+def _missing_strategy(data) -> str:
+    """The engine's missing-value strategy for the data setting ("zero", from older files, is 'constant')."""
+    missing = data.get("missing") or "mean"
+    return "constant" if missing == "zero" else missing
+
+
 def _prepare_csv(project, data):
     from studio.core.data.tabular import TabularPreprocessor, read_csv
 
@@ -186,7 +192,7 @@ def _prepare_csv(project, data):
             target=data["target"],
             features=data.get("features") or None,
             task=data.get("task") or "auto",
-            missing=data.get("missing") or "mean",
+            missing=_missing_strategy(data),
             standardize=data.get("preprocessing", "standardize") == "standardize",
         )
         idx = split_indices(len(df), data.get("split") or DEFAULT_SPLIT, int(data.get("seed") or 0))

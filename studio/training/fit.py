@@ -5,6 +5,7 @@ It holds no UI: the command line prints its events, and the app runs it in a wor
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections import deque
@@ -13,32 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.design.export import LOSS_CLASSES, OPTIMIZER_CLASSES
+from studio.design.project import DEFAULT_TRAINING, SCHEDULES
+
 from .events import END, EPOCH, ERROR, START, STEP, Event
 
-DEFAULT_SETTINGS = {
-    "loss": "auto",
-    "optimizer": "adam",
-    "lr": 0.01,
-    "weight_decay": 0.0,
-    "batch_size": 32,
-    "epochs": 20,
-    "schedule": "none",
-    "early_stopping": {"enabled": False, "patience": 5},
-    "seed": 0,
-    "device": "cpu",
-}
-
-LOSSES = {
-    "cross_entropy": "CrossEntropyLoss",
-    "nll": "NLLLoss",
-    "mse": "MSELoss",
-    "l1": "L1Loss",
-    "smooth_l1": "SmoothL1Loss",
-    "huber": "HuberLoss",
-    "bce_with_logits": "BCEWithLogitsLoss",
-}
-OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
-SCHEDULES = ("none", "step", "cosine", "exponential", "plateau", "onecycle", "linear")
+# The settings, losses, optimizers and schedules are the design's: a project file and a run agree by
+# construction. The class-name maps are the exporter's, so a run and an exported script use the same classes.
+DEFAULT_SETTINGS = DEFAULT_TRAINING
+LOSSES = LOSS_CLASSES
+OPTIMIZERS = OPTIMIZER_CLASSES
 SPEED_WINDOW = 50  # steps over which speed and time left are measured
 STEP_CURVE_LIMIT = 5000  # step losses kept in a run summary; longer runs keep every k-th point
 
@@ -48,7 +33,7 @@ class TrainingError(Exception):
 
 
 def settings_of(project) -> dict:
-    s = dict(DEFAULT_SETTINGS)
+    s = copy.deepcopy(DEFAULT_SETTINGS)
     s.update(project.training or {})
     es = dict(DEFAULT_SETTINGS["early_stopping"])
     es.update(s.get("early_stopping") or {})

@@ -107,6 +107,43 @@ def test_param_validation_messages():
         Param("x", "float", 1.0).validate(float("nan"))
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [(3, (3, 3)), ("3", (3, 3)), ("3, 3", (3, 3)), ("3x3", (3, 3)), ("(3, 5)", (3, 5)), ("[2 4]", (2, 4))],
+)
+def test_ints_accept_one_number_and_the_usual_spellings(text, expected):
+    assert spec("Conv2d").param("kernel_size").validate(text) == expected
+
+
+def test_ints_without_a_fixed_length_take_one_number_as_one_value():
+    shape = spec("Input").param("shape")
+    assert shape.validate(2) == (2,)
+    assert shape.validate("2") == (2,)
+    assert shape.validate("(2,)") == (2,)
+    assert shape.validate("4, 5") == (4, 5)
+
+
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        ("3, a", "'a' is not a whole number"),
+        ("1, 2, 3", "3 values instead of 2"),
+        ("0", "0 is out of range"),
+        ("2.5", "'2.5' is not a whole number"),
+        ([3], None),
+        ("", None),
+        (True, None),
+    ],
+)
+def test_ints_refusals_say_why(value, reason):
+    with pytest.raises(ParamError) as info:
+        spec("Conv2d").param("kernel_size").validate(value)
+    message = str(info.value)
+    assert message.startswith("kernel_size: expected a list of 2 integers")
+    if reason:
+        assert message.endswith(f"({reason})")
+
+
 def test_validate_params_fills_defaults_and_reports_each_problem():
     clean, problems = validate_params("Conv2d", {"out_channels": 0, "kernel_size": 5, "colour": 1})
     assert clean["kernel_size"] == (5, 5) and clean["stride"] == (1, 1)

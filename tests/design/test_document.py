@@ -121,6 +121,36 @@ def test_remove_and_restore_round_trip():
     assert {n["id"]: n for n in after["nodes"]} == {n["id"]: n for n in before["nodes"]}
 
 
+def test_restore_puts_node_and_edges_back_in_their_places():
+    d = Design()
+    i = d.add_node("Input", {"shape": (4,)})
+    a = d.add_node("Linear", {"out_features": 4})
+    b = d.add_node("ReLU")
+    add = d.add_node("Add")
+    out = d.add_node("Output")
+    d.connect(i.id, a.id)
+    d.connect(a.id, b.id)
+    d.connect(b.id, add.id, 0, 0)
+    d.connect(i.id, add.id, 0, 1)
+    d.connect(add.id, out.id)
+    order, before = list(d.nodes), d.to_dict()
+    for victim in (a, add, i):
+        d.restore_node(*d.remove_node(victim.id))
+        assert list(d.nodes) == order and d.to_dict() == before
+    # several removals undone last first, as the undo stack does
+    saved = [d.remove_node(n.id) for n in (b, i, add)]
+    for node, edges in reversed(saved):
+        d.restore_node(node, edges)
+    assert list(d.nodes) == order and d.to_dict() == before
+
+
+def test_restore_of_a_node_not_removed_here_goes_at_the_end():
+    d, (i, l1) = chain("Input", "Linear")
+    node = Design().add_node("ReLU", node_id="n99")
+    d.restore_node(node)
+    assert list(d.nodes) == [i.id, l1.id, "n99"]
+
+
 def test_inference_is_cached_until_a_change():
     d, (i, l1) = chain("Input", "Linear")
     first = d.infer()

@@ -351,3 +351,41 @@ def test_image_folder_and_csv_projects_export_and_train(tmp_path, capsys):
             moved = module.augment(x, np.random.default_rng(0))
             assert moved.shape == x.shape and moved.dtype == x.dtype and not np.array_equal(moved, x)
     assert capsys.readouterr().out.count("epoch 1:") == 2
+
+
+@pytest.mark.parametrize("missing", ["median", "drop", "error"])
+def test_csv_script_honours_the_missing_value_setting(missing, tmp_path):
+    csv = tmp_path / "gaps.csv"
+    rows = [f"{'' if i in (3, 7) else i % 5},{(i * 7) % 3 + i},{i % 2}" for i in range(20)]
+    csv.write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    d = Design()
+    i = d.add_node("Input", {"shape": (2,)})
+    lin = d.add_node("Linear", {"out_features": 2})
+    out = d.add_node("Output")
+    d.connect(i.id, lin.id)
+    d.connect(lin.id, out.id)
+    data = {"kind": "csv", "path": str(csv), "target": "label", "features": ["a", "b"], "missing": missing}
+    project = new_project(data=data, design=d)
+    path = tmp_path / "script.py"
+    path.write_text(export_python(project, target="studio"))
+    module = import_script(path)
+    if missing == "error":
+        with pytest.raises(ValueError, match=r"column 'a' has missing values on lines \[5, 9\]"):
+            module.load_data(module.DATA)
+        return
+    x, y = module.load_data(module.DATA)
+    if missing == "drop":
+        assert len(x) == len(y) == 18
+        assert x[:, 1].tolist() == [float((k * 7) % 3 + k) for k in range(20) if k not in (3, 7)]
+    else:
+        assert len(x) == 20
+        assert x[3, 0] == x[7, 0] == np.median([k % 5 for k in range(20) if k not in (3, 7)])
+    assert not np.isnan(x).any()
+    res = subprocess.run(
+        [sys.executable, str(path), "--epochs", "1", "--weights", str(tmp_path / "w.safetensors")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "epoch 1:" in res.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from studio.design import load_template
@@ -90,3 +91,36 @@ def test_bad_settings_are_reported_not_raised(iris):
 def test_event_round_trips_as_a_dict():
     ev = Event("step", epoch=1, step=2, loss=0.5)
     assert Event(**ev.to_dict()) == ev
+
+
+def test_settings_and_choices_are_the_designs():
+    import importlib
+
+    from studio.core.data.tabular import MISSING_STRATEGIES
+    from studio.design import catalogue, project
+
+    fit_module = importlib.import_module("studio.training.fit")
+    assert fit_module.DEFAULT_SETTINGS is project.DEFAULT_TRAINING
+    assert fit_module.SCHEDULES is project.SCHEDULES
+    assert set(fit_module.OPTIMIZERS) == set(project.OPTIMIZERS)
+    assert set(fit_module.LOSSES) == set(catalogue.LOSSES)
+    assert set(project.MISSING) - {"zero"} == set(MISSING_STRATEGIES)
+
+
+@pytest.mark.parametrize("missing", ["most_frequent", "zero"])
+def test_csv_missing_values_follow_the_data_setting(missing, tmp_path):
+    from studio.design import Design, new_project
+    from studio.training import prepare_data
+
+    rows = [f"{'' if i == 4 else i % 3},{i},{i % 2}" for i in range(30)]
+    (tmp_path / "gaps.csv").write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    d = Design()
+    d.add_node("Input", {"shape": (2,)})
+    data = {"kind": "csv", "path": "gaps.csv", "target": "label", "features": ["a", "b"], "missing": missing}
+    data["preprocessing"] = "none"
+    project = new_project(data=data, design=d)
+    project.path = str(tmp_path / "p.studio")
+    prepared = prepare_data(project)
+    x = np.concatenate([prepared.splits[k][0] for k in ("train", "val", "test")])
+    assert len(x) == 30 and not np.isnan(x).any()
+    assert sorted(set(x[:, 0].tolist())) == [0.0, 1.0, 2.0]
