@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 
 from PySide6.QtCore import QMimeData, QObject, Signal
@@ -188,6 +189,7 @@ class Editor(QObject):
         mime = QMimeData()
         mime.setData(MIME_NODES, json.dumps(self.design.subgraph_dict(node_ids)).encode("utf-8"))
         QApplication.clipboard().setMimeData(mime)
+        _forget_at_exit()
         return True
 
     def paste(self, data: dict | None = None, offset=(40.0, 40.0)) -> list[str]:
@@ -209,6 +211,30 @@ class Editor(QObject):
             return []
         op = PasteOp(self.design.subgraph_dict(node_ids), offset=(40.0, 40.0))
         return [] if self.push("Duplicate", [op]) else list(op.node_ids)
+
+
+_exit_hook = []
+
+
+def _forget_at_exit() -> None:
+    """Take our nodes off the clipboard before Python shuts down.
+
+    With PySide6, a QMimeData still on the clipboard when the interpreter finalises is destroyed
+    twice and the process dies with a segmentation fault on exit; clearing it first avoids that.
+    """
+    if _exit_hook:
+        return
+
+    def forget():
+        app = QApplication.instance()
+        if app is None:
+            return
+        mime = app.clipboard().mimeData()
+        if mime is not None and mime.hasFormat(MIME_NODES):
+            app.clipboard().clear()
+
+    atexit.register(forget)
+    _exit_hook.append(forget)
 
 
 def clipboard_nodes() -> dict | None:

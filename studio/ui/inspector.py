@@ -31,6 +31,7 @@ from .layout import layered_layout
 
 NODE_W, NODE_H = 170.0, 46.0
 SPACING = (220.0, 64.0)
+READABLE_SCALE = 0.75  # the first view of a graph zooms out no further: the 8 pt labels stay legible
 COLOURS = {
     "op": QColor(66, 133, 244),
     "param": QColor(52, 168, 83),
@@ -104,10 +105,18 @@ class GraphView(QGraphicsView):
         factor = 1.0015 ** event.angleDelta().y()
         self.scale(factor, factor)
 
-    def fit(self):
+    def fit(self, min_scale: float = 0.0):
+        """Show the whole graph; with `min_scale`, never zoom out below it (labels stay readable) and
+        show the start of the graph instead."""
         rect = self.scene().itemsBoundingRect().adjusted(-20, -20, 20, 20)
-        if not rect.isEmpty():
-            self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        if rect.isEmpty():
+            return
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        if self.transform().m11() < min_scale:
+            self.resetTransform()
+            self.scale(min_scale, min_scale)
+            half_width = self.viewport().width() / (2 * min_scale)
+            self.centerOn(QPointF(rect.left() + half_width, rect.center().y()))
 
 
 class GraphInspector(QWidget):
@@ -133,7 +142,7 @@ class GraphInspector(QWidget):
         )
         self.run_button.clicked.connect(self.inspectRequested)
         fit = QPushButton("Fit")
-        fit.clicked.connect(self.view.fit)
+        fit.clicked.connect(lambda: self.view.fit())
         self.search = QLineEdit()
         self.search.setObjectName("graphSearch")
         self.search.setPlaceholderText("Find an operation or parameter...")
@@ -191,7 +200,10 @@ class GraphInspector(QWidget):
         self.items.clear()
         walk = inspection.walk
         positions = layered_layout(
-            [n.id for n in walk.nodes], [(s, 0, d, 0) for s, d in walk.edges], spacing=SPACING
+            [n.id for n in walk.nodes],
+            [(s, 0, d, 0) for s, d in walk.edges],
+            spacing=SPACING,
+            sources_near_consumers=True,
         )
         for node in walk.nodes:
             key = "loss" if node.id == inspection.loss_id else node.kind
@@ -218,7 +230,7 @@ class GraphInspector(QWidget):
             f"{n_ops} operations, {n_par} parameters, {len(walk.edges)} edges; loss {inspection.loss:.4g}. "
             "Blue: operations, green: parameters, orange: input, red: loss."
         )
-        self.view.fit()
+        self.view.fit(min_scale=READABLE_SCALE)
 
     # ------------------------------------------------------------------------------ search
     def find_next(self):

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 NODE_W, NODE_H = 184.0, 72.0  # a node's size on the canvas
 STEP = (NODE_W + 96.0, NODE_H + 40.0)  # column and row pitch: room between nodes for the edge's shape label
 
 
-def layered_layout(node_ids, edges, spacing=(230.0, 110.0), sweeps: int = 4) -> dict:
+def layered_layout(
+    node_ids, edges, spacing=(230.0, 110.0), sweeps: int = 4, sources_near_consumers: bool = False
+) -> dict:
     """Positions {node_id: (x, y)}: each node one column right of its furthest input, crossings reduced.
 
     `edges` are (src, src_port, dst, dst_port) tuples; columns are `spacing[0]` apart and rows `spacing[1]`.
+    With `sources_near_consumers`, a node without inputs (a parameter, an input) sits one column before
+    its first consumer instead of in the first column, so its edges stay short.
     The result is centred on (0, 0); callers shift it where they want it.
     """
     ids = list(node_ids)
@@ -24,14 +30,21 @@ def layered_layout(node_ids, edges, spacing=(230.0, 110.0), sweeps: int = 4) -> 
     # Longest path from the sources, in Kahn order; nodes left on a cycle stay in column 0.
     indeg = {n: len(pred[n]) for n in ids}
     column = dict.fromkeys(ids, 0)
-    ready = [n for n in ids if indeg[n] == 0]
+    sources = [n for n in ids if indeg[n] == 0]
+    ready = deque(sources)
     while ready:
-        n = ready.pop(0)
+        n = ready.popleft()
         for m, _ in succ[n]:
             column[m] = max(column[m], column[n] + 1)
             indeg[m] -= 1
             if indeg[m] == 0:
                 ready.append(m)
+    if sources_near_consumers:
+        # longest-path layering leaves every source in column 0; pull each one right to just before
+        # the earliest column that reads it (every consumer is at column >= 1, so this stays >= 0)
+        for n in sources:
+            if succ[n]:
+                column[n] = min(column[m] for m, _ in succ[n]) - 1
     columns: dict = {}
     for n in ids:
         columns.setdefault(column[n], []).append(n)
