@@ -26,3 +26,9 @@ def test_only_backend_imports_numpy_choice():
         if p.name != "backend.py" and "import cupy" in p.read_text()
     ]
     assert offenders == []
+
+
+def test_test_modules_have_unique_names():
+    """pytest imports test files by base name (the folders are not packages): two alike would clash."""
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
