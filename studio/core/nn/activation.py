@@ -21,18 +21,26 @@ __all__ = [
 ]
 
 
-class ReLU(Module):
-    """max(0, x), element-wise."""
+class _InplaceActivation(Module):
+    """An activation whose only setting is `inplace` (ReLU, SiLU): it applies `_fn`."""
+
+    _fn = staticmethod(F.relu)
 
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = inplace
 
     def forward(self, input):
-        return F.relu(input, inplace=self.inplace)
+        return self._fn(input, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_InplaceActivation):
+    """max(0, x), element-wise."""
+
+    _fn = staticmethod(F.relu)
 
 
 class LeakyReLU(Module):
@@ -81,18 +89,10 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class SiLU(Module):
+class SiLU(_InplaceActivation):
     """x * sigmoid(x) (also called swish)."""
 
-    def __init__(self, inplace: bool = False):
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input):
-        return F.silu(input, inplace=self.inplace)
-
-    def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
+    _fn = staticmethod(F.silu)
 
 
 class Sigmoid(Module):
@@ -142,40 +142,36 @@ class ReLU6(Hardtanh):
         return "inplace=True" if self.inplace else ""
 
 
-class Softmax(Module):
+class _SoftmaxNd(Module):
+    """A normalisation along one dimension `dim` (Softmax, LogSoftmax): it applies `_fn`."""
+
+    _fn = staticmethod(F.softmax)
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.__dict__.setdefault("dim", None)
+
+    def forward(self, input):
+        return self._fn(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax(_SoftmaxNd):
     """exp(x_i) / sum_j exp(x_j) along `dim`, so each slice sums to 1."""
 
-    def __init__(self, dim: int | None = None):
-        super().__init__()
-        self.dim = dim
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        self.__dict__.setdefault("dim", None)
-
-    def forward(self, input):
-        return F.softmax(input, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    _fn = staticmethod(F.softmax)
 
 
-class LogSoftmax(Module):
+class LogSoftmax(_SoftmaxNd):
     """log(softmax(x)) along `dim`, computed stably."""
 
-    def __init__(self, dim: int | None = None):
-        super().__init__()
-        self.dim = dim
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        self.__dict__.setdefault("dim", None)
-
-    def forward(self, input):
-        return F.log_softmax(input, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    _fn = staticmethod(F.log_softmax)
 
 
 class Softplus(Module):

@@ -21,6 +21,11 @@ def _check_rank(layer, input, n_spatial: int):
 
 
 class _MaxPoolNd(Module):
+    """What MaxPool1d and MaxPool2d share: options, forward through `_pool` over `_n` spatial dims, repr."""
+
+    _n = 2
+    _pool = staticmethod(F.max_pool2d)
+
     def __init__(
         self,
         kernel_size,
@@ -38,6 +43,18 @@ class _MaxPoolNd(Module):
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
 
+    def forward(self, input):
+        _check_rank(self, input, self._n)
+        return self._pool(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            ceil_mode=self.ceil_mode,
+            return_indices=self.return_indices,
+        )
+
     def extra_repr(self) -> str:
         return (
             f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -51,17 +68,8 @@ class MaxPool1d(_MaxPoolNd):
     Output length: floor((L + 2*padding - dilation*(kernel_size-1) - 1) / stride + 1) (ceil with ceil_mode).
     """
 
-    def forward(self, input):
-        _check_rank(self, input, 1)
-        return F.max_pool1d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
-        )
+    _n = 1
+    _pool = staticmethod(F.max_pool1d)
 
 
 class MaxPool2d(_MaxPoolNd):
@@ -70,17 +78,8 @@ class MaxPool2d(_MaxPoolNd):
     Output size per spatial dim: floor((H + 2*padding - dilation*(kernel_size-1) - 1) / stride + 1).
     """
 
-    def forward(self, input):
-        _check_rank(self, input, 2)
-        return F.max_pool2d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
-        )
+    _n = 2
+    _pool = staticmethod(F.max_pool2d)
 
 
 class AvgPool2d(Module):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import backend as B
 from ..tensor import _wrap
-from .optimizer import Optimizer, _check, _check_lr, _step_tensor
+from .optimizer import Optimizer, _check, _check_lr, _count_step, _step_tensor
 
 
 class Adagrad(Optimizer):
@@ -63,49 +63,20 @@ class Adagrad(Optimizer):
         # Adagrad makes its state eagerly, as PyTorch does, so that a fresh state dict already has it
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(p, group)
+                self._init_state(self.state[p], p._data, group, B.array_module(p._data))
 
-    def _init_state(self, p, group):
-        st = self.state[p]
+    def _init_state(self, st, arr, group, xp):
         st["step"] = _step_tensor()
-        xp = B.array_module(p._data)
-        st["sum"] = _wrap(xp.full_like(p._data, group["initial_accumulator_value"]))
-        return st
+        st["sum"] = _wrap(xp.full_like(arr, group["initial_accumulator_value"]))
 
-    def step(self, closure=None):
-        """Perform a single optimization step; `closure` re-evaluates the model and returns the loss."""
-        loss = self._closure_loss(closure)
-        state = self.state
-        for group in self.param_groups:
-            lr = group["lr"]
-            lr_decay = group["lr_decay"]
-            eps = group["eps"]
-            weight_decay = group["weight_decay"]
-            maximize = group["maximize"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                arr = p._data
-                g = p.grad._data
-                xp = B.array_module(arr)
-                st = state[p]
-                if not st:
-                    st = self._init_state(p, group)
-                step_arr = st["step"]._data
-                step_arr += 1
-                step = float(step_arr)
-                if maximize:
-                    g = -g
-                if weight_decay != 0:
-                    g = g + weight_decay * arr
-                clr = lr / (1 + (step - 1) * lr_decay)
-                s = st["sum"]._data
-                tmp = g * g
-                s += tmp
-                xp.sqrt(s, out=tmp)
-                tmp += eps
-                xp.divide(g, tmp, out=tmp)
-                tmp *= clr
-                arr -= tmp
-                p._vc[0] += 1
-        return loss
+    def _update(self, arr, g, st, group, xp):
+        step = _count_step(st)
+        clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+        s = st["sum"]._data
+        tmp = g * g
+        s += tmp
+        xp.sqrt(s, out=tmp)
+        tmp += group["eps"]
+        xp.divide(g, tmp, out=tmp)
+        tmp *= clr
+        arr -= tmp

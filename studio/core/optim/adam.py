@@ -14,7 +14,7 @@ import math
 
 from .. import backend as B
 from ..tensor import _wrap
-from .optimizer import Optimizer, _check, _check_lr, _step_tensor
+from .optimizer import Optimizer, _check, _check_lr, _count_step, _step_tensor
 
 
 class Adam(Optimizer):
@@ -71,72 +71,43 @@ class Adam(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """Perform a single optimization step; `closure` re-evaluates the model and returns the loss."""
-        loss = self._closure_loss(closure)
-        for index, group in enumerate(self.param_groups):
-            flat = _flat_state(self, index, group)
-            if flat is not None:
-                flat.update(group)
-            else:
-                self._update_each(group)
-        return loss
+    def _step_group(self, index, group):
+        flat = _flat_state(self, index, group)
+        if flat is not None:
+            flat.update(group)
+        else:  # parameters that lack a gradient, mixed state, or AMSGrad: one parameter at a time
+            super()._step_group(index, group)
 
-    def _update_each(self, group):
-        """The update one parameter at a time (groups whose parameters lack a gradient, or AMSGrad)."""
-        state = self.state
-        lr = group["lr"]
+    def _init_state(self, st, arr, group, xp):
+        st["step"] = _step_tensor()
+        st["exp_avg"] = _wrap(xp.zeros_like(arr))
+        st["exp_avg_sq"] = _wrap(xp.zeros_like(arr))
+        if group["amsgrad"]:
+            st["max_exp_avg_sq"] = _wrap(xp.zeros_like(arr))
+
+    def _update(self, arr, g, st, group, xp):
+        step = _count_step(st)
         beta1, beta2 = group["betas"]
-        eps = group["eps"]
-        weight_decay = group["weight_decay"]
-        amsgrad = group["amsgrad"]
-        maximize = group["maximize"]
-        decoupled = group["decoupled_weight_decay"]
-        for p in group["params"]:
-            grad = p.grad
-            if grad is None:
-                continue
-            arr = p._data
-            g = grad._data
-            xp = B.array_module(arr)
-            st = state[p]
-            if not st:
-                st["step"] = _step_tensor()
-                st["exp_avg"] = _wrap(xp.zeros_like(arr))
-                st["exp_avg_sq"] = _wrap(xp.zeros_like(arr))
-                if amsgrad:
-                    st["max_exp_avg_sq"] = _wrap(xp.zeros_like(arr))
-            step_arr = st["step"]._data
-            step_arr += 1
-            step = float(step_arr)
-            if maximize:
-                g = -g
-            if weight_decay != 0:
-                if decoupled:
-                    arr *= 1 - lr * weight_decay
-                else:
-                    g = g + weight_decay * arr
-            m = st["exp_avg"]._data
-            v = st["exp_avg_sq"]._data
-            tmp = g - m
-            tmp *= 1 - beta1
-            m += tmp
-            xp.multiply(g, g, out=tmp)
-            tmp *= 1 - beta2
-            v *= beta2
-            v += tmp
-            if amsgrad:
-                vmax = st["max_exp_avg_sq"]._data
-                xp.maximum(vmax, v, out=vmax)
-                v = vmax
-            step_size = lr / (1 - beta1**step)
-            xp.sqrt(v, out=tmp)
-            tmp /= math.sqrt(1 - beta2**step)
-            tmp += eps
-            xp.divide(m, tmp, out=tmp)
-            tmp *= step_size
-            arr -= tmp
-            p._vc[0] += 1
+        m = st["exp_avg"]._data
+        v = st["exp_avg_sq"]._data
+        tmp = g - m
+        tmp *= 1 - beta1
+        m += tmp
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1 - beta2
+        v *= beta2
+        v += tmp
+        if group["amsgrad"]:
+            vmax = st["max_exp_avg_sq"]._data
+            xp.maximum(vmax, v, out=vmax)
+            v = vmax
+        step_size = group["lr"] / (1 - beta1**step)
+        xp.sqrt(v, out=tmp)
+        tmp /= math.sqrt(1 - beta2**step)
+        tmp += group["eps"]
+        xp.divide(m, tmp, out=tmp)
+        tmp *= step_size
+        arr -= tmp
 
 
 class _FlatAdamState:

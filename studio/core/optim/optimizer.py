@@ -1,8 +1,10 @@
 """Optimizer: the bookkeeping every optimizer shares (parameter groups, state, state dicts, hooks).
 
-A subclass writes only its update rule in `step`, on the raw arrays of its parameters (`p._data`),
-in place and outside the autograd graph; it bumps each parameter's version counter (`p._vc[0]`) so
-that a graph that saved the old values notices the change.
+The base `step` does the bookkeeping: the closure, the loop over groups and over the parameters that
+have a gradient, `maximize`, L2 or decoupled weight decay, and bumping each parameter's version counter
+(`p._vc[0]`) so that a graph that saved the old values notices the change. A subclass writes only its
+update rule, `_update(arr, g, state, group, xp)`, on raw arrays, in place and outside the autograd graph
+(and `_init_state` where it keeps state).
 """
 
 from __future__ import annotations
@@ -192,8 +194,51 @@ class Optimizer:
                     g._data.fill(0)
                     g._vc[0] += 1
 
+    @_hooked_step
     def step(self, closure=None):
         """Perform a single optimization step; `closure` re-evaluates the model and returns the loss."""
+        loss = self._closure_loss(closure)
+        for index, group in enumerate(self.param_groups):
+            self._step_group(index, group)
+        return loss
+
+    def _step_group(self, index: int, group: dict) -> None:
+        """Update every parameter of `group` (the `index`-th group) that has a gradient, one at a time."""
+        maximize = group.get("maximize", False)
+        weight_decay = group.get("weight_decay", 0)
+        decoupled = group.get("decoupled_weight_decay", False)
+        param_state, init_state, update = self._param_state, self._init_state, self._update
+        for p in group["params"]:
+            grad = p.grad
+            if grad is None:
+                continue
+            arr = p._data
+            g = grad._data
+            xp = B.array_module(arr)
+            st = param_state(p, group)
+            if st is not None and not st:
+                init_state(st, arr, group, xp)
+            if maximize:
+                g = -g
+            if weight_decay != 0:
+                if decoupled:
+                    arr *= 1 - group["lr"] * weight_decay
+                else:
+                    g = g + weight_decay * arr
+            update(arr, g, st, group, xp)
+            p._vc[0] += 1
+
+    def _param_state(self, p, group: dict):
+        """The state dict of `p`, or None where this optimizer keeps none for it (no entry is made)."""
+        return self.state[p]
+
+    def _init_state(self, st: dict, arr, group: dict, xp) -> None:
+        """Fill the empty state `st` of the parameter whose array is `arr`, before its first update."""
+
+    def _update(self, arr, g, st, group: dict, xp) -> None:
+        """Update the parameter array `arr` in place from its gradient `g` and its state `st`; `g` is
+        already negated when maximizing and has L2 weight decay added (decoupled decay
+        is already applied to `arr`)."""
         raise NotImplementedError
 
     def _closure_loss(self, closure):
@@ -314,6 +359,13 @@ def _cast_state(param, value, key=None):
 def _step_tensor(value=0.0):
     """A 0-d float32 tensor that counts steps, kept on the host as PyTorch keeps it."""
     return _wrap(B.numpy.array(value, dtype=B.numpy.float32))
+
+
+def _count_step(st: dict) -> float:
+    """Add one to the state's step counter and return the new count."""
+    step_arr = st["step"]._data
+    step_arr += 1
+    return float(step_arr)
 
 
 def _check_lr(lr):

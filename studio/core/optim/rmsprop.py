@@ -11,7 +11,6 @@ Update (PyTorch's rule), with g the gradient (negated when `maximize`):
 
 from __future__ import annotations
 
-from .. import backend as B
 from ..tensor import _wrap
 from .optimizer import Optimizer, _check, _check_lr, _step_tensor
 
@@ -65,61 +64,40 @@ class RMSprop(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """Perform a single optimization step; `closure` re-evaluates the model and returns the loss."""
-        loss = self._closure_loss(closure)
-        state = self.state
-        for group in self.param_groups:
-            lr = group["lr"]
-            alpha = group["alpha"]
-            eps = group["eps"]
-            weight_decay = group["weight_decay"]
-            momentum = group["momentum"]
-            centered = group["centered"]
-            maximize = group["maximize"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                arr = p._data
-                g = p.grad._data
-                xp = B.array_module(arr)
-                st = state[p]
-                if not st:
-                    st["step"] = _step_tensor()
-                    st["square_avg"] = _wrap(xp.zeros_like(arr))
-                    if momentum > 0:
-                        st["momentum_buffer"] = _wrap(xp.zeros_like(arr))
-                    if centered:
-                        st["grad_avg"] = _wrap(xp.zeros_like(arr))
-                st["step"]._data += 1
-                if maximize:
-                    g = -g
-                if weight_decay != 0:
-                    g = g + weight_decay * arr
-                s = st["square_avg"]._data
-                s *= alpha
-                tmp = g * g
-                tmp *= 1 - alpha
-                s += tmp
-                if centered:
-                    ga = st["grad_avg"]._data
-                    xp.subtract(g, ga, out=tmp)
-                    tmp *= 1 - alpha
-                    ga += tmp
-                    xp.multiply(ga, ga, out=tmp)
-                    xp.subtract(s, tmp, out=tmp)
-                    xp.sqrt(tmp, out=tmp)
-                else:
-                    xp.sqrt(s, out=tmp)
-                tmp += eps
-                xp.divide(g, tmp, out=tmp)
-                if momentum > 0:
-                    buf = st["momentum_buffer"]._data
-                    buf *= momentum
-                    buf += tmp
-                    xp.multiply(buf, lr, out=tmp)
-                else:
-                    tmp *= lr
-                arr -= tmp
-                p._vc[0] += 1
-        return loss
+    def _init_state(self, st, arr, group, xp):
+        st["step"] = _step_tensor()
+        st["square_avg"] = _wrap(xp.zeros_like(arr))
+        if group["momentum"] > 0:
+            st["momentum_buffer"] = _wrap(xp.zeros_like(arr))
+        if group["centered"]:
+            st["grad_avg"] = _wrap(xp.zeros_like(arr))
+
+    def _update(self, arr, g, st, group, xp):
+        st["step"]._data += 1
+        alpha = group["alpha"]
+        s = st["square_avg"]._data
+        s *= alpha
+        tmp = g * g
+        tmp *= 1 - alpha
+        s += tmp
+        if group["centered"]:
+            ga = st["grad_avg"]._data
+            xp.subtract(g, ga, out=tmp)
+            tmp *= 1 - alpha
+            ga += tmp
+            xp.multiply(ga, ga, out=tmp)
+            xp.subtract(s, tmp, out=tmp)
+            xp.sqrt(tmp, out=tmp)
+        else:
+            xp.sqrt(s, out=tmp)
+        tmp += group["eps"]
+        xp.divide(g, tmp, out=tmp)
+        lr = group["lr"]
+        if group["momentum"] > 0:
+            buf = st["momentum_buffer"]._data
+            buf *= group["momentum"]
+            buf += tmp
+            xp.multiply(buf, lr, out=tmp)
+        else:
+            tmp *= lr
+        arr -= tmp

@@ -9,7 +9,6 @@ Update (PyTorch's rule), with g the gradient (negated when `maximize`):
 
 from __future__ import annotations
 
-from .. import backend as B
 from ..tensor import _wrap
 from .optimizer import Optimizer, _check, _check_lr
 
@@ -61,39 +60,23 @@ class SGD(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """Perform a single optimization step; `closure` re-evaluates the model and returns the loss."""
-        loss = self._closure_loss(closure)
-        state = self.state
-        for group in self.param_groups:
-            lr = group["lr"]
-            momentum = group["momentum"]
-            dampening = group["dampening"]
-            weight_decay = group["weight_decay"]
-            nesterov = group["nesterov"]
-            maximize = group["maximize"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                arr = p._data
-                g = p.grad._data
-                xp = B.array_module(arr)
-                if maximize:
-                    g = -g
-                if weight_decay != 0:
-                    g = g + weight_decay * arr
-                if momentum != 0:
-                    st = state[p]
-                    buf = st.get("momentum_buffer")
-                    if buf is None:
-                        st["momentum_buffer"] = buf = _wrap(g.copy() if g is p.grad._data else g)
-                        b = buf._data
-                    else:
-                        b = buf._data
-                        b *= momentum
-                        b += (1 - dampening) * g if dampening != 0 else g
-                    g = g + momentum * b if nesterov else b
-                if lr != 0:
-                    xp.subtract(arr, lr * g, out=arr)
-                p._vc[0] += 1
-        return loss
+    def _param_state(self, p, group):
+        # plain SGD keeps no state, and makes no empty entries, as PyTorch does
+        return self.state[p] if group["momentum"] != 0 else None
+
+    def _update(self, arr, g, st, group, xp):
+        momentum = group["momentum"]
+        if momentum != 0:
+            buf = st.get("momentum_buffer")
+            if buf is None:
+                st["momentum_buffer"] = buf = _wrap(xp.array(g, copy=True))
+                b = buf._data
+            else:
+                dampening = group["dampening"]
+                b = buf._data
+                b *= momentum
+                b += (1 - dampening) * g if dampening != 0 else g
+            g = g + momentum * b if group["nesterov"] else b
+        lr = group["lr"]
+        if lr != 0:
+            xp.subtract(arr, lr * g, out=arr)
