@@ -32,21 +32,26 @@ class _LSTMClassifier(nn.Module):
         return self.head(h[-1])
 
 
-def test_lstm_learns_majority_of_a_sequence():
-    rng = np.random.default_rng(0)
-    x, y = _majority_sign_data(rng, 2048)
-    x_test, y_test = _majority_sign_data(rng, 512)
-    model = _LSTMClassifier()
-    opt = sc.optim.Adam(model.parameters(), lr=0.02)
-    for _epoch in range(3):
+def _train(model, x, y, rng, lr, epochs=3, batch=64):
+    """A few epochs of Adam on shuffled mini-batches, then evaluation mode."""
+    opt = sc.optim.Adam(model.parameters(), lr=lr)
+    for _epoch in range(epochs):
         order = rng.permutation(len(y))
-        for i in range(0, len(order), 64):
-            idx = sc.tensor(order[i : i + 64])
+        for i in range(0, len(order), batch):
+            idx = sc.tensor(order[i : i + batch])
             loss = F.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
     model.eval()
+
+
+def test_lstm_learns_majority_of_a_sequence():
+    rng = np.random.default_rng(0)
+    x, y = _majority_sign_data(rng, 2048)
+    x_test, y_test = _majority_sign_data(rng, 512)
+    model = _LSTMClassifier()
+    _train(model, x, y, rng, lr=0.02)
     with sc.no_grad():
         assert _accuracy(model(x_test), y_test) >= 0.95
 
@@ -77,15 +82,6 @@ def test_two_layer_transformer_learns_whether_a_token_appears():
     x, y = _contains_token_data(rng, 2048)
     x_test, y_test = _contains_token_data(rng, 512)
     model = _TokenTransformer()
-    opt = sc.optim.Adam(model.parameters(), lr=0.005)
-    for _epoch in range(3):
-        order = rng.permutation(len(y))
-        for i in range(0, len(order), 64):
-            idx = sc.tensor(order[i : i + 64])
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    model.eval()
+    _train(model, x, y, rng, lr=0.005)
     with sc.no_grad():
         assert _accuracy(model(x_test), y_test) >= 0.95

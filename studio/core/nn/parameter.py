@@ -15,20 +15,7 @@ class Parameter(Tensor):
     """
 
     def __init__(self, data=None, requires_grad=True):
-        if data is None:
-            data = Tensor(np.zeros((0,), np.float32))
-        elif not isinstance(data, Tensor):
-            data = Tensor(data)
-        self._data = data._data
-        self._vc = data._vc
-        self._rg = False
-        self.grad = None
-        self.grad_fn = None
-        self._retains_grad = False
-        self._hooks = None
-        self._accum = None
-        self._output_nr = 0
-        self._name = None
+        _share(self, data)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -50,6 +37,24 @@ class Parameter(Tensor):
         return (_rebuild_parameter, (type(self), B.to_numpy(self._data), self._rg))
 
 
+def _share(t, data) -> None:
+    """Make `t` a fresh leaf sharing `data`'s memory and version counter: wrapping, never copying."""
+    if data is None:
+        data = Tensor(np.zeros((0,), np.float32))
+    elif not isinstance(data, Tensor):
+        data = Tensor(data)
+    t._data = data._data
+    t._vc = data._vc
+    t._rg = False
+    t.grad = None
+    t.grad_fn = None
+    t._retains_grad = False
+    t._hooks = None
+    t._accum = None
+    t._output_nr = 0
+    t._name = None
+
+
 def _rebuild_parameter(cls, array, requires_grad):
     return cls(Tensor(array), requires_grad)
 
@@ -61,18 +66,5 @@ class Buffer(Tensor):
     """
 
     def __init__(self, data=None, *, persistent=True):
-        if data is None:
-            data = Tensor(np.zeros((0,), np.float32))
-        elif not isinstance(data, Tensor):
-            data = Tensor(data)
-        self._data = data._data
-        self._vc = data._vc
-        self._rg = False
-        self.grad = None
-        self.grad_fn = None
-        self._retains_grad = False
-        self._hooks = None
-        self._accum = None
-        self._output_nr = 0
-        self._name = None
+        _share(self, data)
         self.persistent = persistent
