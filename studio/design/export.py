@@ -11,8 +11,8 @@ import json
 import keyword
 import re
 import textwrap
-from pathlib import Path
 
+from .. import assets
 from .build import BuildError
 from .catalogue import CATALOGUE, Ctor
 from .samples import SAMPLE_INFO, make_sequences, make_tokens
@@ -240,18 +240,17 @@ def _data_code(project) -> tuple[str, list[str]]:
     """The default data location and the body of `load_data(path) -> (x, y)`."""
     data = project.data
     kind = data.get("kind", "sample")
-    assets = Path(__file__).resolve().parents[2] / "assets"
     if kind == "sample":
         name = data.get("sample")
         if name == "iris":
-            return str(assets / "data" / "iris.csv"), [
+            return str(assets.DATA / "iris.csv"), [
                 "frame = pd.read_csv(path)",
                 'classes = sorted(frame["species"].unique())',
                 'y = frame["species"].map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)',
                 'return frame.drop(columns=["species"]).to_numpy(np.float32), y',
             ]
         if name == "digits":
-            return str(assets / "data" / "digits_8x8.npz"), [
+            return str(assets.DATA / "digits_8x8.npz"), [
                 "with np.load(path) as d:",
                 '    return d["images"][:, None].astype(np.float32) / 16.0, d["labels"].astype(np.int64)',
             ]

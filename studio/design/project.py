@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import assets
 from .catalogue import LOSSES, TASKS
 from .document import Design
 from .validate import design_problems
@@ -58,8 +59,7 @@ DEFAULT_TRAINING = {
     "device": "cpu",
 }
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
-TEMPLATES_DIR = ASSETS / "templates"
+TEMPLATES_DIR = assets.TEMPLATES
 
 
 class ProjectError(Exception):

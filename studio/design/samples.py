@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 SAMPLE_INFO = {
     "iris": {

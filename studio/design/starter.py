@@ -218,7 +218,7 @@ def default_design(info: dict, data: dict | None = None) -> Design:
 
 
 def template_projects() -> dict:
-    """The shipped templates, made from the designs above (assets/templates/*.studio hold them)."""
+    """The shipped templates, made from the designs above (studio/assets/templates/*.studio hold them)."""
     from .project import new_project
 
     seq, tok = SAMPLE_INFO["sequences"], SAMPLE_INFO["tokens"]
@@ -268,7 +268,7 @@ def template_projects() -> dict:
 
 
 def write_templates(folder=None) -> list:
-    """Write every template project into `folder` (default: assets/templates); returns the paths."""
+    """Write every template project into `folder` (default: studio/assets/templates); returns the paths."""
     from .project import TEMPLATES_DIR, save_project
 
     folder = Path(folder) if folder is not None else TEMPLATES_DIR

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
-ICON_DIR = Path(__file__).resolve().parents[2] / "assets" / "icons"
+from .. import assets
+
+ICON_DIR = assets.ICONS
 
 # One hue per palette category; the same colour marks the node's header on the canvas.
 CATEGORY_COLORS = {

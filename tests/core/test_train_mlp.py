@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import numpy as np
 
 import studio.core as sc
+from studio import assets
 from studio.core import nn, optim
 
-IRIS = Path(__file__).resolve().parents[2] / "assets" / "data" / "iris.csv"
+IRIS = assets.DATA / "iris.csv"
 
 
 def _iris_split(seed=0, test_fraction=0.3):

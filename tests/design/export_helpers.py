@@ -8,7 +8,8 @@ import uuid
 
 import numpy as np
 
-from studio.design.samples import ASSETS, make_sequences, make_tokens
+from studio import assets
+from studio.design.samples import make_sequences, make_tokens
 
 
 def tiny_data(project, folder):
@@ -18,13 +19,13 @@ def tiny_data(project, folder):
     if kind == "csv" or sample == "iris":
         import pandas as pd
 
-        frame = pd.read_csv(ASSETS / "data" / "iris.csv")
+        frame = pd.read_csv(assets.DATA / "iris.csv")
         path = folder / "tiny.csv"
         frame.groupby("species").head(8).to_csv(path, index=False)
         return path
     path = folder / "tiny.npz"
     if sample == "digits":
-        with np.load(ASSETS / "data" / "digits_8x8.npz") as d:
+        with np.load(assets.DATA / "digits_8x8.npz") as d:
             np.savez(path, images=d["images"][:40], labels=d["labels"][:40])
     elif sample == "sequences":
         x, y = make_sequences(n=30)

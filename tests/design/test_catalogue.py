@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from design_cases import LAYER_CASES, build_or_skip, copy_state, one_layer, sample_input
 
+from studio import assets
 from studio.design import CATALOGUE, CATEGORIES, Param, ParamError, by_category, default_params, spec
 from studio.design.catalogue import PARAM_KINDS, validate_params
 
@@ -46,7 +45,7 @@ ENGINE_LAYERS = [
     "Softplus",
 ]
 DESIGN_LAYERS = ["Input", "Output", "Add", "Concat", "Multiply", "Reshape", "Flatten", "Permute"]
-ICONS = Path(__file__).resolve().parents[2] / "assets" / "icons"
+ICONS = assets.ICONS
 
 
 def test_catalogue_covers_every_layer():

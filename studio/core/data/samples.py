@@ -7,14 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ... import assets
 from ..tensor import _wrap
 from .dataset import TensorDataset
 from .tabular import CSVDataset
 
-__all__ = ["ASSETS", "SAMPLES", "digits_image_folder", "list_samples", "load_sample", "sample_path"]
+__all__ = ["SAMPLES", "digits_image_folder", "list_samples", "load_sample", "sample_path"]
 
-ASSETS = Path(__file__).resolve().parents[3] / "assets"
-DATA = ASSETS / "data"
 
 SAMPLES = {
     "iris": {
@@ -45,7 +44,7 @@ def sample_path(name) -> Path:
     """The file of a sample data set inside the assets folder."""
     if name not in SAMPLES:
         raise ValueError(f"unknown sample data set {name!r}; the samples are: {', '.join(SAMPLES)}")
-    path = DATA / SAMPLES[name]["file"]
+    path = assets.DATA / SAMPLES[name]["file"]
     if not path.exists():
         raise FileNotFoundError(f"sample data file missing: {path} (the assets folder is incomplete)")
     return path
