@@ -1,4 +1,5 @@
-"""Evaluation metrics: accuracy, precision/recall/F1, confusion matrix and regression errors.
+"""Evaluation metrics: accuracy, precision/recall/F1, ROC and precision-recall curves, calibration,
+confusion matrix and regression errors.
 
 Every metric takes predictions and targets as Tensors or arrays (numpy or cupy). Classification
 predictions are class indices, or scores (logits or probabilities) with the classes along dim 1
@@ -15,15 +16,21 @@ from .tensor import Tensor
 
 __all__ = [
     "accuracy",
+    "average_precision_score",
+    "calibration_curve",
     "confusion_matrix",
     "f1_score",
     "mean_absolute_error",
     "mean_squared_error",
     "precision",
     "precision_recall_f1",
+    "precision_recall_curve",
     "r2_score",
     "recall",
+    "roc_auc_score",
+    "roc_curve",
     "root_mean_squared_error",
+    "support",
 ]
 
 
@@ -166,6 +173,194 @@ def recall(preds, target, *, average="macro", num_classes=None, threshold=0.5):
 def f1_score(preds, target, *, average="macro", num_classes=None, threshold=0.5):
     """The harmonic mean of precision and recall (see `precision_recall_f1`)."""
     return _prf(preds, target, average, num_classes, threshold)[2]
+
+
+# ------------------------------------------------------------------------- curves from scores
+
+
+def _softmax_rows(s):
+    e = np.exp(s - s.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _scores(scores, target, where):
+    """Scores as float64 host arrays: (N,) for a binary task, or (N, C) probabilities, and int64 targets.
+
+    Binary scores may be probabilities or logits of class 1, or (N, 2) class scores; (N, C) scores
+    that are not probabilities (outside [0, 1] or rows not summing to 1) go through a softmax.
+    """
+    s = B.to_numpy(_array(scores, where, "scores")).astype(np.float64)
+    t = B.to_numpy(_array(target, where, "target"))
+    if t.dtype.kind == "f" and t.size and bool((t != np.round(t)).any()):
+        raise ValueError(f"{where}: target must hold class indices, got non-integer values")
+    t = t.astype(np.int64).reshape(-1)
+    if s.ndim == 2 and s.shape[1] == 2 and s.shape[0] == t.size:
+        s = _softmax_rows(s)[:, 1] if not _are_probabilities(s) else s[:, 1]
+    if s.ndim == 1 or (s.ndim == 2 and s.shape[1] == 1):
+        s = s.reshape(-1)
+        if s.size != t.size:
+            raise ValueError(f"{where}: {s.size} scores for {t.size} targets")
+        if t.size and (t.min() < 0 or t.max() > 1):
+            raise ValueError(f"{where}: binary scores need targets 0 and 1, got classes up to {int(t.max())}")
+        return s, t
+    if s.ndim != 2 or s.shape[0] != t.size:
+        raise ValueError(
+            f"{where}: scores of shape {tuple(s.shape)} do not fit target of shape ({t.size},): expected "
+            "(N,) binary scores or (N, C) class scores"
+        )
+    if t.size and (t.min() < 0 or t.max() >= s.shape[1]):
+        raise ValueError(
+            f"{where}: target holds class {int(t.max())}, out of range for {s.shape[1]} score columns"
+        )
+    return (s if _are_probabilities(s) else _softmax_rows(s)), t
+
+
+def _are_probabilities(s):
+    return bool(s.size == 0 or (s.min() >= 0 and s.max() <= 1 and np.allclose(s.sum(axis=1), 1, atol=1e-4)))
+
+
+def _binary_counts(score, positive):
+    """False and true positives at each distinct threshold, thresholds descending (scikit-learn's rule)."""
+    order = np.argsort(score, kind="mergesort")[::-1]
+    score, positive = score[order], positive[order].astype(np.float64)
+    last = np.r_[np.flatnonzero(np.diff(score)), positive.size - 1]
+    tps = np.cumsum(positive)[last]
+    return 1 + last - tps, tps, score[last]
+
+
+def _check_both_classes(positive, where):
+    if positive.size == 0 or positive.all() or not positive.any():
+        raise ValueError(f"{where}: only one class present in target; the score is not defined")
+
+
+def roc_curve(scores, target, *, drop_intermediate=True):
+    """(false positive rates, true positive rates, thresholds) of binary scores, as scikit-learn's.
+
+    Thresholds descend from +inf; `drop_intermediate` drops the points that do not change the curve's
+    shape. Targets are 0 and 1.
+    """
+    s, t = _scores(scores, target, "roc_curve")
+    if s.ndim != 1:
+        raise ValueError("roc_curve: needs binary scores; use roc_auc_score for class scores")
+    positive = t == 1
+    _check_both_classes(positive, "roc_curve")
+    fps, tps, thr = _binary_counts(s, positive)
+    if drop_intermediate and fps.size > 2:
+        keep = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])
+        fps, tps, thr = fps[keep], tps[keep], thr[keep]
+    fps, tps, thr = np.r_[0, fps], np.r_[0, tps], np.r_[np.inf, thr]
+    return fps / fps[-1], tps / tps[-1], thr
+
+
+def precision_recall_curve(scores, target):
+    """(precision, recall, thresholds) of binary scores, as scikit-learn's: thresholds ascend, and
+    the curve ends at precision 1, recall 0."""
+    s, t = _scores(scores, target, "precision_recall_curve")
+    if s.ndim != 1:
+        raise ValueError("precision_recall_curve: needs binary scores; use one column of class scores")
+    positive = t == 1
+    _check_both_classes(positive, "precision_recall_curve")
+    fps, tps, thr = _binary_counts(s, positive)
+    prec = _divide(tps, tps + fps)
+    rec = tps / tps[-1]
+    return np.r_[prec[::-1], 1.0], np.r_[rec[::-1], 0.0], thr[::-1]
+
+
+def _per_class(scores, target, where, binary_score):
+    """A binary score of each class against the rest, with the support of each class; NaN where a
+    class is absent from target (or is every sample), as its score is not defined then."""
+    s, t = _scores(scores, target, where)
+    if s.ndim == 1:
+        return np.array([binary_score(s, t == 1)]), np.array([int((t == 1).sum())])
+    values, support = [], []
+    for c in range(s.shape[1]):
+        positive = t == c
+        defined = positive.any() and not positive.all()
+        values.append(binary_score(s[:, c], positive) if defined else np.nan)
+        support.append(int(positive.sum()))
+    return np.array(values), np.array(support)
+
+
+def _average(values, support, average, where):
+    if average not in ("macro", "weighted", None):
+        raise ValueError(f"{where}: average must be 'macro', 'weighted' or None, got {average!r}")
+    if average is None:
+        return values
+    defined = ~np.isnan(values)
+    if not defined.any():
+        raise ValueError(f"{where}: only one class present in target; the score is not defined")
+    if average == "weighted":
+        return float(np.average(values[defined], weights=support[defined]))
+    return float(values[defined].mean())
+
+
+def _auc_of(score, positive):
+    _check_both_classes(positive, "roc_auc_score")
+    fps, tps, _ = _binary_counts(score, positive)
+    fpr, tpr = np.r_[0, fps] / fps[-1], np.r_[0, tps] / tps[-1]
+    return float(np.trapezoid(tpr, fpr))
+
+
+def _ap_of(score, positive):
+    _check_both_classes(positive, "average_precision_score")
+    fps, tps, _ = _binary_counts(score, positive)
+    prec = np.r_[_divide(tps, tps + fps)[::-1], 1.0]
+    rec = np.r_[(tps / tps[-1])[::-1], 0.0]
+    return float(-np.sum(np.diff(rec) * prec[:-1]))
+
+
+def roc_auc_score(scores, target, *, average="macro"):
+    """The area under the ROC curve: of binary scores, or of each class against the rest (one-vs-rest)
+    averaged as `average` says ('macro', 'weighted' by support, or None for per-class values)."""
+    return _average(*_per_class(scores, target, "roc_auc_score", _auc_of), average, "roc_auc_score")
+
+
+def average_precision_score(scores, target, *, average="macro"):
+    """The area under the precision-recall curve as a step sum (scikit-learn's), binary or one-vs-rest."""
+    values, support = _per_class(scores, target, "average_precision_score", _ap_of)
+    return _average(values, support, average, "average_precision_score")
+
+
+def calibration_curve(scores, target, *, n_bins=5, strategy="uniform"):
+    """(fraction of positives, mean predicted probability) per non-empty bin of binary probabilities,
+    as scikit-learn's; `strategy` 'uniform' bins [0, 1] evenly, 'quantile' by the scores' quantiles."""
+    s, t = _scores(scores, target, "calibration_curve")
+    if s.ndim != 1:
+        raise ValueError(
+            "calibration_curve: needs binary probabilities (for class scores, pass the "
+            "top probability and whether the prediction was right)"
+        )
+    if s.size and (s.min() < 0 or s.max() > 1):
+        raise ValueError("calibration_curve: scores must be probabilities in [0, 1]")
+    if not (isinstance(n_bins, int) and n_bins >= 1):
+        raise ValueError(f"calibration_curve: n_bins must be a positive int, got {n_bins!r}")
+    if strategy == "uniform":
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
+    elif strategy == "quantile":
+        edges = np.percentile(s, np.linspace(0, 1, n_bins + 1) * 100)
+    else:
+        raise ValueError(f"calibration_curve: strategy must be 'uniform' or 'quantile', got {strategy!r}")
+    ids = np.searchsorted(edges[1:-1], s)
+    total = np.bincount(ids, minlength=n_bins)
+    full = total != 0
+    true = np.bincount(ids, weights=t.astype(np.float64), minlength=n_bins)
+    pred = np.bincount(ids, weights=s, minlength=n_bins)
+    return true[full] / total[full], pred[full] / total[full]
+
+
+def support(target, num_classes=None):
+    """The number of samples of each class: an int64 array of length num_classes."""
+    t = B.to_numpy(_array(target, "support", "target")).astype(np.int64).reshape(-1)
+    if t.size and t.min() < 0:
+        raise ValueError(f"support: target holds a negative class index {int(t.min())}")
+    n = int(t.max()) + 1 if t.size else 0
+    if num_classes is not None:
+        if n > num_classes:
+            raise ValueError(
+                f"support: target holds class {n - 1}, out of range for num_classes={num_classes}"
+            )
+        n = num_classes
+    return np.bincount(t, minlength=n).astype(np.int64)
 
 
 # ----------------------------------------------------------------------------------- regression

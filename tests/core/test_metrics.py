@@ -115,3 +115,119 @@ def test_binary_average_with_one_class_present():
         M.f1_score([0, 2], [0, 1], average="binary", num_classes=3)
     with pytest.raises(ValueError, match="out of range for num_classes=2"):
         M.f1_score([0, 2], [0, 1], average="binary")
+
+
+# ------------------------------------------------------------- curves, against scikit-learn
+
+
+def _binary_case(seed, n=60, ties=False):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    y[:2] = [0, 1]  # both classes present
+    s = rng.random(n) * 0.6 + 0.4 * y  # informative but overlapping
+    if ties:
+        s = np.round(s, 1)
+    return s, y
+
+
+def _multiclass_case(seed, n=90, c=4):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, c, n)
+    y[:c] = np.arange(c)
+    logits = rng.normal(size=(n, c)) + 1.5 * np.eye(c)[y]
+    return logits, y
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("drop", [False, True])
+def test_roc_curve_matches_sklearn(ties, drop):
+    skm = pytest.importorskip("sklearn.metrics")
+    for seed in range(5):
+        s, y = _binary_case(seed, ties=ties)
+        fpr, tpr, thr = M.roc_curve(sc.tensor(s), sc.tensor(y), drop_intermediate=drop)
+        efpr, etpr, ethr = skm.roc_curve(y, s, drop_intermediate=drop)
+        np.testing.assert_allclose(fpr, efpr)
+        np.testing.assert_allclose(tpr, etpr)
+        np.testing.assert_allclose(thr, ethr)
+        assert M.roc_auc_score(s, y) == pytest.approx(skm.roc_auc_score(y, s))
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_precision_recall_curve_and_average_precision_match_sklearn(ties):
+    skm = pytest.importorskip("sklearn.metrics")
+    for seed in range(5):
+        s, y = _binary_case(seed, ties=ties)
+        p, r, thr = M.precision_recall_curve(s, y)
+        ep, er, ethr = skm.precision_recall_curve(y, s)
+        np.testing.assert_allclose(p, ep)
+        np.testing.assert_allclose(r, er)
+        np.testing.assert_allclose(thr, ethr)
+        assert M.average_precision_score(s, y) == pytest.approx(skm.average_precision_score(y, s))
+
+
+@pytest.mark.parametrize("average", ["macro", "weighted", None])
+def test_one_vs_rest_scores_match_sklearn(average):
+    skm = pytest.importorskip("sklearn.metrics")
+    from sklearn.preprocessing import label_binarize
+
+    for seed in range(4):
+        logits, y = _multiclass_case(seed)
+        probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        auc = M.roc_auc_score(sc.tensor(logits), sc.tensor(y), average=average)  # logits: softmax first
+        np.testing.assert_allclose(auc, skm.roc_auc_score(y, probs, multi_class="ovr", average=average))
+        onehot = label_binarize(y, classes=range(probs.shape[1]))
+        ap = M.average_precision_score(probs, y, average=average)
+        np.testing.assert_allclose(ap, skm.average_precision_score(onehot, probs, average=average))
+
+
+def test_two_column_scores_are_binary_scores():
+    skm = pytest.importorskip("sklearn.metrics")
+    s, y = _binary_case(7)
+    logits = np.stack([np.zeros_like(s), np.log(s / (1 - s + 1e-12) + 1e-12)], 1)
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    assert M.roc_auc_score(logits, y) == pytest.approx(skm.roc_auc_score(y, probs[:, 1]))
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "quantile"])
+@pytest.mark.parametrize("n_bins", [1, 5, 10])
+def test_calibration_curve_matches_sklearn(strategy, n_bins):
+    calibration = pytest.importorskip("sklearn.calibration")
+    for seed in range(4):
+        s, y = _binary_case(seed, ties=seed % 2 == 1)
+        s = np.clip(s, 0, 1)
+        got = M.calibration_curve(s, y, n_bins=n_bins, strategy=strategy)
+        want = calibration.calibration_curve(y, s, n_bins=n_bins, strategy=strategy)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w)
+
+
+def test_support_counts_each_class():
+    assert M.support(sc.tensor(TRUE)).tolist() == [2, 3, 2]
+    assert M.support(np.array([1, 1]), num_classes=4).tolist() == [0, 2, 0, 0]
+    with pytest.raises(ValueError, match="out of range for num_classes=2"):
+        M.support([0, 3], num_classes=2)
+
+
+def test_curve_errors_name_the_problem():
+    with pytest.raises(ValueError, match="only one class present"):
+        M.roc_auc_score([0.1, 0.7], [1, 1])
+    with pytest.raises(ValueError, match="only one class present"):
+        M.precision_recall_curve([0.1, 0.7], [0, 0])
+    with pytest.raises(ValueError, match=r"3 scores for 2 targets"):
+        M.roc_curve([0.1, 0.2, 0.3], [0, 1])
+    with pytest.raises(ValueError, match="binary scores need targets 0 and 1"):
+        M.roc_curve([0.1, 0.2, 0.3], [0, 1, 2])
+    with pytest.raises(ValueError, match="out of range for 3 score columns"):
+        M.roc_auc_score(np.full((2, 3), 1 / 3), [0, 3])
+    with pytest.raises(ValueError, match="probabilities in"):
+        M.calibration_curve([0.5, 1.5], [0, 1])
+    with pytest.raises(ValueError, match="average must be"):
+        M.roc_auc_score(np.full((2, 2), 0.5), [0, 1], average="micro")
+
+
+def test_a_class_absent_from_target_is_nan_per_class_and_left_out_of_the_mean():
+    probs = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.8, 0.1]])
+    y = np.array([0, 1, 0, 1])
+    per_class = M.roc_auc_score(probs, y, average=None)
+    assert np.isnan(per_class[2]) and per_class[:2].tolist() == [1.0, 1.0]
+    assert M.roc_auc_score(probs, y) == 1.0
