@@ -8,7 +8,8 @@ import numbers
 import numpy as np
 
 from . import backend as B
-from .tensor import Tensor, _wrap
+from .ops.elementwise import _check_inplace
+from .tensor import Tensor, _to_array, _wrap
 
 
 def _size(size):
@@ -22,83 +23,6 @@ def _size(size):
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
     return tuple(builtins.int(s) for s in size)
-
-
-def _infer_dtype(data):
-    """PyTorch's dtype for Python data: bools, ints to int64, floats to the default float type."""
-    if isinstance(data, np.generic) and data.dtype in B._BY_NP:
-        return data.dtype  # a numpy scalar keeps its type, as an array does
-    if isinstance(data, builtins.bool):
-        return np.bool_
-    if isinstance(data, numbers.Integral):
-        return np.int64
-    if isinstance(data, numbers.Real):
-        return B.get_default_dtype().np
-    try:
-        arr = np.asarray(data)
-    except ValueError as e:
-        raise ValueError(f"can't make a tensor from ragged or malformed data: {e}") from None
-    if arr.dtype.kind == "f" and arr.dtype != np.float16:
-        # nested Python floats: default type; numpy arrays keep theirs (handled by the caller)
-        return B.get_default_dtype().np
-    if arr.dtype.kind == "i":
-        return np.int64
-    if arr.dtype.kind == "u" and arr.dtype != np.uint8:
-        return np.int64
-    if arr.dtype.kind in "US O".replace(" ", ""):
-        raise TypeError(f"can't make a tensor from data of type {arr.dtype}: expected numbers")
-    return arr.dtype
-
-
-def _to_array(data, dtype=None, device=None, copy=False):
-    """An array on `device` for `data` (tensor, array, number or nested sequence)."""
-    dev = B.as_device(device) if device is not None else None
-    if isinstance(data, Tensor):
-        arr = data._data
-        if dev is None:
-            dev = data.device
-    elif isinstance(data, np.ndarray) or B.is_cuda_array(data):
-        arr = data
-        if dtype is None:
-            B.from_numpy_dtype(arr.dtype)  # refuses unsupported types with a clear message
-        if dev is None:
-            dev = B.device_of(arr)
-    else:
-        if isinstance(data, list | tuple) and builtins.any(isinstance(d, Tensor) for d in _flat(data)):
-            data = _nested_tensors_to_list(data)
-        np_dtype = B.as_dtype(dtype).np if dtype is not None else _infer_dtype(data)
-        try:
-            arr = np.array(data, dtype=np_dtype)
-        except ValueError as e:
-            raise ValueError(f"can't make a tensor from ragged or malformed data: {e}") from None
-        copy = False
-    if dtype is not None:
-        d = B.as_dtype(dtype).np
-        if arr.dtype != d:
-            arr = arr.astype(d)
-            copy = False
-    elif arr.dtype not in B._BY_NP:
-        arr = arr.astype(B.from_numpy_dtype(arr.dtype).np)
-    if copy:
-        arr = arr.copy()
-    return B.to_device_array(arr, dev or B.CPU)
-
-
-def _flat(seq):
-    for s in seq:
-        if isinstance(s, list | tuple):
-            yield from _flat(s)
-        else:
-            yield s
-
-
-def _nested_tensors_to_list(seq):
-    return [
-        _nested_tensors_to_list(s)
-        if isinstance(s, list | tuple)
-        else (s.item() if isinstance(s, Tensor) else s)
-        for s in seq
-    ]
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
@@ -311,8 +235,6 @@ def bernoulli(input, p=None, *, generator=None):
 
 
 def _fill_random(t, arr):
-    from .ops.elementwise import _check_inplace
-
     _check_inplace(t)
     B.array_module(t._data).copyto(t._data, arr, casting="unsafe")
     t._vc[0] += 1

@@ -1,18 +1,23 @@
 """Tensor: an array (numpy or cupy) with a gradient and the node that made it.
 
-Methods are thin: each delegates to the op family in `studio.core.ops` that implements it.
+Here too: `_wrap`, the unchecked constructor, and `_to_array`, which turns Python data into a
+tensor's array. Methods are thin: each delegates to the op family in `studio.core.ops` that
+implements it; how op results join the graph is `autograd/record.py`.
 """
 
 from __future__ import annotations
 
 import builtins
-from weakref import ref as _weakref
+import numbers
+import weakref
 
 import numpy as np
 
 from . import backend as B
-from .autograd import grad_mode
-from .autograd.graph import AccumulateGrad
+from ._arrays import wrap_dim
+from ._format import format_tensor
+from .autograd import views as _views
+from .autograd.graph import RemovableHandle
 
 _ndarray = np.ndarray
 
@@ -34,91 +39,81 @@ def _wrap(data, grad_fn=None, requires_grad=False, vc=None):
     return t
 
 
-def _result(data, node=None, output_nr=0, vc=None):
-    """An op's output: attach `node` as grad_fn when it was recorded, and tell it the output's meta."""
-    if type(data) is not _ndarray:
-        data = B.ensure_array(data)
-    t = _new(Tensor)
-    t._data = data
-    t.grad = None
-    t._vc = [0] if vc is None else vc
-    t._retains_grad = False
-    t._hooks = None
-    t._accum = None
-    t._output_nr = output_nr
-    t._name = None
-    t._view = None
-    if node is None:
-        t._rg = False
-        t.grad_fn = None
+def _infer_dtype(data):
+    """PyTorch's dtype for Python data: bools, ints to int64, floats to the default float type."""
+    if isinstance(data, np.generic) and data.dtype in B._BY_NP:
+        return data.dtype  # a numpy scalar keeps its type, as an array does
+    if isinstance(data, builtins.bool):
+        return np.bool_
+    if isinstance(data, numbers.Integral):
+        return np.int64
+    if isinstance(data, numbers.Real):
+        return B.get_default_dtype().np
+    try:
+        arr = np.asarray(data)
+    except ValueError as e:
+        raise ValueError(f"can't make a tensor from ragged or malformed data: {e}") from None
+    if arr.dtype.kind == "f" and arr.dtype != np.float16:
+        # nested Python floats: default type; numpy arrays keep theirs (handled by the caller)
+        return B.get_default_dtype().np
+    if arr.dtype.kind == "i":
+        return np.int64
+    if arr.dtype.kind == "u" and arr.dtype != np.uint8:
+        return np.int64
+    if arr.dtype.kind in "US O".replace(" ", ""):
+        raise TypeError(f"can't make a tensor from data of type {arr.dtype}: expected numbers")
+    return arr.dtype
+
+
+def _to_array(data, dtype=None, device=None, copy=False):
+    """An array on `device` for `data` (tensor, array, number or nested sequence)."""
+    dev = B.as_device(device) if device is not None else None
+    if isinstance(data, Tensor):
+        arr = data._data
+        if dev is None:
+            dev = data.device
+    elif isinstance(data, np.ndarray) or B.is_cuda_array(data):
+        arr = data
+        if dtype is None:
+            B.from_numpy_dtype(arr.dtype)  # refuses unsupported types with a clear message
+        if dev is None:
+            dev = B.device_of(arr)
     else:
-        t._rg = True
-        t.grad_fn = node
-        if output_nr == 0 and node._meta is None:
-            node._meta = (data.shape, data.dtype)
+        if isinstance(data, list | tuple) and builtins.any(isinstance(d, Tensor) for d in _flat(data)):
+            data = _nested_tensors_to_list(data)
+        np_dtype = B.as_dtype(dtype).np if dtype is not None else _infer_dtype(data)
+        try:
+            arr = np.array(data, dtype=np_dtype)
+        except ValueError as e:
+            raise ValueError(f"can't make a tensor from ragged or malformed data: {e}") from None
+        copy = False
+    if dtype is not None:
+        d = B.as_dtype(dtype).np
+        if arr.dtype != d:
+            arr = arr.astype(d)
+            copy = False
+    elif arr.dtype not in B._BY_NP:
+        arr = arr.astype(B.from_numpy_dtype(arr.dtype).np)
+    if copy:
+        arr = arr.copy()
+    return B.to_device_array(arr, dev or B.CPU)
+
+
+def _flat(seq):
+    for s in seq:
+        if isinstance(s, list | tuple):
+            yield from _flat(s)
         else:
-            node.set_output_meta(output_nr, data.shape, data.dtype)
-    return t
+            yield s
 
 
-_new = object.__new__
-_NO_EDGE = (None, 0)
-
-
-def _leaf_edge(t):
-    """The accumulator edge of leaf `t`, made on first use (the leaf holds it weakly)."""
-    ref = t._accum
-    acc = ref() if ref is not None else None
-    if acc is None:
-        acc = AccumulateGrad(t)
-        t._accum = _weakref(acc)
-    return (acc, 0)
-
-
-def edge(t):
-    """The (node, output index) a gradient for `t` flows into, or (None, 0) when it needs none."""
-    if t is None or not (t.__class__ is Tensor or isinstance(t, Tensor)):
-        return _NO_EDGE
-    v = t._view if t.__class__ is Tensor else _views.view_info(t)
-    if v is not None and v[1] != t._vc[0]:
-        _views.refresh(t)
-    if not t._rg:
-        return _NO_EDGE
-    fn = t.grad_fn
-    if fn is not None:
-        return (fn, t._output_nr)
-    return _leaf_edge(t)
-
-
-def needs_grad(*tensors) -> bool:
-    """Whether an op on these inputs must be recorded."""
-    if not grad_mode._enabled:
-        return False
-    return any(t is not None and (t.__class__ is Tensor or isinstance(t, Tensor)) and t._rg for t in tensors)
-
-
-def record(node, inputs, saved=None):
-    """Wire `node` to its inputs: the one step every recorded op takes."""
-    edges = []
-    add = edges.append
-    for t in inputs:
-        # inlined `edge`: this runs once per input of every recorded op
-        if t.__class__ is Tensor:
-            v = t._view
-            if v is not None and v[1] != t._vc[0]:
-                _views.refresh(t)  # a view whose base changed in place since its grad_fn was set
-        elif not isinstance(t, Tensor):
-            add(_NO_EDGE)
-            continue
-        if not t._rg:
-            add(_NO_EDGE)
-        elif t.grad_fn is not None:
-            add((t.grad_fn, t._output_nr))
-        else:
-            add(_leaf_edge(t))
-    node.next_functions = tuple(edges)
-    node.saved = saved
-    return node
+def _nested_tensors_to_list(seq):
+    return [
+        _nested_tensors_to_list(s)
+        if isinstance(s, list | tuple)
+        else (s.item() if isinstance(s, Tensor) else s)
+        for s in seq
+    ]
 
 
 class Tensor:
@@ -143,8 +138,6 @@ class Tensor:
 
     def __init__(self, data=None, *sizes, requires_grad=False, dtype=None, device=None):
         """`Tensor(data)` copies data as the default float type; `Tensor(2, 3)` makes a (2, 3) tensor."""
-        from .creation import _to_array
-
         if isinstance(data, builtins.int | np.integer) and not isinstance(data, builtins.bool):
             shape = (data,) + sizes
             if not builtins.all(isinstance(s, builtins.int | np.integer) for s in shape):
@@ -226,7 +219,7 @@ class Tensor:
     def size(self, dim=None):
         if dim is None:
             return Size(self._data.shape)
-        return self._data.shape[_wrap_dim(dim, self._data.ndim, "size")]
+        return self._data.shape[wrap_dim(dim, self._data.ndim, "size")]
 
     @property
     def ndim(self) -> int:
@@ -286,7 +279,7 @@ class Tensor:
 
     def stride(self, dim=None):
         strides = tuple(s // self._data.itemsize for s in self._data.strides)
-        return strides if dim is None else strides[_wrap_dim(dim, self._data.ndim, "stride")]
+        return strides if dim is None else strides[wrap_dim(dim, self._data.ndim, "stride")]
 
     def is_contiguous(self) -> bool:
         return builtins.bool(self._data.flags.c_contiguous)
@@ -397,15 +390,11 @@ class Tensor:
         if device is not None:
             dev = B.as_device(device)
             if dev != self.device or (dev.type == "cuda" and not self.is_cuda):
-                from .ops.elementwise import to_device
-
-                out = to_device(out, dev)
+                out = _ew.to_device(out, dev)
         if dtype is not None:
             d = B.as_dtype(dtype)
             if d.np != out._data.dtype:
-                from .ops.elementwise import cast
-
-                out = cast(out, d)
+                out = _ew.cast(out, d)
         if copy and out is self:
             out = self.clone()
         return out
@@ -468,7 +457,7 @@ class Tensor:
             seed = _np_array(1, data.dtype) if data.ndim == 0 else _np_ones(data.shape, data.dtype)
             _engine.run_backward(((fn, self._output_nr),), (seed,), bool(retain_graph))
             return
-        _autograd.backward(
+        _entry.backward(
             self,
             None if gradient is None else (gradient,),
             retain_graph=retain_graph,
@@ -491,8 +480,6 @@ class Tensor:
         if self.grad_fn is None or self._retains_grad:
             return
         self._retains_grad = True
-        import weakref
-
         ref = weakref.ref(self)
         nr = self._output_nr
         multi = self.grad_fn.n_outputs != 1
@@ -521,8 +508,6 @@ class Tensor:
             if self._hooks is None:
                 self._hooks = []
             self._hooks.append(hook)
-            from .autograd.graph import RemovableHandle
-
             return RemovableHandle(self._hooks, hook)
         nr = self._output_nr
         multi = self.grad_fn.n_outputs != 1
@@ -646,8 +631,6 @@ class Tensor:
         _sh.setitem(self, index, value)
 
     def __repr__(self):
-        from ._format import format_tensor
-
         return format_tensor(self)
 
     __str__ = __repr__
@@ -900,19 +883,13 @@ class Tensor:
         return _ew.fill_(self, value)
 
     def uniform_(self, a=0.0, b=1.0, *, generator=None):
-        from . import creation
-
-        return creation.uniform_(self, a, b, generator=generator)
+        return _creation.uniform_(self, a, b, generator=generator)
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
-        from . import creation
-
-        return creation.normal_(self, mean, std, generator=generator)
+        return _creation.normal_(self, mean, std, generator=generator)
 
     def bernoulli_(self, p=0.5, *, generator=None):
-        from . import creation
-
-        return creation.bernoulli_(self, p, generator=generator)
+        return _creation.bernoulli_(self, p, generator=generator)
 
     # ------------------------------------------------------------------------------ reductions
     def sum(self, dim=None, keepdim=False, *, dtype=None):
@@ -1112,15 +1089,6 @@ def _shape_args(args):
     return args
 
 
-def _wrap_dim(dim, ndim, where="dim"):
-    n = max(ndim, 1)
-    if not -n <= dim < n:
-        raise IndexError(
-            f"{where}: dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
-        )
-    return dim + n if dim < 0 else dim
-
-
 def _fresh(t, strict=True):
     """Regenerate view `t`'s grad_fn when its base was changed in place since it was set."""
     v = t._view if t.__class__ is Tensor else _views.view_info(t)
@@ -1137,12 +1105,12 @@ def _rebuild(array, requires_grad):
 
 _np_ones, _np_array = np.ones, np.array
 
-# The autograd entry points and op families: imported last because they build on the classes above.
-from . import autograd as _autograd  # noqa: E402
+# Tensor's methods delegate to the layers built on it: the autograd entry points, creation and the op
+# families. This block is the engine's one deliberate circle in its imports; they come last because
+# those modules build on the classes above.
+from . import creation as _creation  # noqa: E402
 from .autograd import engine as _engine  # noqa: E402
-from .autograd import views as _views  # noqa: E402
-
-_engine._wrap = _wrap
+from .autograd import entry as _entry  # noqa: E402
 from .ops import activation as _act  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import linalg as _la  # noqa: E402

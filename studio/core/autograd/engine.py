@@ -5,10 +5,9 @@ Gradients travel as raw arrays; a node runs once every gradient flowing into it 
 
 from __future__ import annotations
 
+from ..tensor import _wrap
 from . import grad_mode
 from .graph import _FREED, AccumulateGrad
-
-_wrap = None  # `studio.core.tensor._wrap`, set by that module once it is defined (it imports us)
 
 _SECOND_BACKWARD = (
     "Trying to backward through the graph a second time (or directly access saved tensors after they "

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import functools
 
+from .. import backend as B
+from .._arrays import sum_to
+from ..tensor import Tensor, _wrap
 from . import grad_mode
-from .graph import Node
+from .graph import _FREED, Node
+from .record import _result, record
 
 
 class FunctionCtx:
@@ -16,8 +20,6 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self):
-        from .graph import _FREED
-
         node = self._node
         if node is not None and node.saved is _FREED:
             raise RuntimeError(
@@ -53,9 +55,6 @@ class BackwardCFunction(Node):
         self.ctx._to_save = ()
 
     def backward(self, *grads):
-        from ..ops._util import sum_to
-        from ..tensor import Tensor, _wrap
-
         ctx = self.ctx
         tgrads = []
         for g, (shape, dtype, xp) in zip(grads, self.out_meta):
@@ -118,9 +117,6 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .. import backend as B
-        from ..tensor import Tensor, _result, record
-
         ctx = FunctionCtx()
         ctx._node = None
         tensor_args = [a for a in args if isinstance(a, Tensor)]

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend as B
+from ..tensor import Tensor, _wrap
+from .entry import grad as _grad
+from .grad_mode import no_grad
+
 
 def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, seed=0):
     """Compare `func`'s backward with finite differences for every input that requires grad.
@@ -11,11 +16,6 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     Inputs should be float64. The output is contracted with a fixed random direction, so one
     backward checks every output element at once.
     """
-    from .. import backend as B
-    from ..tensor import Tensor, _wrap
-    from . import grad as _grad
-    from . import no_grad
-
     inputs = inputs if isinstance(inputs, tuple | list) else (inputs,)
     diff = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
     if not diff:

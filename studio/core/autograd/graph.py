@@ -8,8 +8,10 @@ gradients of the inputs from the gradients of the outputs, on raw arrays.
 from __future__ import annotations
 
 import contextlib
+from weakref import ref as _weakref
 
 _FREED = object()
+NO_EDGE = (None, 0)  # the edge of an input that needs no gradient
 
 
 class Node:
@@ -40,6 +42,13 @@ class Node:
 
     def backward(self, *grads):  # pragma: no cover - every op overrides it
         raise NotImplementedError(f"{self.name()} has no backward")
+
+    def needs_grad(self, i: int) -> bool:
+        """Whether input `i` needs a gradient (PyTorch's `ctx.needs_input_grad[i]`): skip it otherwise."""
+        try:
+            return self.next_functions[i][0] is not None
+        except IndexError:  # an optional input that was not given
+            return False
 
     def output_meta(self, output_nr: int = 0):
         """(shape, numpy dtype) of output `output_nr`, or None when it was not recorded."""
@@ -110,6 +119,29 @@ class AccumulateGrad(Node):
         Node.__init__(self)
         self.variable = variable
         self._meta = (variable._data.shape, variable._data.dtype)
+
+
+def leaf_edge(t):
+    """The accumulator edge of leaf `t`, made on first use (the leaf holds it weakly)."""
+    ref = t._accum
+    acc = ref() if ref is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        t._accum = _weakref(acc)
+    return (acc, 0)
+
+
+def history_edge(t):
+    """Where a gradient for tensor `t` flows: its grad_fn, its leaf accumulator, or nowhere.
+
+    `t` must be up to date (not a view whose base changed in place since its grad_fn was set).
+    """
+    if not t._rg:
+        return NO_EDGE
+    fn = t.grad_fn
+    if fn is not None:
+        return (fn, t._output_nr)
+    return leaf_edge(t)
 
 
 class _RemovableHandle:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..tensor import Tensor
 from .graph import AccumulateGrad
 
 GraphEdge = tuple  # (src_id, dst_id): data flows from src to dst
@@ -72,8 +73,6 @@ def graph_walk(tensor, module=None, inputs=None) -> GraphWalk:
     does not require grad has no edge in the autograd graph: it is listed as a node without edges.
     Node ids are positions in `nodes`, in the order the walk meets them (the output's node first).
     """
-    from ..tensor import Tensor
-
     if not isinstance(tensor, Tensor):
         raise TypeError(f"graph_walk: expected a Tensor, got {type(tensor).__name__}")
     if inputs is None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import backend as B
 from . import grad_mode
-from .graph import Node
+from .graph import Node, history_edge
 
 DEFAULT, MULTI_OUTPUT, NO_GRAD = 0, 1, 2  # how a view was made (PyTorch's CreationMeta)
 
@@ -144,14 +144,13 @@ class CopySlices(Node):
 
     def backward(self, g):
         xp = B.array_module(g)
-        nf = self.next_functions
         g = xp.ascontiguousarray(g)
         g_region = None
-        if nf[1][0] is not None:
+        if self.needs_grad(1):
             g_region = self.geometry.take(g)
             g_region = g_region.copy() if g_region.base is not None else g_region
         g_base = None
-        if nf[0][0] is not None:
+        if self.needs_grad(0):
             g_base = g.copy()
             self.geometry.put(g_base, 0)
         return (g_base, g_region)
@@ -185,8 +184,6 @@ def refresh(t, strict=True):
     Not `strict` (for property reads), a view that may not be used any more is left as it is, to
     raise when it is used.
     """
-    from ..tensor import edge
-
     base, _, base_fn, kind = t._view
     # a view made without grad mode stays out of the graph (PyTorch refuses to use it at all)
     if base.grad_fn is not base_fn and base._rg and kind != NO_GRAD:
@@ -197,7 +194,7 @@ def refresh(t, strict=True):
                 f"{_multi_output_name(t)} is a view and its base or another view of its base has been "
                 f"modified inplace. {_MULTI_OUTPUT_TAIL}"
             )
-        _as_strided_node(t, base, Geometry(t._data, base._data), edge(base))
+        _as_strided_node(t, base, Geometry(t._data, base._data), history_edge(base))
     t._view = (base, t._vc[0], base.grad_fn, kind)
 
 
@@ -233,13 +230,11 @@ def commit(t, node, output_nr=0):
         t._output_nr = output_nr
         t._rg = True
         return
-    from ..tensor import edge
-
     base = info[0]
     geometry = Geometry(t._data, base._data)
     cs = CopySlices()
     cs.geometry = geometry
-    cs.next_functions = (edge(base), (node, output_nr))
+    cs.next_functions = (history_edge(base), (node, output_nr))
     cs._meta = (base._data.shape, base._data.dtype)
     base.grad_fn = cs
     base._output_nr = 0

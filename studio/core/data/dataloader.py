@@ -202,14 +202,12 @@ class _BaseIter:
         self._index_sampler = loader._index_sampler
         self._collate_fn = loader.collate_fn
         self._timeout = loader.timeout
-        self._num_yielded = 0
         self._base_seed = int(B.rng(loader.generator, B.numpy).integers(0, 2**62))
         self._sampler_iter = iter(self._index_sampler)
 
     def _reset(self, loader):
         """Start a new epoch (persistent workers reuse one iterator)."""
         self._sampler_iter = iter(self._index_sampler)
-        self._num_yielded = 0
 
     def _next_index(self):
         return next(self._sampler_iter)
@@ -218,9 +216,7 @@ class _BaseIter:
         return self
 
     def __next__(self):
-        data = self._next_data()
-        self._num_yielded += 1
-        return data
+        return self._next_data()
 
     def __len__(self):
         return len(self._index_sampler)
@@ -296,7 +292,6 @@ class _MultiProcessIter(_BaseIter):
         self._send_idx = 0
         self._rcvd_idx = 0
         self._task_info = {}
-        self._tasks_outstanding = 0
         self._workers_status = [True] * self._num_workers
         if not first:
             # persistent workers: start their streams afresh and drop what the last epoch left
@@ -323,7 +318,6 @@ class _MultiProcessIter(_BaseIter):
             return  # every worker's stream has ended
         self._index_queues[worker_id].put((self._send_idx, index))
         self._task_info[self._send_idx] = (worker_id,)
-        self._tasks_outstanding += 1
         self._send_idx += 1
 
     def _try_get(self, timeout):
@@ -372,7 +366,6 @@ class _MultiProcessIter(_BaseIter):
             _, (idx, data) = self._try_get(self._timeout or None)
             if isinstance(idx, ResumeIteration):
                 continue
-            self._tasks_outstanding -= 1
             if isinstance(data, IterableDatasetStopIteration):
                 self._workers_status[data.worker_id] = False
                 if not self._persistent:

@@ -15,7 +15,8 @@ import numpy as np
 from .. import backend as B
 from ..autograd import grad_mode
 from ..autograd.graph import Node
-from ..tensor import Tensor, _result, _wrap, record
+from ..autograd.record import _result, record
+from ..tensor import Tensor, _wrap
 from .parameter import Buffer, Parameter
 
 __all__ = ["Module", "RemovableHandle", "register_module_forward_hook", "register_module_forward_pre_hook"]

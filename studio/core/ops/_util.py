@@ -1,4 +1,7 @@
-"""Helpers shared by every op family: undoing broadcasting, dims, operand promotion, devices."""
+"""Helpers shared by the op families that take tensors: operands, their promotion and devices.
+
+The array-only helpers (`sum_to`, dims, shapes in messages) live in the leaf `studio.core._arrays`.
+"""
 
 from __future__ import annotations
 
@@ -8,55 +11,10 @@ import numbers
 import numpy as np
 
 from .. import backend as B
-from ..tensor import Tensor, _wrap
+from .._arrays import check_same_device
+from ..tensor import Tensor, _to_array, _wrap
 
 _ndarray = np.ndarray
-
-
-def sum_to(g, shape):
-    """Sum a broadcast gradient back to `shape`: broadcasting is undone in this one place."""
-    if g.shape == shape:
-        return g
-    ndiff = g.ndim - len(shape)
-    axes = tuple(range(ndiff)) + tuple(
-        i + ndiff for i, s in enumerate(shape) if s == 1 and g.shape[i + ndiff] != 1
-    )
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    if ndiff or g.shape != shape:
-        g = g.reshape(shape)
-    return g
-
-
-def wrap_dim(dim, ndim, where="dim"):
-    n = builtins.max(ndim, 1)
-    if not isinstance(dim, numbers.Integral):
-        raise TypeError(f"{where}: dim must be an integer, got {dim!r}")
-    if not -n <= dim < n:
-        raise IndexError(
-            f"{where}: dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
-        )
-    return builtins.int(dim) + n if dim < 0 else builtins.int(dim)
-
-
-def wrap_dims(dim, ndim, where="dim"):
-    """Normalise an int or a tuple of ints to a sorted tuple of non-negative axes (None: all)."""
-    if dim is None:
-        return tuple(range(ndim))
-    if isinstance(dim, numbers.Integral):
-        return (wrap_dim(dim, ndim, where),)
-    axes = tuple(wrap_dim(d, ndim, where) for d in dim)
-    if len(set(axes)) != len(axes):
-        raise RuntimeError(f"{where}: dim {tuple(dim)} appears multiple times in the list of dims")
-    return tuple(sorted(axes))
-
-
-def check_same_device(a, b, where):
-    if type(a) is not type(b) and (B.is_cuda_array(a) or B.is_cuda_array(b)):
-        raise RuntimeError(
-            f"{where}: expected all tensors to be on the same device, but found at least two "
-            f"devices, {B.device_of(a)} and {B.device_of(b)}"
-        )
 
 
 def to_tensor_operand(value, like: Tensor | None = None, where="op"):
@@ -64,8 +22,6 @@ def to_tensor_operand(value, like: Tensor | None = None, where="op"):
     if isinstance(value, Tensor):
         return value
     if isinstance(value, np.ndarray | list | tuple) or B.is_cuda_array(value):
-        from ..creation import _to_array
-
         dev = like.device if like is not None else None
         return _wrap(_to_array(value, None, dev))
     raise TypeError(f"{where}: expected a Tensor or a number, got {type(value).__name__}")
@@ -131,7 +87,3 @@ def operands(a: Tensor, b, where):
         raise TypeError(f"{where}: expected a Tensor or a number as the second operand, got None")
     bt = to_tensor_operand(b, a, where)
     return operands(a, bt, where)
-
-
-def shape_str(shape):
-    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"

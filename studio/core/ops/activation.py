@@ -8,11 +8,10 @@ from __future__ import annotations
 import math
 
 from .. import backend as B
-from ..autograd import grad_mode
+from .._arrays import wrap_dim
 from ..autograd.graph import Node
-from ..tensor import _result, record
-from ._util import wrap_dim
-from .elementwise import inplace, sigmoid, tanh
+from ..autograd.record import _result, needs_grad, record
+from .elementwise import inplace, neg, sigmoid, tanh
 
 _xp = B.array_module
 
@@ -44,10 +43,6 @@ __all__ = [
 
 def _float(x):
     return x if x.dtype.kind == "f" else x.astype(B.get_default_dtype().np)
-
-
-def _rec(input):
-    return grad_mode._enabled and input._rg
 
 
 # xp.where on large arrays is several times slower than arithmetic with a 0/1 mask, so the
@@ -83,7 +78,7 @@ def relu(input, inplace=False):
     x = input._data
     xp = _xp(x)
     out = xp.maximum(x, x.dtype.type(0))
-    if grad_mode._enabled and input._rg:
+    if needs_grad(input):
         node = ReluBackward0()
         record(node, (input,), (out,))
         return _result(out, node)
@@ -116,7 +111,7 @@ def softmax(input, dim=None, dtype=None):
     else:
         e = xp.exp(x - x.max(axis=axis, keepdims=True))
         out = e / e.sum(axis=axis, keepdims=True)
-    if grad_mode._enabled and input._rg:
+    if needs_grad(input):
         node = SoftmaxBackward0()
         node.axis = axis if x.ndim else None
         record(node, (input,), (out,))
@@ -142,7 +137,7 @@ def log_softmax(input, dim=None, dtype=None):
     else:
         shifted = x - x.max(axis=axis, keepdims=True)
         out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
-    if grad_mode._enabled and input._rg:
+    if needs_grad(input):
         node = LogSoftmaxBackward0()
         node.axis = axis if x.ndim else None
         record(node, (input,), (out,))
@@ -175,7 +170,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     slope *= x.dtype.type(1 - negative_slope)
     slope += x.dtype.type(negative_slope)
     out = x * slope
-    if _rec(input):
+    if needs_grad(input):
         node = LeakyReluBackward0()
         record(node, (input,), (slope,))
         return _result(out, node)
@@ -201,7 +196,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     x = input._data
     xp = _xp(x)
     out = xp.clip(x, min_val, max_val).astype(x.dtype, copy=False)
-    if _rec(input):
+    if needs_grad(input):
         node = HardtanhBackward0()
         record(node, (input,), (((x > min_val) & (x < max_val)).astype(x.dtype),))
         return _result(out, node)
@@ -234,7 +229,7 @@ def elu(input, alpha=1.0, inplace=False):
     x = _float(input._data)
     xp = _xp(x)
     out = xp.maximum(x, 0) + x.dtype.type(alpha) * xp.expm1(xp.minimum(x, 0))
-    if _rec(input):
+    if needs_grad(input):
         node = EluBackward0()
         node.alpha = alpha
         record(node, (input,), (x, out))
@@ -258,7 +253,7 @@ def silu(input, inplace=False):
         return _inplace(input, silu)
     x = _float(input._data)
     out = x * _sigmoid(x)
-    if _rec(input):
+    if needs_grad(input):
         node = SiluBackward0()
         record(node, (input,), (x,))
         node.save_versions(input)
@@ -285,7 +280,7 @@ def softplus(input, beta=1.0, threshold=20.0):
     # log1p(exp(-|z|)) + max(z, 0) never overflows
     soft = (xp.log1p(xp.exp(-xp.abs(bx))) + xp.maximum(bx, 0)) / x.dtype.type(beta)
     out = soft + _mask(bx > threshold, x.dtype) * (x - soft)
-    if _rec(input):
+    if needs_grad(input):
         node = SoftplusBackward0()
         node.beta, node.threshold = beta, threshold
         record(node, (input,), (x,))
@@ -381,7 +376,7 @@ def gelu(input, approximate="none"):
     else:
         out = x * (0.5 * _erfc(-x * x.dtype.type(_SQRT_HALF)))
     out = out.astype(x.dtype, copy=False)
-    if _rec(input):
+    if needs_grad(input):
         node = GeluBackward0()
         node.approximate = approximate
         record(node, (input,), (x,))
@@ -404,7 +399,7 @@ def _pointwise(name, forward, derivative):
     def op(input, *args):
         x = _float(input._data)
         out, saved = forward(x, *args)
-        if _rec(input):
+        if needs_grad(input):
             node = node_cls()
             record(node, (input,), saved)
             return _result(out, node)
@@ -526,8 +521,6 @@ softsign.__doc__ = "x / (1 + |x|)."
 
 def softmin(input, dim=None, dtype=None):
     """softmax(-x) along `dim`."""
-    from .elementwise import neg
-
     return softmax(neg(input), dim, dtype)
 
 
@@ -538,9 +531,9 @@ class PreluKernelBackward0(Node):
         x, w = self.saved
         pos = _mask(x > 0, x.dtype)
         gx = gw = None
-        if self.next_functions[0][0] is not None:
+        if self.needs_grad(0):
             gx = g * (pos + (1 - pos) * w)
-        if self.next_functions[1][0] is not None:
+        if self.needs_grad(1):
             gw = (g * (x - pos * x)).sum(axis=self.axes).reshape(self.w_shape)
         return (gx, gw)
 
@@ -558,7 +551,7 @@ def prelu(input, weight):
     wb = w.reshape((1, n) + (1,) * (x.ndim - 2)) if n != 1 and x.ndim >= 2 else w.reshape(())
     xp = _xp(x)
     out = xp.maximum(x, 0) + wb * xp.minimum(x, 0)
-    if grad_mode._enabled and (input._rg or weight._rg):
+    if needs_grad(input, weight):
         node = PreluKernelBackward0()
         node.w_shape = w.shape
         node.axes = tuple(i for i in range(x.ndim) if not (n != 1 and i == 1))
@@ -590,7 +583,7 @@ def glu(input, dim=-1):
     a, b = xp.split(x, [half], axis=axis)
     s = _sigmoid(b)
     out = a * s
-    if _rec(input):
+    if needs_grad(input):
         node = GluBackward0()
         node.axis = axis
         record(node, (input,), (a, s))

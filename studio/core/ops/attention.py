@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 
 from .. import backend as B
-from ..autograd import grad_mode
+from .._arrays import shape_str, sum_to
 from ..autograd.graph import Node
-from ..tensor import Tensor, _result, record
-from ._util import shape_str, sum_to
+from ..autograd.record import _result, needs_grad, record
+from ..tensor import Tensor
 
 _xp = B.array_module
 
@@ -27,26 +27,25 @@ class ScaledDotProductAttentionBackward0(Node):
         q, k, v, p, drop = self.saved
         xp = _xp(g)
         sq, sk, sv, sm = self.shapes
-        nf = self.next_functions
         pd = p if drop is None else p * drop
         gq = gk = gv = gm = None
-        if nf[2][0] is not None:
+        if self.needs_grad(2):
             gv = _ungroup(xp.matmul(xp.swapaxes(pd, -1, -2), g), self.groups, sv)
-        need_s = nf[0][0] is not None or nf[1][0] is not None or (len(nf) > 3 and nf[3][0] is not None)
+        need_s = self.needs_grad(0) or self.needs_grad(1) or self.needs_grad(3)
         if need_s:
             gp = xp.matmul(g, xp.swapaxes(v, -1, -2))
             if drop is not None:
                 gp = gp * drop
             gs = p * (gp - (gp * p).sum(axis=-1, keepdims=True))
-            if nf[0][0] is not None:
+            if self.needs_grad(0):
                 gq = sum_to(xp.matmul(gs, k) * gs.dtype.type(self.scale), sq)
-            if nf[1][0] is not None:
+            if self.needs_grad(1):
                 gk = _ungroup(
                     xp.matmul(xp.swapaxes(gs, -1, -2), q) * gs.dtype.type(self.scale), self.groups, sk
                 )
-            if len(nf) > 3 and nf[3][0] is not None:
+            if self.needs_grad(3):
                 gm = sum_to(gs, sm)
-        return (gq, gk, gv, gm)[: len(nf)]
+        return (gq, gk, gv, gm)[: len(self.next_functions)]
 
 
 def _ungroup(g, groups, shape):
@@ -137,7 +136,7 @@ def scaled_dot_product_attention(
     out = xp.matmul(p if drop is None else p * drop, v)
     mask_t = attn_mask if isinstance(attn_mask, Tensor) and attn_mask._data.dtype.kind == "f" else None
     tensors = (query, key, value) + ((mask_t,) if mask_t is not None else ())
-    if grad_mode._enabled and any(t._rg for t in tensors):
+    if needs_grad(*tensors):
         node = ScaledDotProductAttentionBackward0()
         node.scale = sc
         node.groups = groups

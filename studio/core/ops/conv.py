@@ -12,9 +12,8 @@ from __future__ import annotations
 import numbers
 
 from .. import backend as B
-from ..autograd import grad_mode
 from ..autograd.graph import Node
-from ..tensor import _result, record
+from ..autograd.record import _result, needs_grad, record
 
 _xp = B.array_module
 
@@ -115,16 +114,15 @@ class ConvolutionBackward0(Node):
         else:
             go = xp.ascontiguousarray(g4.transpose(1, 0, 2, 3)).reshape(groups, o // groups, length)
         wm = w4.reshape(groups, o // groups, -1)
-        nf = self.next_functions
         gx = gw = gb = None
-        if nf[1][0] is not None:
+        if self.needs_grad(1):
             if self.batch_major:
                 cols4 = cols.reshape(n, groups, -1, length)
                 gw = _matmul_groups(go, xp.swapaxes(cols4, -1, -2)).sum(axis=0)
             else:
                 gw = _matmul_groups(go, cols.reshape(groups, -1, length).transpose(0, 2, 1))
             gw = gw.reshape(self.w_shape)
-        if nf[0][0] is not None:
+        if self.needs_grad(0):
             gcols = _matmul_groups(xp.swapaxes(wm, -1, -2), go)
             (pt, pb), (pl, pr) = pads
             if self.batch_major:
@@ -135,7 +133,7 @@ class ConvolutionBackward0(Node):
                 gcols = gcols.reshape(c, kernel[0], kernel[1], n, ho, wo)
                 full = col2im(gcols, (hp, wp), kernel, stride, dilation)
                 gx = full[:, :, pt : hp - pb, pl : wp - pr].transpose(1, 0, 2, 3).reshape(self.in_shape)
-        if self.has_bias and nf[2][0] is not None:
+        if self.has_bias and self.needs_grad(2):
             gb = g4.sum(axis=(0, 2, 3))
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
@@ -233,7 +231,7 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, nd, where):
         out_shape = out_shape[1:]
     out = out.reshape(out_shape)
     tensors = (input, weight) + ((bias,) if bias is not None else ())
-    if grad_mode._enabled and any(t._rg for t in tensors):
+    if needs_grad(*tensors):
         node = ConvolutionBackward0()
         node.geom = (n, c_in, hp, wp, pads, kernel, stride, dilation, groups, ho, wo)
         node.in_shape = in_shape
@@ -281,15 +279,14 @@ class ConvolutionBackward1(Node):
         length = n * h * wd
         gcols = gcols.reshape(groups, -1, length)
         wm = w.reshape(groups, c_in // groups, -1)
-        nf = self.next_functions
         gx = gw = gb = None
-        if nf[0][0] is not None:
+        if self.needs_grad(0):
             gx = _matmul_groups(wm, gcols).reshape(c_in, n, h, wd).transpose(1, 0, 2, 3)
             gx = gx.reshape(self.in_shape)
-        if nf[1][0] is not None:
+        if self.needs_grad(1):
             xm = xp.ascontiguousarray(x4.transpose(1, 0, 2, 3)).reshape(groups, c_in // groups, length)
             gw = _matmul_groups(xm, gcols.transpose(0, 2, 1)).reshape(w.shape)
-        if self.has_bias and nf[2][0] is not None:
+        if self.has_bias and self.needs_grad(2):
             gb = g4.sum(axis=(0, 2, 3))
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
@@ -357,7 +354,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if x.ndim == 3:
         out = out[0]
     tensors = (input, weight) + ((bias,) if bias is not None else ())
-    if grad_mode._enabled and any(t._rg for t in tensors):
+    if needs_grad(*tensors):
         node = ConvolutionBackward1()
         node.geom = (n, h, wd, buf_hw, padding, kernel, stride, dilation, groups)
         node.in_shape = x.shape

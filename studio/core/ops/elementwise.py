@@ -12,11 +12,13 @@ import numbers
 import numpy as np
 
 from .. import backend as B
+from .._arrays import check_same_device, shape_str, sum_to
 from ..autograd import grad_mode
 from ..autograd import views as _views
 from ..autograd.graph import Node
-from ..tensor import Tensor, _result, _wrap, record
-from ._util import operands, shape_str, sum_to, to_tensor_operand
+from ..autograd.record import _result, needs_grad, record
+from ..tensor import Tensor, _wrap
+from ._util import operands, to_tensor_operand
 
 _xp = B.array_module
 _LN2, _LN10 = math.log(2.0), math.log(10.0)  # Python floats: numpy scalars would promote float32 to float64
@@ -35,11 +37,6 @@ def as_operand(value, like):
 
 def _scalar_dtype(like, value):
     return B.dtype_with_scalar(B.from_numpy_dtype(like._data.dtype), value).np
-
-
-def _rec(a, b):
-    """Whether a binary op on `a` and `b` (b may be a number) must be recorded."""
-    return grad_mode._enabled and (a._rg or (b.__class__ is Tensor and b._rg))
 
 
 def _broadcast_error(where, x, y):
@@ -69,10 +66,9 @@ class AddBackward0(Node):
 
     def backward(self, g):
         sa, sb = self.shapes
-        nf = self.next_functions
-        ga = sum_to(g, sa) if nf[0][0] is not None else None
+        ga = sum_to(g, sa) if self.needs_grad(0) else None
         gb = None
-        if nf[1][0] is not None:
+        if self.needs_grad(1):
             gb = sum_to(g if self.alpha == 1 else g * self.alpha, sb)
         if self.dtypes is not None:
             return _cast_back((ga, gb), self.dtypes)
@@ -85,7 +81,7 @@ def add(input, other, *, alpha=1):
         out = x + y if alpha == 1 else x + y * alpha
     except ValueError:
         _broadcast_error("add", x, y)
-    if grad_mode._enabled and (input._rg or (bt is not None and bt._rg)):
+    if needs_grad(input, bt):
         node = AddBackward0()
         node.shapes = (x.shape, () if bt is None else y.shape)
         node.alpha = alpha
@@ -100,10 +96,9 @@ class SubBackward0(AddBackward0):
 
     def backward(self, g):
         sa, sb = self.shapes
-        nf = self.next_functions
-        ga = sum_to(g, sa) if nf[0][0] is not None else None
+        ga = sum_to(g, sa) if self.needs_grad(0) else None
         gb = None
-        if nf[1][0] is not None:
+        if self.needs_grad(1):
             gb = sum_to(-g if self.alpha == 1 else g * -self.alpha, sb)
         if self.dtypes is not None:
             return _cast_back((ga, gb), self.dtypes)
@@ -129,7 +124,7 @@ def sub(input, other, *, alpha=1):
         out = x - y if alpha == 1 else x - y * alpha
     except ValueError:
         _broadcast_error("sub", x, y)
-    if grad_mode._enabled and (input._rg or (bt is not None and bt._rg)):
+    if needs_grad(input, bt):
         node = SubBackward0()
         node.shapes = (x.shape, () if bt is None else y.shape)
         node.alpha = alpha
@@ -156,9 +151,8 @@ class MulBackward0(Node):
     def backward(self, g):
         x, y = self.saved
         sa, sb = self.shapes
-        nf = self.next_functions
-        ga = sum_to(g * y, sa) if nf[0][0] is not None else None
-        gb = sum_to(g * x, sb) if nf[1][0] is not None else None
+        ga = sum_to(g * y, sa) if self.needs_grad(0) else None
+        gb = sum_to(g * x, sb) if self.needs_grad(1) else None
         if self.dtypes is not None:
             return _cast_back((ga, gb), self.dtypes)
         return (ga, gb)
@@ -200,10 +194,9 @@ class DivBackward0(Node):
     def backward(self, g):
         x, y = self.saved
         sa, sb = self.shapes
-        nf = self.next_functions
-        ga = sum_to(g / y, sa) if nf[0][0] is not None else None
+        ga = sum_to(g / y, sa) if self.needs_grad(0) else None
         gb = None
-        if nf[1][0] is not None:
+        if self.needs_grad(1):
             gb = sum_to(-g * x / (y * y), sb)
         if self.dtypes is not None:
             return _cast_back((ga, gb), self.dtypes)
@@ -235,7 +228,7 @@ def div(input, other, *, rounding_mode=None):
             _broadcast_error("div", x, y)
         if q.dtype.kind == "b":
             q = q.astype(np.int64)
-        if grad_mode._enabled and (input._rg or (bt is not None and bt._rg)):
+        if needs_grad(input, bt):
             node = FloorDivideBackward0()
             node.shapes = (input._data.shape, () if bt is None else bt._data.shape)
             record(node, (input, bt))
@@ -250,7 +243,7 @@ def div(input, other, *, rounding_mode=None):
         out = x / y
     except ValueError:
         _broadcast_error("div", x, y)
-    if grad_mode._enabled and (input._rg or (bt is not None and bt._rg)):
+    if needs_grad(input, bt):
         node = DivBackward0()
         node.shapes = (x.shape, () if bt is None else y.shape)
         node.dtypes = _in_dtypes(input, bt, x, y)
@@ -271,8 +264,7 @@ class FloorDivideBackward0(Node):
     def backward(self, g):
         xp = _xp(g)
         return tuple(
-            None if nxt is None else xp.zeros(shape, g.dtype)
-            for (nxt, _), shape in zip(self.next_functions, self.shapes)
+            xp.zeros(shape, g.dtype) if self.needs_grad(i) else None for i, shape in enumerate(self.shapes)
         )
 
 
@@ -299,7 +291,7 @@ class RemainderBackward0(Node):
         sa, sb = self.shapes
         xp = _xp(g)
         gb = None
-        if self.next_functions[1][0] is not None:
+        if self.needs_grad(1):
             gb = sum_to(-g * xp.floor(x / y), sb)
         return (sum_to(g, sa), gb)
 
@@ -307,7 +299,7 @@ class RemainderBackward0(Node):
 def remainder(input, other):
     x, y, bt = operands(input, other, "remainder")
     out = _xp(x).remainder(x, y)
-    if _rec(input, bt):
+    if needs_grad(input, bt):
         node = RemainderBackward0()
         node.shapes = (x.shape, y.shape if bt is not None else ())
         record(node, (input, bt), (x, y))
@@ -342,10 +334,10 @@ class PowBackward1(Node):
         xp = _xp(g)
         ga = gb = None
         with np.errstate(divide="ignore", invalid="ignore"):
-            if self.next_functions[0][0] is not None:
+            if self.needs_grad(0):
                 # d/dx x**0 is 0 everywhere, also at x = 0 where the formula reads 0 * inf
                 ga = sum_to(xp.where(y == 0, g.dtype.type(0), g * y * x ** (y - 1)), sa)
-            if self.next_functions[1][0] is not None:
+            if self.needs_grad(1):
                 lg = xp.where((x == 0) & (y >= 0), g.dtype.type(0), g * out * xp.log(x))
                 gb = sum_to(lg, sb)
         if self.dtypes is not None:
@@ -366,14 +358,14 @@ def pow(input, exponent):
     except ValueError:
         _broadcast_error("pow", x, y)
     if bt is None:
-        if grad_mode._enabled and input._rg:
+        if needs_grad(input):
             node = PowBackward0()
             node.exponent = y
             record(node, (input,), (x,))
             node.save_versions(input)
             return _result(out, node)
         return _result(out)
-    if _rec(input, bt):
+    if needs_grad(input, bt):
         node = PowBackward1()
         node.shapes = (x.shape, y.shape)
         node.dtypes = _in_dtypes(input, bt, x, y)
@@ -411,7 +403,7 @@ def rpow(input, base):
     if x.dtype.kind in "iub" and isinstance(base, builtins.float):
         x = x.astype(B.get_default_dtype().np)
     out = _xp(x).power(x.dtype.type(base), x) if x.dtype.kind == "f" else base**x
-    if grad_mode._enabled and input._rg:
+    if needs_grad(input):
         node = PowBackward2()
         node.base = base
         record(node, (input,), (out,))
@@ -446,7 +438,7 @@ def _unary(name, fwd, grad, save="x", float_only=True):
         if float_only and x.dtype.kind != "f":
             x = x.astype(B.get_default_dtype().np)
         out = fwd(_xp(x), x)
-        if grad_mode._enabled and input._rg:
+        if needs_grad(input):
             node = node_cls()
             if save == "x":
                 record(node, (input,), (x,))
@@ -538,7 +530,7 @@ def round(input, *, decimals=0):
         return _round0(input)
     x = input._data
     out = _xp(x).round(x, decimals) if x.dtype.kind == "f" else x.copy()
-    if grad_mode._enabled and input._rg:
+    if needs_grad(input):
         return _result(out, record(RoundBackward1(), (input,)))
     return _result(out)
 
@@ -571,7 +563,7 @@ def clamp(input, min=None, max=None):
     out = xp.clip(x, min, max)
     if min is not None and max is not None and min > max:
         out = xp.full_like(x, max)
-    if grad_mode._enabled and input._rg:
+    if needs_grad(input):
         mask = xp.ones(x.shape, bool)
         if min is not None:
             mask &= x >= min
@@ -606,8 +598,8 @@ class MaximumBackward0(Node):
         wa = xp.where(x == y, g.dtype.type(0.5), (x > y) if self.sign > 0 else (x < y)).astype(
             g.dtype, copy=False
         )
-        ga = sum_to(g * wa, sa) if self.next_functions[0][0] is not None else None
-        gb = sum_to(g * (1 - wa), sb) if self.next_functions[1][0] is not None else None
+        ga = sum_to(g * wa, sa) if self.needs_grad(0) else None
+        gb = sum_to(g * (1 - wa), sb) if self.needs_grad(1) else None
         if self.dtypes is not None:
             return _cast_back((ga, gb), self.dtypes)
         return (ga, gb)
@@ -641,7 +633,7 @@ def _extremum(input, other, name):
         out = getattr(_xp(x), fn)(x, y)
     except ValueError:
         _broadcast_error(name, x, y)
-    if _rec(input, bt):
+    if needs_grad(input, bt):
         node = node_cls()
         node.shapes = (x.shape, y.shape)
         node.sign = sign
@@ -676,8 +668,8 @@ class WhereBackward0(Node):
         sa, sb = self.shapes
         zero = g.dtype.type(0)
         xp = _xp(g)
-        ga = sum_to(xp.where(cond, g, zero), sa) if self.next_functions[0][0] is not None else None
-        gb = sum_to(xp.where(cond, zero, g), sb) if self.next_functions[1][0] is not None else None
+        ga = sum_to(xp.where(cond, g, zero), sa) if self.needs_grad(0) else None
+        gb = sum_to(xp.where(cond, zero, g), sb) if self.needs_grad(1) else None
         if self.dtypes is not None:
             return _cast_back((ga, gb), self.dtypes)
         return (ga, gb)
@@ -685,9 +677,7 @@ class WhereBackward0(Node):
 
 def where(condition, input=None, other=None):
     if input is None and other is None:
-        from .shape import nonzero
-
-        return nonzero(condition, as_tuple=True)
+        return condition.nonzero(as_tuple=True)
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise RuntimeError(
@@ -704,8 +694,6 @@ def where(condition, input=None, other=None):
     x, y, _ = operands(a, b, "where")
     xp = _xp(x)
     if type(cond) is not type(x):
-        from ._util import check_same_device
-
         check_same_device(cond, x, "where")
     try:
         out = xp.where(cond, x, y)
@@ -714,7 +702,7 @@ def where(condition, input=None, other=None):
             f"where: shapes of condition {shape_str(cond.shape)}, input {shape_str(x.shape)} and "
             f"other {shape_str(y.shape)} cannot be broadcast together"
         ) from None
-    if grad_mode._enabled and (a._rg or b._rg):
+    if needs_grad(a, b):
         node = WhereBackward0()
         node.shapes = (x.shape, y.shape)
         node.dtypes = _in_dtypes(a, b, x, y)
@@ -739,7 +727,7 @@ def lerp(input, end, weight):
     end = as_operand(end, input)
     x, y, _ = operands(input, end, "lerp")
     out = x + weight * (y - x)
-    if grad_mode._enabled and (input._rg or end._rg):
+    if needs_grad(input, end):
         node = LerpBackward0()
         node.shapes = (x.shape, y.shape)
         node.weight = weight
@@ -881,7 +869,7 @@ def cast(input, dtype):
 
 def to_device(input, dev):
     out = B.to_device_array(input._data, dev)
-    if grad_mode._enabled and input._rg:
+    if needs_grad(input):
         node = ToCopyBackward0()
         node.src_dtype = input._data.dtype
         node.src_device = input.device
@@ -899,7 +887,7 @@ class CloneBackward0(Node):
 
 def clone(input, *, memory_format=None):
     out = input._data.copy()
-    if grad_mode._enabled and input._rg:
+    if needs_grad(input):
         node = CloneBackward0()
         record(node, (input,))
         return _result(out, node)
@@ -1044,5 +1032,5 @@ __all__ = [
     n
     for n in dir()
     if not n.startswith("_")
-    and n not in ("np", "numbers", "builtins", "B", "Node", "Tensor", "edge", "record", "grad_mode")
+    and n not in ("np", "numbers", "builtins", "B", "Node", "Tensor", "record", "needs_grad", "grad_mode")
 ]

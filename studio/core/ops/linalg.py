@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from .. import backend as B
-from ..autograd import grad_mode
+from .._arrays import shape_str, sum_to
 from ..autograd.graph import Node
-from ..tensor import Tensor, _result, record
-from ._util import shape_str, sum_to
+from ..autograd.record import _result, needs_grad, record
+from ..tensor import Tensor
+from .elementwise import mul
 
 _xp = B.array_module
 
 __all__ = ["bmm", "dot", "einsum", "inner", "matmul", "mm", "mv", "outer", "tensordot", "vdot"]
-
-
-def _rec(a, b):
-    return grad_mode._enabled and (a._rg or b._rg)
 
 
 def _arrays(input, other, where):
@@ -57,9 +54,9 @@ class MmBackward0(Node):
         sa, sb = self.shapes
         xp = _xp(g)
         ga = gb = None
-        if self.next_functions[0][0] is not None:
+        if self.needs_grad(0):
             ga = sum_to(_mm(xp, g, xp.swapaxes(b, -1, -2)), sa)
-        if self.next_functions[1][0] is not None:
+        if self.needs_grad(1):
             if b.ndim == 2 and a.ndim > 2:
                 # sum over the batch inside one 2-D product instead of a batched product and a sum
                 k, n = a.shape[-1], g.shape[-1]
@@ -118,7 +115,7 @@ def matmul(input, other):
         out = out[..., 0, :]
     if yv:
         out = out[..., 0]
-    if _rec(input, other):
+    if needs_grad(input, other):
         if xv or yv:
             node = DotBackward0() if xv and yv else MvBackward0()
             node.vec = (xv, yv)
@@ -192,8 +189,6 @@ vdot = dot
 def inner(input, other):
     """Sum of products over the last dims (a dot product for vectors)."""
     if input.ndim == 0 or other.ndim == 0:
-        from .elementwise import mul
-
         return mul(input, other)
     return tensordot(input, other, ([-1], [-1]))
 
@@ -285,7 +280,7 @@ class EinsumBackward0(Node):
                 sizes[c] = max(sizes.get(c, 1), n)
         grads = []
         for i, (s, a) in enumerate(zip(self.subs, arrays)):
-            if self.next_functions[i][0] is None:
+            if not self.needs_grad(i):
                 grads.append(None)
                 continue
             grads.append(self._grad_of(xp, g, i, s, a, arrays, sizes))
@@ -348,7 +343,7 @@ def einsum(equation, *operands):
     out = xp.asarray(out)
     if out.dtype != arrays[0].dtype:
         out = out.astype(arrays[0].dtype)
-    if grad_mode._enabled and any(t._rg for t in operands):
+    if needs_grad(*operands):
         node = EinsumBackward0()
         node.subs, node.out = tuple(subs), out_subs
         record(node, operands, tuple(arrays))

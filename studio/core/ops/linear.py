@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from .. import backend as B
-from ..autograd import grad_mode
+from .._arrays import shape_str
 from ..autograd.graph import Node
-from ..tensor import _result, record
-from ._util import shape_str
+from ..autograd.record import _result, needs_grad, record
+from .linalg import matmul
 
 _xp = B.array_module
 
@@ -30,11 +30,11 @@ class AddmmBackward0(Node):
         xp = _xp(g)
         g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
         gx = gw = gb = None
-        if self.next_functions[0][0] is not None:
+        if self.needs_grad(0):
             gx = xp.matmul(g2, w).reshape(self.in_shape)
-        if self.next_functions[1][0] is not None:
+        if self.needs_grad(1):
             gw = xp.matmul(g2.T, x2)
-        if self.has_bias and self.next_functions[2][0] is not None:
+        if self.has_bias and self.needs_grad(2):
             gb = g2.sum(axis=0)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
@@ -53,8 +53,6 @@ def linear(input, weight, bias=None):
         raise RuntimeError("linear: input must have at least 1 dimension, got a 0-d tensor")
     if w.ndim == 1:
         # a vector weight gives a product without the output-feature dim, as in PyTorch
-        from .linalg import matmul
-
         out = matmul(input, weight)
         return out + bias if bias is not None else out
     if x.shape[-1] != w.shape[1]:
@@ -76,7 +74,7 @@ def linear(input, weight, bias=None):
         out += b
     if x.ndim != 2:
         out = out.reshape(x.shape[:-1] + (w.shape[0],))
-    if grad_mode._enabled and (input._rg or weight._rg or (bias is not None and bias._rg)):
+    if needs_grad(input, weight, bias):
         node = AddmmBackward0() if b is not None else MmBackward0()
         node.in_shape = x.shape
         node.has_bias = b is not None
@@ -96,18 +94,17 @@ class BilinearBackward0(Node):
         s1, s2 = self.shapes
         out_f, in1, in2 = w.shape
         g2 = g.reshape(-1, out_f)
-        nf = self.next_functions
         g1 = gx2 = gw = gb = None
-        if nf[0][0] is not None:
+        if self.needs_grad(0):
             # u[b, k, i] = sum_j W[k, i, j] x2[b, j]
             u = xp.matmul(x2, w.transpose(2, 0, 1).reshape(in2, out_f * in1)).reshape(-1, out_f, in1)
             g1 = xp.matmul(g2[:, None, :], u)[:, 0, :].reshape(s1)
-        if nf[1][0] is not None:
+        if self.needs_grad(1):
             gx2 = xp.matmul(g2[:, None, :], t)[:, 0, :].reshape(s2)
-        if nf[2][0] is not None:
+        if self.needs_grad(2):
             outer = (x1[:, :, None] * x2[:, None, :]).reshape(x1.shape[0], in1 * in2)
             gw = xp.matmul(g2.T, outer).reshape(w.shape)
-        if self.has_bias and nf[3][0] is not None:
+        if self.has_bias and self.needs_grad(3):
             gb = g2.sum(axis=0)
         return (g1, gx2, gw, gb) if self.has_bias else (g1, gx2, gw)
 
@@ -139,7 +136,7 @@ def bilinear(input1, input2, weight, bias=None):
         out = out + b
     out = out.reshape(a.shape[:-1] + (out_f,))
     tensors = (input1, input2, weight) + ((bias,) if bias is not None else ())
-    if grad_mode._enabled and any(t_._rg for t_ in tensors):
+    if needs_grad(*tensors):
         node = BilinearBackward0()
         node.shapes = (a.shape, c.shape)
         node.has_bias = b is not None

@@ -11,10 +11,10 @@ import warnings
 import numpy as np
 
 from .. import backend as B
-from ..autograd import grad_mode
+from .._arrays import sum_to
 from ..autograd.graph import Node
-from ..tensor import Tensor, _result, record
-from ._util import sum_to
+from ..autograd.record import _result, needs_grad, record
+from ..tensor import Tensor
 from .activation import _sigmoid
 
 _xp = B.array_module
@@ -35,10 +35,6 @@ def _reduction(size_average, reduce, reduction, allowed=_REDUCTIONS):
     if reduction not in allowed:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     return reduction
-
-
-def _rec(*tensors):
-    return grad_mode._enabled and any(isinstance(t, Tensor) and t._rg for t in tensors)
 
 
 def _as_float_target(target, x, where):
@@ -64,16 +60,15 @@ class _PointwiseLossBackward(Node):
         scale = g / self.denom if self.reduction == "mean" else g
         if w is not None:
             scale = scale * w
-        nf = self.next_functions
-        gi = sum_to(d_in * scale, s_in) if nf[0][0] is not None else None
-        gt = sum_to(d_t * scale, s_t) if nf[1][0] is not None else None
+        gi = sum_to(d_in * scale, s_in) if self.needs_grad(0) else None
+        gt = sum_to(d_t * scale, s_t) if self.needs_grad(1) else None
         gw = None
-        if len(nf) > 2 and nf[2][0] is not None:
+        if self.needs_grad(2):
             gw = sum_to(elem * (g / self.denom if self.reduction == "mean" else g), s_w)
             if self.reduction == "mean":
                 # mean with weights divides by sum(w): its derivative has a second term
                 gw = gw - g * (elem * w).sum() / (self.denom * self.denom)
-        return (gi, gt, gw)[: len(nf)]
+        return (gi, gt, gw)[: len(self.next_functions)]
 
 
 def _loss_node(name):
@@ -110,7 +105,7 @@ def _pointwise_loss(input, target, weight, reduction, fn, node_cls, where):
         if tuple(weight._data.shape) != tuple(x.shape):
             raise ValueError("Weights and input must have the same size.")
         w = weight._data.astype(x.dtype, copy=False)
-    rec = _rec(input, target, weight)
+    rec = needs_grad(input, target, weight)
     elem, d = fn(x - t, rec)
     weighted = elem if w is None else elem * w
     if reduction == "none":
@@ -257,9 +252,8 @@ class _ClassLossBackward(Node):
             scale = g / self.denom
         else:
             scale = g
-        nf = self.next_functions
         gx = gt = None
-        if nf[0][0] is not None:
+        if self.needs_grad(0):
             if tp is not None:
                 coef = tp if w is None else tp * w
                 grad = (p * coef.sum(axis=1, keepdims=True) - coef) if self.from_logits else -coef
@@ -277,7 +271,7 @@ class _ClassLossBackward(Node):
                     smooth = (ls / c) * valid[:, None].astype(p.dtype, copy=False)
                     grad -= smooth if w is None else smooth * w
             gx = _rows_back((grad * scale).astype(p.dtype, copy=False), x_shape, moved_shape)
-        if tp is not None and len(nf) > 1 and nf[1][0] is not None:
+        if tp is not None and self.needs_grad(1):
             gt2 = -logp * (1 - ls)
             if w is not None:
                 gt2 = gt2 * w
@@ -286,7 +280,7 @@ class _ClassLossBackward(Node):
 
     def _plain_backward(self, g):
         """Softmax minus one-hot, scaled: cross-entropy of (N, C) logits, no weights or smoothing."""
-        if self.next_functions[0][0] is None:
+        if not self.needs_grad(0):
             return (None, None)
         p, tc = self.saved
         xp = _xp(p)
@@ -322,7 +316,7 @@ def _plain_cross_entropy(input, target, ignore_index, reduction):
     # -sum(log softmax at the target) = sum(log s) - sum(shifted at the target)
     total = xp.log(s).sum() - shifted[xp.arange(m), t].sum()
     out = xp.asarray(total / m if reduction == "mean" else total, dtype=x.dtype)
-    if not (grad_mode._enabled and input._rg):
+    if not (needs_grad(input)):
         return _result(out)
     e /= s
     node = CrossEntropyLossBackward0()
@@ -354,7 +348,7 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
             )
         w = weight._data.astype(x.dtype, copy=False)
     # log-probabilities of the rows, and probabilities when backward needs them
-    rec = _rec(input, target)
+    rec = needs_grad(input, target)
     if from_logits:
         shifted = x2 - x2.max(axis=1, keepdims=True)
         e = xp.exp(shifted)
@@ -456,10 +450,9 @@ class _BinaryLossBackward(Node):
         d_in, d_t = self.saved
         s_in, s_t = self.shapes
         scale = g / self.denom if self.reduction == "mean" else g
-        nf = self.next_functions
-        gi = sum_to(d_in * scale, s_in).astype(d_in.dtype, copy=False) if nf[0][0] is not None else None
+        gi = sum_to(d_in * scale, s_in).astype(d_in.dtype, copy=False) if self.needs_grad(0) else None
         gt = None
-        if nf[1][0] is not None and d_t is not None:
+        if self.needs_grad(1) and d_t is not None:
             gt = sum_to(d_t * scale, s_t).astype(d_t.dtype, copy=False)
         return (gi, gt)
 
@@ -503,7 +496,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         elem = elem * w
     out, denom = _reduce(elem, reduction)
     out = xp.asarray(out, dtype=x.dtype)
-    if _rec(input, target):
+    if needs_grad(input, target):
         d_in = (x - t) / xp.maximum(x * (1 - x), x.dtype.type(1e-12))
         d_t = log_1x - log_x
         if w is not None:
@@ -540,7 +533,7 @@ def binary_cross_entropy_with_logits(
         elem = elem * w
     out, denom = _reduce(elem, reduction)
     out = xp.asarray(out, dtype=x.dtype)
-    if _rec(input, target):
+    if needs_grad(input, target):
         sig_neg = _sigmoid(-x)
         if lw is None:
             d_in = (1 - t) - sig_neg
@@ -597,7 +590,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         out, denom = _reduce(elem, reduction)
         red = reduction
     out = xp.asarray(out, dtype=elem.dtype)
-    if _rec(input, target):
+    if needs_grad(input, target):
         if log_target:
             d_in = -et
             d_t = et * (t - x + 1)

@@ -13,10 +13,11 @@ import math
 import numpy as np
 
 from .. import backend as B
-from ..autograd import grad_mode
+from .._arrays import shape_str
 from ..autograd.graph import Node
-from ..tensor import Tensor, _result, record
-from ._util import shape_str
+from ..autograd.record import _result, needs_grad, record
+from ..creation import zeros
+from ..tensor import Tensor
 from .linear import linear
 from .rnn import _scratch
 from .shape import cat
@@ -73,14 +74,13 @@ class MultiHeadAttentionBackward0(Node):
         q, k, v, p, keep = self.saved
         xp = _xp(p)
         h = self.num_heads
-        nf = self.next_functions
         qh, kh, vh = _heads(q, h), _heads(k, h), _heads(v, h)
         gq = gk = gv = None
         gp = None
         temps = []
         if gout is not None:
             gh = _heads(gout, h)
-            if nf[2][0] is not None:
+            if self.needs_grad(2):
                 pd = p
                 if keep is not None:
                     pd = _scratch.take(xp, p.shape, p.dtype)
@@ -95,7 +95,7 @@ class MultiHeadAttentionBackward0(Node):
             gp = _scratch.take(xp, p.shape, p.dtype)
             xp.copyto(gp, gweights)
             temps.append(gp)
-        if gp is not None and (nf[0][0] is not None or nf[1][0] is not None):
+        if gp is not None and (self.needs_grad(0) or self.needs_grad(1)):
             if keep is not None:
                 gp *= keep
             # softmax backward: gs = p * (gp - sum(gp * p)) over each row
@@ -106,9 +106,9 @@ class MultiHeadAttentionBackward0(Node):
             gs *= p
             gs *= gs.dtype.type(self.scale)
             temps.append(gpp)
-            if nf[0][0] is not None:
+            if self.needs_grad(0):
                 gq = _product_merged(xp, gs, kh, *q.shape[:2])
-            if nf[1][0] is not None:
+            if self.needs_grad(1):
                 gk = _product_merged(xp, gs.swapaxes(-1, -2), qh, *k.shape[:2])
         _scratch.give(*temps)
         return gq, gk, gv
@@ -183,7 +183,7 @@ def attention_heads(query, key, value, num_heads, mask=None, dropout_p=0.0, need
             keep *= q.dtype.type(1.0 / (1.0 - dropout_p))
     pd = p if keep is None else p * keep
     out = _product_merged(xp, pd, vh, *q.shape[:2])
-    if grad_mode._enabled and (query._rg or key._rg or value._rg):
+    if needs_grad(query, key, value):
         node = MultiHeadAttentionBackward0()
         node.num_heads, node.scale = num_heads, sc
         node.own_p = not (need_weights and keep is None)
@@ -375,8 +375,6 @@ def multi_head_attention_forward(
     elif bias_k is not None or bias_v is not None:
         raise AssertionError("bias_k and bias_v must both be given, or neither")
     if add_zero_attn:
-        from ..creation import zeros
-
         k = cat([k, zeros((1, N, k.shape[2]), dtype=k.dtype, device=k.device)], 0)
         v = cat([v, zeros((1, N, v.shape[2]), dtype=v.dtype, device=v.device)], 0)
         extra += 1

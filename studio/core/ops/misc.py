@@ -7,16 +7,12 @@ import warnings
 import numpy as np
 
 from .. import backend as B
-from ..autograd import grad_mode
+from .._arrays import shape_str, sum_to, wrap_dim
 from ..autograd.graph import Node
-from ..tensor import Tensor, _result, record
-from ._util import shape_str, sum_to, wrap_dim
+from ..autograd.record import _result, needs_grad, record
+from .elementwise import inplace as _inplace
 
 _xp = B.array_module
-
-
-def _rec(*tensors):
-    return grad_mode._enabled and any(isinstance(t, Tensor) and t._rg for t in tensors)
 
 
 # ------------------------------------------------------------------------------------- dropout
@@ -36,8 +32,6 @@ def _dropout(input, p, training, inplace, mask_shape_of, where):
     if not training or p == 0.0:
         return input
     if inplace:
-        from .elementwise import inplace as _inplace
-
         return _inplace(input, lambda t: _dropout(t, p, training, False, mask_shape_of, where))
     x = input._data
     if x.dtype.kind != "f":
@@ -50,7 +44,7 @@ def _dropout(input, p, training, inplace, mask_shape_of, where):
         draw = B.rng(None, xp).random(shape, dtype=xp.float32 if x.dtype != xp.float64 else xp.float64)
         mask = (draw >= p) * x.dtype.type(1.0 / (1.0 - p))
     out = x * mask
-    if _rec(input):
+    if needs_grad(input):
         node = NativeDropoutBackward0()
         record(node, (input,), (mask,))
         return _result(out, node)
@@ -149,7 +143,7 @@ def embedding(
         w[used] *= scale[:, None]
         weight._vc[0] += 1
     out = xp.take(w, idx, axis=0)
-    if _rec(weight):
+    if needs_grad(weight):
         node = EmbeddingBackward0()
         node.num_weights = num
         node.padding_idx = padding_idx
@@ -237,7 +231,7 @@ def pad(input, pad, mode="constant", value=None):
         out = xp.full(out_shape, 0 if value is None else value, dtype=x.dtype)
         src, dst = tuple(src), tuple(dst)
         out[dst] = x[src]
-        if _rec(input):
+        if needs_grad(input):
             node = ConstantPadNdBackward0()
             node.src, node.dst, node.in_shape = src, dst, x.shape
             record(node, (input,))
@@ -274,7 +268,7 @@ def pad(input, pad, mode="constant", value=None):
         idx = _pad_index(xp, n, lo, hi, mode)
         indices.append(idx)
         out = xp.take(out, idx, axis=axis)
-    if _rec(input):
+    if needs_grad(input):
         node = IndexPadBackward0()
         node.axes = tuple(axes)
         node.sizes = tuple(x.shape[a] for a in axes)
@@ -348,7 +342,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
         out._data[...] = res
         out._vc[0] += 1
         return out
-    if _rec(input):
+    if needs_grad(input):
         node = NormalizeBackward0()
         node.axis, node.p, node.eps = axis, float(p), eps
         record(node, (input,), (x, n, d))
@@ -366,11 +360,10 @@ class CosineSimilarityBackward0(Node):
         g = xp.expand_dims(g, self.axis)
         c = xp.expand_dims(cos, self.axis)
         s1, s2 = self.shapes
-        nf = self.next_functions
         g1 = g2 = None
-        if nf[0][0] is not None:
+        if self.needs_grad(0):
             g1 = sum_to(g * (x2 / (n1 * n2) - c * x1 / (n1 * n1)), s1)
-        if nf[1][0] is not None:
+        if self.needs_grad(1):
             g2 = sum_to(g * (x1 / (n1 * n2) - c * x2 / (n2 * n2)), s2)
         return (g1, g2)
 
@@ -398,7 +391,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     n1 = xp.maximum(xp.sqrt((a * a).sum(axis=axis, keepdims=True)), small)
     n2 = xp.maximum(xp.sqrt((b * b).sum(axis=axis, keepdims=True)), small)
     cos = ((a / n1) * (b / n2)).sum(axis=axis)
-    if _rec(x1, x2):
+    if needs_grad(x1, x2):
         node = CosineSimilarityBackward0()
         node.axis = axis
         node.shapes = (x1._data.shape, x2._data.shape)

@@ -9,9 +9,8 @@ from __future__ import annotations
 import numbers
 
 from .. import backend as B
-from ..autograd import grad_mode
 from ..autograd.graph import Node
-from ..tensor import _result, record
+from ..autograd.record import _result, needs_grad, record
 
 _xp = B.array_module
 
@@ -29,11 +28,10 @@ def _norm_backward(g_hat, xhat, invstd, axes):
 
 def _affine_grads(node, g, xhat, reduce_axes, param_shape, first):
     """Gradients of weight and bias (inputs `first` and `first + 1`) of out = xhat * w + b."""
-    nf = node.next_functions
     gw = gb = None
-    if len(nf) > first and nf[first][0] is not None:
+    if node.needs_grad(first):
         gw = (g * xhat).sum(axis=reduce_axes).reshape(param_shape)
-    if len(nf) > first + 1 and nf[first + 1][0] is not None:
+    if node.needs_grad(first + 1):
         gb = g.sum(axis=reduce_axes).reshape(param_shape)
     return gw, gb
 
@@ -57,7 +55,7 @@ class NativeBatchNormBackward0(Node):
         xhat, invstd, w = self.saved
         g_hat = g if w is None else g * w
         gx = None
-        if self.next_functions[0][0] is not None:
+        if self.needs_grad(0):
             if self.training:
                 gx = _norm_backward(g_hat, xhat, invstd, self.axes)
             else:
@@ -129,7 +127,7 @@ def batch_norm(
     if bias is not None:
         out = out + bias._data.reshape(bshape)
     tensors = _inputs_and_flags(input, weight, bias)
-    if grad_mode._enabled and any(t is not None and t._rg for t in tensors):
+    if needs_grad(*tensors):
         node = NativeBatchNormBackward0()
         node.axes, node.training, node.param_shape = axes, bool(training), (c,)
         record(node, tensors, (xhat, invstd, w))
@@ -147,7 +145,7 @@ class NativeLayerNormBackward0(Node):
     def backward(self, g):
         xhat, invstd, w = self.saved
         gx = None
-        if self.next_functions[0][0] is not None:
+        if self.needs_grad(0):
             gx = _norm_backward(g if w is None else g * w, xhat, invstd, self.axes)
         gw, gb = _affine_grads(self, g, xhat, self.lead_axes, self.param_shape, 1)
         return (gx, gw, gb)[: len(self.next_functions)]
@@ -183,7 +181,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if bias is not None:
         out = out + bias._data
     tensors = _inputs_and_flags(input, weight, bias)
-    if grad_mode._enabled and any(t is not None and t._rg for t in tensors):
+    if needs_grad(*tensors):
         node = NativeLayerNormBackward0()
         node.axes = axes
         node.lead_axes = tuple(range(x.ndim - k))
@@ -203,7 +201,7 @@ class NativeGroupNormBackward0(Node):
     def backward(self, g):
         xhat, invstd, w = self.saved
         gx = None
-        if self.next_functions[0][0] is not None:
+        if self.needs_grad(0):
             g_hat = g if w is None else g * w
             gx = _norm_backward(g_hat.reshape(self.grouped), xhat.reshape(self.grouped), invstd, (2,))
             gx = gx.reshape(g.shape)
@@ -245,7 +243,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if bias is not None:
         out = out + bias._data.reshape(bshape)
     tensors = _inputs_and_flags(input, weight, bias)
-    if grad_mode._enabled and any(t is not None and t._rg for t in tensors):
+    if needs_grad(*tensors):
         node = NativeGroupNormBackward0()
         node.grouped = grouped
         node.param_shape = (c,)

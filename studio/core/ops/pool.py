@@ -10,9 +10,8 @@ from __future__ import annotations
 import numbers
 
 from .. import backend as B
-from ..autograd import grad_mode
 from ..autograd.graph import Node
-from ..tensor import _result, record
+from ..autograd.record import _result, needs_grad, record
 from .conv import _pad2d
 
 _xp = B.array_module
@@ -153,7 +152,7 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     xp = _xp(x4)
     w = x4.shape[3]
     kw = kernel[1]
-    rec = grad_mode._enabled and input._rg
+    rec = needs_grad(input)
     low = -xp.inf if x4.dtype.kind == "f" else xp.iinfo(x4.dtype).min
     xpad = _pad2d(x4, pads, low)
     # a running maximum over the kernel offsets, each a strided view: no window copies, no argmax
@@ -268,7 +267,7 @@ def avg_pool2d(
         div = (ph[:, None] * pw if count_include_pad else ch[:, None] * cw).astype(x.dtype)
     out4 = total / div
     out = _from_4d(out4, 2, batched)
-    if grad_mode._enabled and input._rg:
+    if needs_grad(input):
         node = AvgPool2DBackward0()
         node.geom = (x4.shape, kernel, stride, pads, (ho, wo))
         node.in_shape = x.shape
@@ -322,7 +321,7 @@ def adaptive_avg_pool2d(input, output_size):
     else:
         out4 = xp.matmul(xp.matmul(ah, x4), aw.T)
     out = _from_4d(out4, 2, batched)
-    if grad_mode._enabled and input._rg:
+    if needs_grad(input):
         node = AdaptiveAvgPool2DBackward0()
         node.in_shape = x.shape
         node.x4_shape = x4.shape

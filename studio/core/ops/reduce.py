@@ -10,10 +10,11 @@ import numbers
 import numpy as np
 
 from .. import backend as B
-from ..autograd import grad_mode
+from .._arrays import wrap_dim, wrap_dims
 from ..autograd.graph import Node
-from ..tensor import Tensor, _result, record
-from ._util import wrap_dim, wrap_dims
+from ..autograd.record import _result, needs_grad, record
+from ..tensor import Tensor
+from .elementwise import maximum, minimum
 from .shape import _along
 
 _xp = B.array_module
@@ -129,10 +130,6 @@ def _check_nonempty(x, axes, where):
         )
 
 
-def _rec(t):
-    return grad_mode._enabled and t._rg
-
-
 # ------------------------------------------------------------------------------- sum and mean
 
 
@@ -158,7 +155,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
             out = xs.sum(axis=axes, keepdims=keepdim, dtype=np.float32).astype(np.float16)
     else:
         out = xs.sum(axis=axes, keepdims=keepdim)
-    if _rec(input):
+    if needs_grad(input):
         node = SumBackward0() if dim is None else SumBackward1()
         node.in_shape, node.axes, node.keepdim, node.in_dtype = x.shape, axes, keepdim, x.dtype
         record(node, (input,))
@@ -201,7 +198,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         out = xp.full(shape, np.nan, x.dtype)
     else:
         out = xp.mean(x, axis=axes, keepdims=keepdim)  # float16 accumulates in float32 here
-    if _rec(input):
+    if needs_grad(input):
         node = MeanBackward0() if dim is None else MeanBackward1()
         node.in_shape, node.axes, node.keepdim = x.shape, axes, keepdim
         node.count, node.in_dtype = builtins.max(count, 1), in_dtype
@@ -245,7 +242,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     axes = _axes(dim, x.ndim, "prod")
     xs = _int_to_long(x, dtype)
     out = xs.prod(axis=axes, keepdims=keepdim)
-    if _rec(input) and xs.dtype.kind == "f":
+    if needs_grad(input) and xs.dtype.kind == "f":
         node = ProdBackward0() if dim is None else ProdBackward1()
         node.axes, node.keepdim = axes, keepdim
         record(node, (input,), (xs,))
@@ -298,7 +295,7 @@ class VarBackward0(Node):
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=1):
     """Variance over `dim` with `correction` (1: Bessel's); `unbiased` is the legacy spelling."""
     x, axes, d, denom, out, _ = _var_parts(input, dim, correction, unbiased, keepdim, "var")
-    if _rec(input):
+    if needs_grad(input):
         node = VarBackward0()
         node.axes, node.keepdim, node.denom = axes, keepdim, denom
         record(node, (input,), (d,))
@@ -323,7 +320,7 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=1):
     """Standard deviation over `dim` (see `var`)."""
     x, axes, d, denom, v, _ = _var_parts(input, dim, correction, unbiased, keepdim, "std")
     out = _xp(v).sqrt(v)
-    if _rec(input):
+    if needs_grad(input):
         node = StdBackward0()
         node.axes, node.keepdim, node.denom = axes, keepdim, denom
         record(node, (input,), (d, out))
@@ -375,7 +372,7 @@ def _extreme_all(input, axes, keepdim, largest, node_cls, where, full=False):
     x = input._data
     _check_nonempty(x, () if full or not x.ndim else axes, where)
     out = x.max(axis=axes, keepdims=keepdim) if largest else x.min(axis=axes, keepdims=keepdim)
-    if _rec(input):
+    if needs_grad(input):
         node = node_cls()
         node.axes, node.keepdim = axes, keepdim
         record(node, (input,), (x, out))
@@ -431,7 +428,7 @@ def _extreme_dim(input, dim, keepdim, largest, where):
         if not keepdim:
             values = values.squeeze(axis)
             indices = indices.squeeze(axis)
-    if _rec(input):
+    if needs_grad(input):
         node = MaxBackward0() if largest else MinBackward0()
         node.axis, node.keepdim, node.in_shape = axis, keepdim, x.shape
         record(node, (input,), (idx_k,))
@@ -442,8 +439,6 @@ def _extreme_dim(input, dim, keepdim, largest, where):
 def max(input, dim=None, keepdim=False):
     """The maximum: of all elements, or `(values, indices)` along `dim`; `max(a, b)` is `maximum`."""
     if isinstance(dim, Tensor):
-        from .elementwise import maximum
-
         return maximum(input, dim)
     if dim is None:
         return _extreme_all(input, tuple(range(input._data.ndim)), False, True, MaxBackward1, "max", True)
@@ -453,8 +448,6 @@ def max(input, dim=None, keepdim=False):
 def min(input, dim=None, keepdim=False):
     """The minimum: of all elements, or `(values, indices)` along `dim`; `min(a, b)` is `minimum`."""
     if isinstance(dim, Tensor):
-        from .elementwise import minimum
-
         return minimum(input, dim)
     if dim is None:
         return _extreme_all(input, tuple(range(input._data.ndim)), False, False, MinBackward1, "min", True)
@@ -517,7 +510,7 @@ def logsumexp(input, dim, keepdim=False):
         with np.errstate(divide="ignore"):
             s = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
         out = s if keepdim else s.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
-    if _rec(input):
+    if needs_grad(input):
         node = LogsumexpBackward0()
         node.axes, node.keepdim = axes, keepdim
         record(node, (input,), (x, out))
@@ -586,7 +579,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         with np.errstate(divide="ignore"):
             out = (ax**p).sum(axis=axes, keepdims=keepdim) ** (1.0 / p)
     out = xp.asarray(out).astype(x.dtype, copy=False)
-    if _rec(input):
+    if needs_grad(input):
         node = LinalgVectorNormBackward0()
         node.axes, node.keepdim, node.p = axes, keepdim, p
         record(node, (input,), (x, out))
@@ -615,7 +608,7 @@ def cumsum(input, dim, *, dtype=None):
     axis = wrap_dim(dim, x.ndim, "cumsum")
     xs = _int_to_long(x, dtype)
     out = xs.copy() if x.ndim == 0 else _xp(xs).cumsum(xs, axis=axis)
-    if _rec(input) and xs.dtype.kind == "f":
+    if needs_grad(input) and xs.dtype.kind == "f":
         node = CumsumBackward0()
         node.axis, node.in_dtype = axis, x.dtype
         record(node, (input,))
@@ -684,7 +677,7 @@ def _sorted_result(input, x, idx, axis, node_cls, cls):
     xp = _xp(x)
     values = xp.take_along_axis(x, idx, axis=axis)
     indices = idx.astype(np.int64, copy=False)
-    if _rec(input):
+    if needs_grad(input):
         node = node_cls()
         node.axis, node.in_shape = axis, x.shape
         record(node, (input,), (idx,))
@@ -734,7 +727,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
 def _scalar_pair(input, x, cls, node_cls):
     """sort/topk of a 0-d tensor: itself, at index 0."""
     xp = _xp(x)
-    if _rec(input):
+    if needs_grad(input):
         node = node_cls()
         node.axis, node.in_shape = 0, ()
         record(node, (input,), (None,))

@@ -22,10 +22,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend as B
-from ..autograd import grad_mode
+from .._arrays import shape_str
 from ..autograd.graph import Node
-from ..tensor import _result, record
-from ._util import shape_str
+from ..autograd.record import _result, needs_grad, record
 
 _xp = B.array_module
 
@@ -191,11 +190,10 @@ def _weight_grads(node, dg, x, hprev, w_ih, has_bias, dgh=None):
     """
     xp = _xp(dg)
     G, T, N = dg.shape
-    nf = node.next_functions
     dg2 = dg.reshape(G, T * N)
     dgh2 = dg2 if dgh is None else dgh.reshape(G, T * N)
     dx = dwi = dwh = dbi = dbh = None
-    if nf[0][0] is not None:
+    if node.needs_grad(0):
         dx = xp.matmul(w_ih.T, dg2).reshape(-1, T, N).transpose(1, 2, 0)
     temps = []
 
@@ -205,16 +203,16 @@ def _weight_grads(node, dg, x, hprev, w_ih, has_bias, dgh=None):
         temps.append(out)
         return out
 
-    if nf[-4][0] is not None:
+    if node.needs_grad(-4):
         x2 = x.reshape(T * N, -1) if x.flags.c_contiguous else steps_by_row(x)
         dwi = xp.matmul(dg2, x2)
-    if nf[-3][0] is not None:
+    if node.needs_grad(-3):
         dwh = xp.matmul(dgh2, steps_by_row(hprev.transpose(0, 2, 1)))
-    if has_bias and (nf[-2][0] is not None or nf[-1][0] is not None):
+    if has_bias and (node.needs_grad(-2) or node.needs_grad(-1)):
         ones = xp.ones(T * N, dg.dtype)
-        if nf[-2][0] is not None:
+        if node.needs_grad(-2):
             dbi = xp.matmul(dg2, ones)
-        if nf[-1][0] is not None:
+        if node.needs_grad(-1):
             dbh = dbi if dgh is None and dbi is not None else xp.matmul(dgh2, ones)
     _scratch.give(*temps)
     return dx, dwi, dwh, dbi, dbh
@@ -283,7 +281,7 @@ class RnnBackward0(_ScratchNode):
             dh = xp.matmul(whT, dgt)
         dx, dwi, dwh, dbi, dbh = _weight_grads(self, dg, x, hprev, w_ih, self.has_bias)
         _scratch.give(deriv, dg, gout, whT)
-        dh0 = dh.T if self.next_functions[1][0] is not None else None
+        dh0 = dh.T if self.needs_grad(1) else None
         return dx, dh0, dwi, dwh, dbi, dbh
 
 
@@ -307,7 +305,7 @@ def _rnn_layer(input, hx, weight_ih, weight_hh, bias_ih, bias_hh, reverse, relu)
     _scratch.give(xw)
     out, h_n = _outputs(hs, reverse)
     inputs = (input, hx, weight_ih, weight_hh, bias_ih, bias_hh)
-    if grad_mode._enabled and any(t is not None and t._rg for t in inputs):
+    if needs_grad(*inputs):
         node = RnnBackward0()
         node.reverse, node.relu, node.has_bias = reverse, relu, bias_ih is not None
         record(node, inputs, (x, hs, weight_ih._data, w_hh))
@@ -370,7 +368,6 @@ class LstmBackward0(_ScratchNode):
         H, I = R // 5, self.input_size
         G = 4 * H
         dt = acts.dtype
-        nf = self.next_functions
         inv = _lstm_unpermute(H, xp)
         whT = _scratch.take(xp, (H, G), dt)
         _gate_rows(whT.T, w_hh, H)
@@ -387,12 +384,12 @@ class LstmBackward0(_ScratchNode):
         dh = _start(ghn, cs[0])
         dh_next = xp.empty_like(dh)
         dc = _start(gcn, cs[0])
-        need_w = any(nf[j][0] is not None for j in range(3, 7))
+        need_w = any(self.needs_grad(j) for j in range(3, 7))
         K = zs.shape[1]
         off = 1 if self.reverse else 0  # slot of step 0's [h; x; 1] in zs
         zbuf = _scratch.take(xp, (K, size, N), dt) if need_w else None
         dw = dw_part = dx = wiT = None
-        if nf[0][0] is not None:
+        if self.needs_grad(0):
             wiT = _scratch.take(xp, (I, G), dt)
             _gate_rows(wiT.T, w_ih, H)
             dx = xp.empty((I, T * N), dt)
@@ -448,18 +445,18 @@ class LstmBackward0(_ScratchNode):
                 xp.matmul(wiT, dgc, out=dx[:, lo * N : hi * N])
         dwi = dwh = dbi = dbh = None
         if dw is not None:
-            dwh = dw[inv, :H] if nf[4][0] is not None else None
-            dwi = dw[inv, H : H + I] if nf[3][0] is not None else None
+            dwh = dw[inv, :H] if self.needs_grad(4) else None
+            dwi = dw[inv, H : H + I] if self.needs_grad(3) else None
             if self.has_bias:
-                dbi = dw[inv, -1] if nf[5][0] is not None else None
-                dbh = dw[inv, -1] if nf[6][0] is not None else None
+                dbi = dw[inv, -1] if self.needs_grad(5) else None
+                dbh = dw[inv, -1] if self.needs_grad(6) else None
         if dx is not None:
             dx = dx.reshape(I, T, N).transpose(1, 2, 0)
         _scratch.give(fac, steps, work, zbuf, gout, whT, wiT)
         return (
             dx,
-            dh.T if nf[1][0] is not None else None,
-            dc.T if nf[2][0] is not None else None,
+            dh.T if self.needs_grad(1) else None,
+            dc.T if self.needs_grad(2) else None,
             dwi,
             dwh,
             dbi,
@@ -523,7 +520,7 @@ def lstm_layer(input, hx, cx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, 
     out = zs[slice(0, T) if reverse else slice(1, T + 1), :H].transpose(0, 2, 1)
     h_n, c_n = zs[last, :H].T.copy(), cs[last].T.copy()
     inputs = (input, hx, cx, weight_ih, weight_hh, bias_ih, bias_hh)
-    if grad_mode._enabled and any(t is not None and t._rg for t in inputs):
+    if needs_grad(*inputs):
         node = LstmBackward0()
         node.reverse, node.has_bias, node.input_size = reverse, has_bias, I
         record(node, inputs, (zs, cs, acts, weight_ih._data, weight_hh._data))
@@ -588,7 +585,7 @@ class GruBackward0(_ScratchNode):
         dgi[: 2 * H] = dgh[: 2 * H]
         dx, dwi, dwh, dbi, dbh = _weight_grads(self, dgi, x, hprev, w_ih, self.has_bias, dgh)
         _scratch.give(fac_zn, work, dgh, dgi, gout, whT)
-        return dx, (dh.T if self.next_functions[1][0] is not None else None), dwi, dwh, dbi, dbh
+        return dx, (dh.T if self.needs_grad(1) else None), dwi, dwh, dbi, dbh
 
 
 def gru_layer(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False):
@@ -640,7 +637,7 @@ def gru_layer(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, rever
     _scratch.give(w_hh_s)
     out, h_n = _outputs(hs, reverse)
     inputs = (input, hx, weight_ih, weight_hh, bias_ih, bias_hh)
-    if grad_mode._enabled and any(t is not None and t._rg for t in inputs):
+    if needs_grad(*inputs):
         node = GruBackward0()
         node.reverse, node.has_bias = reverse, bias_ih is not None
         record(node, inputs, (x, hs, acts, hn, weight_ih._data, w_hh))

@@ -13,15 +13,16 @@ import numbers
 import numpy as np
 
 from .. import backend as B
-from ..autograd import grad_mode
+from .._arrays import shape_str, sum_to, wrap_dim, wrap_dims
 from ..autograd import views as _views
 from ..autograd.graph import Node
+from ..autograd.record import _result, needs_grad, record
 from ..autograd.views import DEFAULT as _DEFAULT
 from ..autograd.views import MULTI_OUTPUT as _MULTI_OUTPUT
 from ..autograd.views import NO_GRAD as _NO_GRAD
 from ..autograd.views import mark_view as _mark_view
-from ..tensor import Tensor, _result, record
-from ._util import shape_str, sum_to, wrap_dim, wrap_dims
+from ..tensor import Tensor
+from .elementwise import _check_inplace, clone
 
 _xp = B.array_module
 
@@ -65,14 +66,10 @@ __all__ = [
 ]
 
 
-def _rec(*tensors):
-    return grad_mode._enabled and builtins.any(t is not None and t._rg for t in tensors)
-
-
 def _out(input, out, node_cls, attrs=None, view=True):
     """Wrap `out`; record `node_cls` when needed. Views share the input's version counter."""
     if not view:
-        if _rec(input):
+        if needs_grad(input):
             node = node_cls()
             if attrs:
                 for k, v in attrs.items():
@@ -80,7 +77,7 @@ def _out(input, out, node_cls, attrs=None, view=True):
             record(node, (input,))
             return _result(out, node)
         return _result(out)
-    if _rec(input):
+    if needs_grad(input):
         node = node_cls()
         if attrs:
             for k, v in attrs.items():
@@ -372,8 +369,6 @@ def contiguous(input):
     """The tensor itself when C-contiguous, else a contiguous copy."""
     if input._data.flags.c_contiguous:
         return input
-    from .elementwise import clone
-
     return clone(input)
 
 
@@ -502,7 +497,7 @@ def _split_views(input, axis, sizes, cls, squeeze_dim=False):
         part = x[index]
         outs.append(part.squeeze(axis) if squeeze_dim else part)
         start += s
-    if _rec(input):
+    if needs_grad(input):
         node = cls()
         node.n_outputs, node.axis, node.in_shape = len(sizes), axis, x.shape
         node.sizes, node.in_dtype = tuple(sizes), x.dtype
@@ -593,8 +588,8 @@ class CatBackward0(Node):
     def backward(self, g):
         grads = []
         start = 0
-        for (nxt, _), s, dt in zip(self.next_functions, self.sizes, self.dtypes):
-            if nxt is None or s is None:
+        for i, (s, dt) in enumerate(zip(self.sizes, self.dtypes)):
+            if s is None or not self.needs_grad(i):
                 grads.append(None)
             else:
                 piece = g[(slice(None),) * self.axis + (slice(start, start + s),)]
@@ -661,7 +656,7 @@ def cat(tensors, dim=0):
                         f"{ref.shape[d]} but got size {a.shape[d]} for tensor number {i} in the list."
                     )
         out = _xp(ref).concatenate([arrays[i] for i in keep], axis=axis)
-    if _rec(*tensors):
+    if needs_grad(*tensors):
         node = CatBackward0()
         kept = set(keep)
         node.axis = axis
@@ -680,8 +675,8 @@ class StackBackward0(Node):
 
     def backward(self, g):
         return tuple(
-            None if nxt is None else g[(slice(None),) * self.axis + (i,)].astype(dt, copy=False)
-            for i, ((nxt, _), dt) in enumerate(zip(self.next_functions, self.dtypes))
+            g[(slice(None),) * self.axis + (i,)].astype(dt, copy=False) if self.needs_grad(i) else None
+            for i, dt in enumerate(self.dtypes)
         )
 
 
@@ -700,7 +695,7 @@ def stack(tensors, dim=0):
     arrays = _promoted(tensors, "stack")
     axis = wrap_dim(dim, len(shape0) + 1, "stack")
     out = _xp(arrays[0]).stack(arrays, axis=axis)
-    if _rec(*tensors):
+    if needs_grad(*tensors):
         node = StackBackward0()
         node.axis, node.dtypes = axis, tuple(t_._data.dtype for t_ in tensors)
         record(node, tensors)
@@ -776,7 +771,7 @@ def gather(input, dim, index):
     out = x[_along(idx, axis)]
     if scalar:
         out = out.reshape(())
-    if _rec(input):
+    if needs_grad(input):
         node = GatherBackward0()
         node.in_shape, node.axis = input._data.shape, axis
         record(node, (input,), (idx,))
@@ -793,13 +788,13 @@ class ScatterBackward0(Node):
         (idx,) = self.saved
         pos = _along(idx, self.axis)
         gx = None
-        if self.next_functions[0][0] is not None:
+        if self.needs_grad(0):
             gx = g
             if not self.add:
                 gx = g.copy()
                 gx[pos] = 0
         gs = None
-        if self.next_functions[1][0] is not None:
+        if self.needs_grad(1):
             gs = _xp(g).zeros(self.src_shape, g.dtype)
             gs[tuple(slice(0, n) for n in idx.shape)] = g[pos]
         return (gx, gs)
@@ -830,7 +825,7 @@ def _scatter(input, dim, index, src, value, add, where):
         _index_add(out, pos, xp.broadcast_to(vals, idx.shape))
     else:
         out[pos] = vals
-    if _rec(input, src):
+    if needs_grad(input, src):
         node = ScatterAddBackward0() if add else ScatterBackward0()
         node.axis, node.add = axis, add
         node.src_shape = s.shape if s is not None else None
@@ -903,7 +898,7 @@ def index_select(input, dim, index):
     out = _xp(x).take(xx, idx, axis=axis)
     if x.ndim == 0:
         out = out.reshape(())
-    if _rec(input):
+    if needs_grad(input):
         node = IndexSelectBackward0()
         node.in_shape, node.axis = x.shape, axis
         record(node, (input,), (idx,))
@@ -933,9 +928,9 @@ class MaskedFillBackward0(Node):
         xp = _xp(g)
         zero = g.dtype.type(0)
         gx = gv = None
-        if self.next_functions[0][0] is not None:
+        if self.needs_grad(0):
             gx = sum_to(xp.where(m, zero, g), self.in_shape)
-        if self.next_functions[1][0] is not None:
+        if self.needs_grad(1):
             gv = xp.where(m, g, zero).sum().reshape(self.value_shape)
         return (gx, gv)
 
@@ -970,7 +965,7 @@ def masked_fill(input, mask, value):
             f"{shape_str(x.shape)}"
         ) from None
     out = out.astype(x.dtype, copy=False)
-    if _rec(input, vt):
+    if needs_grad(input, vt):
         node = MaskedFillBackward0()
         node.in_shape, node.value_shape = x.shape, ()
         record(node, (input, vt), (m,))
@@ -1002,7 +997,7 @@ def masked_select(input, mask):
             f"{shape_str(x.shape)} cannot be broadcast together"
         ) from None
     out = xp.broadcast_to(x, shape)[xp.broadcast_to(m, shape)]
-    if _rec(input):
+    if needs_grad(input):
         node = MaskedSelectBackward0()
         node.in_shape, node.full_shape = x.shape, shape
         record(node, (input,), (m,))
@@ -1253,7 +1248,7 @@ def getitem(input, index):
     except IndexError as e:
         raise _index_error(e, index, x) from None
     view = not advanced
-    if _rec(input):
+    if needs_grad(input):
         node = cls()
         node.in_shape, node.index, node.advanced = x.shape, idx, advanced
         record(node, (input,))
@@ -1272,10 +1267,10 @@ class CopySlices(Node):
 
     def backward(self, g):
         gv = None
-        if self.next_functions[1][0] is not None:
+        if self.needs_grad(1):
             gv = sum_to(g[self.index], self.value_shape).astype(self.value_dtype, copy=False)
         gx = None
-        if self.next_functions[0][0] is not None:
+        if self.needs_grad(0):
             gx = g.copy()
             gx[self.index] = 0
         return (gx, gv)
@@ -1283,8 +1278,6 @@ class CopySlices(Node):
 
 def setitem(input, index, value):
     """`input[index] = value` in place (value: a number or a tensor broadcast to the indexed shape)."""
-    from .elementwise import _check_inplace
-
     _check_inplace(input)
     x = input._data
     idx, _, _ = _convert_index(index, x)
@@ -1311,7 +1304,7 @@ def setitem(input, index, value):
     except IndexError as e:
         raise _index_error(e, index, x) from None
     input._vc[0] += 1
-    if _rec(input, vt):
+    if needs_grad(input, vt):
         node = CopySlices()
         node.index = idx
         node.value_shape = vt._data.shape if vt is not None else ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...ops.shape import cat
 from ...tensor import Tensor
 
 __all__ = ["parameters_to_vector", "vector_to_parameters"]
@@ -9,8 +10,6 @@ __all__ = ["parameters_to_vector", "vector_to_parameters"]
 
 def parameters_to_vector(parameters) -> Tensor:
     """All `parameters` flattened and concatenated into one 1-D tensor (differentiable)."""
-    from ... import cat
-
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     if params:
         device = params[0].device
