@@ -63,5 +63,66 @@ def bench_inference(repeats: int = 50) -> float:
     return statistics.median(times[3:]) * 1000.0
 
 
+def chain_project_dict(n: int) -> dict:
+    """A project file's content: an n-node chain Input -> (Linear, ReLU)... -> Output, built as JSON."""
+    from studio.design.project import new_project
+
+    nodes = [{"id": "n1", "type": "Input", "name": "inputs", "params": {"shape": [4]}, "pos": [0, 0]}]
+    for i in range(2, n):
+        kind = "Linear" if i % 2 == 0 else "ReLU"
+        params = {"out_features": 4} if kind == "Linear" else {}
+        nodes.append({"id": f"n{i}", "type": kind, "name": f"layer_{i}", "params": params, "pos": [i, 0]})
+    nodes.append({"id": f"n{n}", "type": "Output", "name": "output", "params": {}, "pos": [n, 0]})
+    edges = [[f"n{i}", 0, f"n{i + 1}", 0] for i in range(1, n)]
+    d = new_project().to_dict()
+    d["design"] = {"nodes": nodes, "edges": edges}
+    return d
+
+
+def time_large_project(n: int, folder) -> dict:
+    """Seconds to load, infer, `studio info` and export an n-node chain (each step once)."""
+    import contextlib
+    import io
+    import json
+    from pathlib import Path
+
+    from studio import cli
+    from studio.design.export import export_python
+    from studio.design.project import load_project
+
+    path = Path(folder) / f"chain{n}.studio"
+    path.write_text(json.dumps(chain_project_dict(n)))
+    out = {}
+    t0 = time.perf_counter()
+    project = load_project(path)
+    out["load"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    problems = project.design.infer().problems
+    out["infer"] = time.perf_counter() - t0
+    assert not problems, problems[:3]
+    with contextlib.redirect_stdout(io.StringIO()):
+        t0 = time.perf_counter()
+        assert cli.main(["info", str(path)]) == 0
+        out["info"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    export_python(project)
+    out["export"] = time.perf_counter() - t0
+    return out
+
+
+def bench_large_project(n: int = 100_000) -> float:
+    """Seconds for the slowest of load, infer, `info` and export of a 100,000-node chain (target: 5 s)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        return max(time_large_project(n, folder).values())
+
+
 if __name__ == "__main__":
+    import tempfile
+
     print(f"200-node design re-inferred in {bench_inference():.2f} ms (median)")
+    with tempfile.TemporaryDirectory() as folder:
+        for n in (20_000, 100_000):
+            t = time_large_project(n, folder)
+            print(f"{n:,}-node chain: " + ", ".join(f"{k} {v:.2f} s" for k, v in t.items()))

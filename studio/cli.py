@@ -150,11 +150,15 @@ def _summary_rows(design):
     from .design.inference import format_shape
 
     inf = design.infer()
-    order = inf.order + [nid for nid in design.nodes if nid not in inf.order]
+    ordered = set(inf.order)
+    order = inf.order + [nid for nid in design.nodes if nid not in ordered]
+    feeds: dict = {}
+    for e in design.edges:
+        feeds.setdefault(e.dst, []).append(e)
     rows = []
     for nid in order:
         node = design.nodes[nid]
-        srcs = [design.nodes[e.src].name for e in sorted(design.in_edges(nid), key=lambda e: e.dst_port)]
+        srcs = [design.nodes[e.src].name for e in sorted(feeds.get(nid, ()), key=lambda e: e.dst_port)]
         rows.append(
             {
                 "name": node.name,

@@ -409,7 +409,7 @@ def _reject_constant(name):
 def project_from_dict(d, path=None) -> Project:
     """A checked Project from a parsed project file; ProjectError lists every problem found."""
     if not isinstance(d, dict):
-        raise ProjectError([f"$: expected a project object, got {_got(d)}"], path)
+        raise ProjectError([f"not a project file: expected a JSON object, got {_got(d)}"], path)
     if d.get("format", FORMAT_NAME) != FORMAT_NAME:
         raise ProjectError([f"format: expected {FORMAT_NAME!r}, got {_got(d.get('format'))}"], path)
     version = d.get("version", 0)
@@ -456,7 +456,7 @@ def project_from_dict(d, path=None) -> Project:
     if problems:
         raise ProjectError(problems, path)
     try:
-        design = Design.from_dict(d.get("design", {"nodes": [], "edges": []}))
+        design = Design.from_checked_dict(d.get("design", {"nodes": [], "edges": []}))
     except (ValueError, KeyError, TypeError) as e:
         raise ProjectError([f"design: {e}"], path) from None
     data = copy.deepcopy(data)
@@ -475,35 +475,43 @@ def project_from_dict(d, path=None) -> Project:
     )
 
 
+def _without_path(message: str, path) -> str:
+    """A file error's reason alone: the ProjectError names the file already."""
+    prefix = f"{path} "
+    return "the file " + message[len(prefix) :] if message.startswith(prefix) else message
+
+
 def load_project(path) -> Project:
     """Read and check a project file. Never executes anything from it; every failure is a ProjectError."""
+    from studio.core.data.files import DataFileError, open_regular
+
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ProjectError([f"$: the file is {size} bytes, more than a project file can be"], path)
-        raw = path.read_bytes()
-    except ProjectError:
-        raise
+        with open_regular(path, MAX_FILE_BYTES, "project file") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except DataFileError as e:
+        raise ProjectError([_without_path(str(e), path)], path) from None
     except OSError as e:
         raise ProjectError([f"cannot read the file ({e.strerror or e})"], path) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ProjectError([f"the file is more than {MAX_FILE_BYTES} bytes, too large for a project"], path)
     try:
         text = raw.decode("utf-8")
         d = json.loads(text, parse_constant=_reject_constant)
     except UnicodeDecodeError:
-        raise ProjectError(["$: the file is not UTF-8 text (is it a project file?)"], path) from None
+        raise ProjectError(["not a project file: the file is not UTF-8 text"], path) from None
     except json.JSONDecodeError as e:
         raise ProjectError(
-            [f"$: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}"], path
+            [f"not a project file: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})"], path
         ) from None
     except (ValueError, RecursionError) as e:
-        raise ProjectError([f"$: not a valid project file ({e})"], path) from None
+        raise ProjectError([f"not a project file: {e}"], path) from None
     try:
         return project_from_dict(d, path)
     except ProjectError:
         raise
     except (RecursionError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
-        raise ProjectError([f"$: not a valid project file ({type(e).__name__}: {e})"], path) from None
+        raise ProjectError([f"not a valid project file ({type(e).__name__}: {e})"], path) from None
 
 
 # ---------------------------------------------------------------------------------------------------

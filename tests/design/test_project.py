@@ -95,7 +95,7 @@ def test_load_reports_each_problem_with_its_json_path(tmp_path):
     "text, fragment",
     [
         ("{not json", "not valid JSON"),
-        ("[]", "expected a project object"),
+        ("[]", "expected a JSON object"),
         ('{"format": "other"}', "format"),
         ('{"format": "studio-project", "version": 99}', "newer"),
         ('{"format": "studio-project", "version": 1, "design": {"nodes": [], "edges": []}, "x": NaN}', "NaN"),
@@ -110,7 +110,7 @@ def test_malformed_files_raise_project_error(tmp_path, text, fragment):
 
 
 def test_missing_and_binary_files(tmp_path):
-    with pytest.raises(ProjectError, match="cannot read"):
+    with pytest.raises(ProjectError, match="does not exist"):
         load_project(tmp_path / "nope.studio")
     (tmp_path / "b.studio").write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(ProjectError):
@@ -187,3 +187,19 @@ def test_random_bytes_raise_only_project_error(tmp_path_factory, blob):
     path.write_bytes(blob)
     with pytest.raises(ProjectError):
         load_project(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "folder", "/proc/self/status"])
+def test_pipes_devices_and_folders_are_refused_at_once_naming_the_file(tmp_path, kind, finishes):
+    if kind == "fifo":
+        path = tmp_path / "pipe.studio"
+        os.mkfifo(path)
+    elif kind == "folder":
+        path = tmp_path
+    else:
+        path = kind
+    with pytest.raises(ProjectError) as info:
+        finishes(load_project, path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message and "$" not in message

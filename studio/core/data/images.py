@@ -7,12 +7,14 @@ listed in `.skipped` (`on_error='skip'`), or reported as an error naming the fil
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from pathlib import Path
 
 from PIL import Image
 
 from .dataset import Dataset
+from .files import MAX_IMAGE_BYTES, DataFileError, check_folder, open_regular
 
 __all__ = ["IMG_EXTENSIONS", "ImageFolder", "find_classes", "pil_loader"]
 
@@ -26,8 +28,9 @@ class ImageError(OSError):
 def find_classes(directory):
     """The class names (sorted sub-folder names) and their indices."""
     directory = os.fspath(directory)
-    if not os.path.isdir(directory):
+    if not os.path.lexists(directory):
         raise FileNotFoundError(f"Image folder not found: {directory}")
+    check_folder(directory, "an image folder")
     classes = sorted(e.name for e in os.scandir(directory) if e.is_dir() and not e.name.startswith("."))
     if not classes:
         raise FileNotFoundError(f"Couldn't find any class folder in {directory}.")
@@ -37,9 +40,11 @@ def find_classes(directory):
 def pil_loader(path, mode="RGB"):
     """Open and fully decode an image, converted to `mode`; errors name the file."""
     try:
-        with Image.open(path) as img:
+        with open_regular(path, MAX_IMAGE_BYTES, "image file") as f, Image.open(f) as img:
             img.load()
             return img.convert(mode) if img.mode != mode else img.copy()
+    except DataFileError as e:
+        raise ImageError(str(e)) from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise ImageError(f"cannot read image {path}: {e}") from None
 
@@ -47,10 +52,45 @@ def pil_loader(path, mode="RGB"):
 def _check_readable(path):
     """None when the image decodes completely, else the reason it does not."""
     try:
-        with Image.open(path) as img:
+        with open_regular(path, MAX_IMAGE_BYTES, "image file") as f, Image.open(f) as img:
             img.load()
+    except DataFileError as e:
+        return str(e)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         return f"{type(e).__name__}: {e}"
+    return None
+
+
+def _not_regular(path):
+    """None for a regular file of a readable size, else why it is left out (without opening it)."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        return f"cannot read it: {e.strerror or e}"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if st.st_size > MAX_IMAGE_BYTES:
+        return f"larger than {MAX_IMAGE_BYTES // 1024**2} MiB"
+    return None
+
+
+def _same_or_inside(inner: str, outer: str) -> bool:
+    return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
+
+
+def _linked_class_problem(root: str, classes) -> str | None:
+    """Why the class folders cannot be told apart, when a link makes one the root, another class or
+    a folder holding one: each image would then count (and be labelled) more than once."""
+    real_root = os.path.realpath(root)
+    real = {c: os.path.realpath(os.path.join(root, c)) for c in classes}
+    for c, r in real.items():
+        if _same_or_inside(real_root, r):
+            return f"the class folder {c!r} in {root} links back to the image folder itself"
+    names = list(real)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if _same_or_inside(real[a], real[b]) or _same_or_inside(real[b], real[a]):
+                return f"the class folders {a!r} and {b!r} in {root} are one folder (through a link)"
     return None
 
 
@@ -113,18 +153,22 @@ class ImageFolder(Dataset):
             def is_valid_file(p):
                 return p.lower().endswith(IMG_EXTENSIONS)
 
+        problem = _linked_class_problem(self.root, self.classes)
+        if problem:
+            raise ImageError(problem)
         samples, empty = [], []
         for cls in self.classes:
             index = self.class_to_idx[cls]
             folder = os.path.join(self.root, cls)
             found = 0
-            for dirpath, _, files in sorted(os.walk(folder, followlinks=True)):
+            # links to folders are not followed: a link back up would repeat (and mislabel) images
+            for dirpath, _, files in sorted(os.walk(folder, followlinks=False)):
                 for name in sorted(files):
                     path = os.path.join(dirpath, name)
                     if not is_valid_file(path):
                         continue
                     found += 1
-                    reason = _check_readable(path) if verify else None
+                    reason = _check_readable(path) if verify else _not_regular(path)
                     if reason is not None:
                         if self.on_error == "raise":
                             raise ImageError(f"cannot read image {path}: {reason}")

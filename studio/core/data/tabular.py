@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..tensor import _wrap
 from .dataset import Dataset
+from .files import MAX_TABLE_BYTES, open_regular
 
 __all__ = ["CSVDataset", "TabularPreprocessor", "TabularError", "column_summaries", "read_csv"]
 
@@ -55,10 +56,11 @@ def _rows_text(rows, source=None, limit=8) -> str:
 def read_csv(path, **kwargs) -> pd.DataFrame:
     """Read a CSV file, with errors that name the file."""
     path = os.fspath(path)
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"CSV file not found: {path}")
     try:
-        df = pd.read_csv(path, **kwargs)
+        with open_regular(path, MAX_TABLE_BYTES, "CSV file") as f:
+            df = pd.read_csv(f, **kwargs)
     except pd.errors.EmptyDataError:
         raise TabularError(f"{Path(path).name}: the file is empty (no header row)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
