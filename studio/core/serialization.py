@@ -3,29 +3,52 @@
 Every tensor (and numpy array) is stored as a safetensors tensor; the structure around them (nested
 dicts, lists, numbers, strings) is JSON in the file's metadata under `studio`. A flat state dict
 keeps its keys as tensor names, so other safetensors readers (PyTorch's included) load it as is.
-Loading never executes anything from the file.
+
+Each tensor's dtype, shape and SHA-256 of its bytes are kept in the metadata, and the metadata has a
+checksum of its own; `load` verifies them, so a changed or damaged byte is refused, naming the file
+and the tensor. Files without checksums (older ones, or other writers') load as they are.
+Loading reads only regular files, never executes anything from the file, and every failure is one
+error that names the file.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
+import io
 import json
 import math
 import os
+import stat
 import struct
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
+from . import atomic
 from . import backend as B
 from .tensor import Tensor, _wrap
 
-__all__ = ["load", "save"]
+__all__ = ["load", "load_with_metadata", "save"]
 
 _META_KEY = "studio"
+_META_SUM = "studio.sha256"
 _FORMAT = 1
+_CHANGED = "the file was changed after it was written"
 _TAGS = ("__tensor__", "__ndarray__", "__tuple__", "__dict__", "__float__", "__dtype__")
+MAX_HEADER_BYTES = 100_000_000  # the safetensors library's own limit
+MAX_DEPTH = 200  # nesting of the structure; deeper is not a file `save` writes
+# safetensors dtype codes of the dtypes studio tensors hold
+_CODES = {
+    "float64": "F64",
+    "float32": "F32",
+    "float16": "F16",
+    "int64": "I64",
+    "int32": "I32",
+    "int16": "I16",
+    "int8": "I8",
+    "uint8": "U8",
+    "bool": "BOOL",
+}
+_DTYPES = {code: np.dtype(name).newbyteorder("<") for name, code in _CODES.items()}
 
 
 class _Writer:
@@ -94,85 +117,210 @@ class _Writer:
         )
 
 
-def save(obj, f) -> None:
-    """Save tensors and the structure around them (a state dict, a checkpoint dict, ...) to `f`.
+def _sha256(arr_or_bytes) -> str:
+    if isinstance(arr_or_bytes, np.ndarray):
+        arr_or_bytes = np.ascontiguousarray(arr_or_bytes).reshape(-1).view(np.uint8)
+    return hashlib.sha256(arr_or_bytes).hexdigest()
 
-    `f` is a path (written atomically: a temporary file in the same folder, flushed to disk, then
-    renamed over the target) or a binary file object.
-    """
+
+def _encode_file(obj, metadata) -> bytes:
     from safetensors.numpy import save as st_save
 
     writer = _Writer()
-    structure = writer.encode(obj, ())
-    meta = {"format": "pt", _META_KEY: json.dumps({"version": _FORMAT, "structure": structure})}
-    data = st_save(writer.arrays, metadata=meta)
+    doc = {"version": _FORMAT, "structure": writer.encode(obj, ())}
+    doc["tensors"] = {
+        name: {"dtype": _CODES[arr.dtype.name], "shape": list(arr.shape), "sha256": _sha256(arr)}
+        for name, arr in writer.arrays.items()
+    }
+    if metadata:
+        if not isinstance(metadata, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+        ):
+            raise TypeError("save: metadata must be a dict of strings to strings")
+        doc["metadata"] = dict(metadata)
+    text = json.dumps(doc)
+    meta = {"format": "pt", _META_KEY: text, _META_SUM: hashlib.sha256(text.encode()).hexdigest()}
+    return st_save(writer.arrays, metadata=meta)
+
+
+def save(obj, f, *, metadata=None) -> None:
+    """Save tensors and the structure around them (a state dict, a checkpoint dict, ...) to `f`.
+
+    `f` is a path (written atomically: a temporary file in the same folder, flushed to disk, then
+    renamed over the target; see `studio.core.atomic`) or a binary file object. `metadata`, a dict
+    of strings, is kept in the file and returned by `load_with_metadata` (a Studio addition).
+    """
+    data = _encode_file(obj, metadata)
     if hasattr(f, "write"):
         f.write(data)
         return
-    path = Path(os.fspath(f))
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(folder)
+    atomic.write_bytes(os.fspath(f), data)
 
 
-def _fsync_dir(folder):
-    """Make the rename itself durable (POSIX only; other systems have no directory handles)."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
+def save_bytes(obj, *, metadata=None) -> bytes:
+    """What `save` writes, as bytes (for writers that place the file themselves)."""
+    buf = io.BytesIO()
+    save(obj, buf, metadata=metadata)
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Load
+# ---------------------------------------------------------------------------------------------------
+
+
+class _Bad(Exception):
+    """A problem found in a file, turned into one RuntimeError that names the file."""
+
+
+def _kind_of(mode) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _read_path(where: str) -> bytearray:
+    """The bytes of a regular file; anything else (a pipe, a device, a folder) is refused at once."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(where, flags | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
         os.close(fd)
+        raise _Bad(f"is {_kind_of(st.st_mode)}, not a weights file")
+    with open(fd, "rb", buffering=0) as fh:
+        try:
+            data = bytearray(st.st_size)
+        except MemoryError:
+            raise _Bad(f"is {st.st_size} bytes long, more than this machine's memory holds") from None
+        view, n = memoryview(data), 0
+        while n < len(data):
+            k = fh.readinto(view[n:])
+            if not k:
+                break
+            n += k
+        view.release()
+    return data if n == len(data) else data[:n]
 
 
-def _read_header(data: bytes, where: str):
-    """The safetensors header of `data`, checked against the file's length."""
+def _parse(data, where):
+    """(metadata, {name: (dtype code, shape, start, end)}, tensor bytes) of a safetensors file."""
     if len(data) < 8:
-        raise RuntimeError(f"load: {where} is not a safetensors file: it is only {len(data)} bytes long")
-    (n,) = struct.unpack("<Q", data[:8])
+        raise _Bad(f"is not a safetensors file: it is only {len(data)} bytes long")
+    (n,) = struct.unpack("<Q", bytes(data[:8]))
+    if n > MAX_HEADER_BYTES:
+        raise _Bad(f"is not a safetensors file: its header claims {n} bytes, more than a header may have")
     if n > len(data) - 8:
-        raise RuntimeError(
-            f"load: {where} is truncated or corrupt: its header claims {n} bytes but the file has "
+        raise _Bad(
+            f"is truncated or corrupt: its header claims {n} bytes but the file has "
             f"{len(data) - 8} after the length field"
         )
     try:
-        header = json.loads(data[8 : 8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RuntimeError(f"load: {where} is corrupt: its header is not valid JSON ({e})") from None
+        header = json.loads(bytes(data[8 : 8 + n]))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise _Bad(f"is corrupt: its header is not valid JSON ({str(e)[:80]})") from None
     if not isinstance(header, dict):
-        raise RuntimeError(f"load: {where} is corrupt: its header is not a JSON object")
-    end = 8 + n
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        try:
-            stop = int(info["data_offsets"][1])
-        except (KeyError, TypeError, IndexError, ValueError):
-            raise RuntimeError(
-                f"load: {where} is corrupt: tensor {name!r} has no valid data offsets"
-            ) from None
-        if end + stop > len(data):
-            raise RuntimeError(
-                f"load: {where} is truncated: tensor {name!r} ends at byte {end + stop} but the file has "
-                f"{len(data)} bytes"
+        raise _Bad("is corrupt: its header is not a JSON object")
+    meta = header.pop("__metadata__", {})
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise _Bad("is corrupt: its metadata is not a table of texts")
+    body = memoryview(data)[8 + n :]
+    entries = {name: _entry(name, info, len(body)) for name, info in header.items()}
+    return meta, entries, body
+
+
+def _entry(name, info, size):
+    if not isinstance(info, dict):
+        raise _Bad(f"is corrupt: tensor {name!r} has no description")
+    code, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+    if not isinstance(code, str) or code not in _DTYPES:
+        raise _Bad(
+            f"has tensor {name!r} of dtype {str(code)[:20]!r}, which studio cannot hold "
+            f"(it reads {', '.join(_DTYPES)})"
+        )
+    if not isinstance(shape, list) or not all(_is_count(d) for d in shape) or len(shape) > 64:
+        raise _Bad(f"is corrupt: tensor {name!r} has no valid shape")
+    if not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_count(d) for d in offsets):
+        raise _Bad(f"is corrupt: tensor {name!r} has no valid data offsets")
+    start, end = offsets
+    if not start <= end:
+        raise _Bad(f"is corrupt: tensor {name!r} has no valid data offsets")
+    if end > size:
+        raise _Bad(f"is truncated: tensor {name!r} ends at byte {end} of the data, which has {size}")
+    if end - start != math.prod(shape) * _DTYPES[code].itemsize:
+        raise _Bad(f"is corrupt: tensor {name!r} has {end - start} bytes, which do not fit its shape {shape}")
+    return code, tuple(shape), start, end
+
+
+def _is_count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**62
+
+
+def _studio_doc(meta):
+    """The structure document Studio keeps in the metadata (None for other writers' files), checked."""
+    if _META_KEY not in meta:
+        if _META_SUM in meta:
+            raise _Bad(f"is damaged: its studio metadata is missing ({_CHANGED})")
+        return None
+    text = meta[_META_KEY]
+    if _META_SUM in meta and hashlib.sha256(text.encode()).hexdigest() != meta[_META_SUM]:
+        raise _Bad(f"is damaged: its metadata does not match its checksum ({_CHANGED})")
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _Bad("is corrupt: its studio metadata is not valid JSON") from None
+    if not isinstance(doc, dict) or "structure" not in doc:
+        raise _Bad("is corrupt: its studio metadata is not valid")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise _Bad("is corrupt: its studio metadata has no valid format version")
+    if version > _FORMAT:
+        raise _Bad(
+            f"was written by a newer studio (format {version}); this one reads format {_FORMAT} or older"
+        )
+    if "tensors" in doc and _META_SUM not in meta:
+        raise _Bad("is damaged: the checksum of its metadata is missing")
+    extra = doc.get("metadata", {})
+    if not isinstance(extra, dict) or not all(isinstance(v, str) for v in extra.values()):
+        raise _Bad("is corrupt: its studio metadata is not valid")
+    return doc
+
+
+def _verify(sums, entries, body):
+    """Each tensor's dtype, shape and bytes against what was recorded when the file was written."""
+    if not isinstance(sums, dict):
+        raise _Bad("is corrupt: its tensor checksums are not valid")
+    for name in entries:
+        if name not in sums:
+            raise _Bad(f"is damaged: tensor {name!r} has no checksum ({_CHANGED})")
+    for name, want in sums.items():
+        if name not in entries:
+            raise _Bad(f"is damaged: tensor {name!r} is missing")
+        code, shape, start, end = entries[name]
+        if not isinstance(want, dict):
+            raise _Bad(f"is corrupt: the checksum of tensor {name!r} is not valid")
+        if want.get("dtype") != code or want.get("shape") != list(shape):
+            raise _Bad(
+                f"is damaged: tensor {name!r} is {code} {list(shape)} in the file but was written as "
+                f"{str(want.get('dtype'))[:8]} {str(want.get('shape'))[:40]}"
             )
-    return header
+        if _sha256(body[start:end]) != want.get("sha256"):
+            raise _Bad(f"is damaged: the bytes of tensor {name!r} do not match their checksum ({_CHANGED})")
+
+
+def _arrays(entries, body) -> dict:
+    out = {}
+    for name, (code, shape, start, end) in entries.items():
+        dt = _DTYPES[code]
+        flat = np.frombuffer(body[start:end], dtype=dt) if end > start else np.empty(0, dt)
+        # own writable, native-order arrays: users change loaded tensors in place
+        out[name] = flat.reshape(shape).astype(dt.newbyteorder("="), copy=True)
+    return out
 
 
 def _device_for(saved, map_location):
@@ -186,49 +334,123 @@ def _device_for(saved, map_location):
     return B.as_device(map_location)
 
 
+def _device_name_ok(v) -> bool:
+    if v is None:
+        return True
+    if not isinstance(v, str):
+        return False
+    kind, _, idx = v.partition(":")
+    return kind in ("cpu", "cuda") and (not idx or (idx.isdigit() and len(idx) < 6))
+
+
 class _Reader:
-    def __init__(self, arrays, map_location, where):
+    """Rebuilds the saved structure from the document, checking every node's form."""
+
+    def __init__(self, arrays, map_location):
         self.arrays = arrays
         self.map_location = map_location
-        self.where = where
         self.tensors = {}
 
-    def array(self, name):
-        if name not in self.arrays:
-            raise RuntimeError(
-                f"load: {self.where} is corrupt: its structure names a missing tensor {name!r}"
-            )
+    def array(self, name, at):
+        if not isinstance(name, str) or name not in self.arrays:
+            raise _Bad(f"is corrupt: its structure names a missing tensor {str(name)[:60]!r} at {at}")
         return self.arrays[name]
 
-    def decode(self, node):
+    def decode(self, node, at="structure", depth=0):
+        if depth > MAX_DEPTH:
+            raise _Bad(f"is corrupt: its structure is nested more than {MAX_DEPTH} levels deep")
         if isinstance(node, list):
-            return [self.decode(v) for v in node]
+            return [self.decode(v, f"{at}[{i}]", depth + 1) for i, v in enumerate(node)]
         if not isinstance(node, dict):
             return node
         if "__tensor__" in node:
-            name = node["__tensor__"]
-            if name not in self.tensors:  # a tensor named twice comes back as one object
-                dev = _device_for(node.get("device"), self.map_location)
-                t = _wrap(B.to_device_array(self.array(name), dev))
-                if node.get("requires_grad"):
-                    t.requires_grad_(True)
-                self.tensors[name] = t
-            return self.tensors[name]
+            return self.tensor(node, at)
         if "__ndarray__" in node:
-            return self.array(node["__ndarray__"])
+            return self.array(node["__ndarray__"], at)
         if "__tuple__" in node:
-            return tuple(self.decode(v) for v in node["__tuple__"])
+            items = node["__tuple__"]
+            if not isinstance(items, list):
+                raise _Bad(f"is corrupt: a tuple at {at} is not a list")
+            return tuple(self.decode(v, f"{at}[{i}]", depth + 1) for i, v in enumerate(items))
         if "__float__" in node:
-            return float(node["__float__"])
+            return self.special_float(node["__float__"], at)
         if "__dtype__" in node:
-            return B.as_dtype(node["__dtype__"])
+            try:
+                return B.as_dtype(node["__dtype__"])
+            except (TypeError, ValueError):
+                raise _Bad(f"is corrupt: unknown dtype {str(node['__dtype__'])[:30]!r} at {at}") from None
         if "__dict__" in node:
-            return {_hashable(self.decode(k)): self.decode(v) for k, v in node["__dict__"]}
-        return {k: self.decode(v) for k, v in node.items()}
+            return self.pairs(node["__dict__"], at, depth)
+        return {k: self.decode(v, f"{at}.{k}", depth + 1) for k, v in node.items()}
+
+    def tensor(self, node, at):
+        name = node["__tensor__"]
+        if isinstance(name, str) and name in self.tensors:  # a tensor named twice comes back as one object
+            return self.tensors[name]
+        arr = self.array(name, at)
+        saved = node.get("device")
+        if not _device_name_ok(saved) or not isinstance(node.get("requires_grad", False), bool):
+            raise _Bad(f"is corrupt: tensor {name!r} at {at} has an invalid device or gradient flag")
+        if node.get("requires_grad") and arr.dtype.kind != "f":
+            raise _Bad(f"is corrupt: tensor {name!r} at {at} requires a gradient but is not floating point")
+        dev = _device_for(saved, self.map_location)
+        try:
+            t = _wrap(B.to_device_array(arr, dev))
+        except RuntimeError as e:
+            where = saved or "cpu"
+            raise _Bad(
+                f"holds tensor {name!r} on {where}, but {e}; load it with map_location='cpu'"
+            ) from None
+        if node.get("requires_grad"):
+            t.requires_grad_(True)
+        self.tensors[name] = t
+        return t
+
+    @staticmethod
+    def special_float(text, at):
+        try:
+            return float(text) if isinstance(text, str) and len(text) < 40 else float("x")
+        except ValueError:
+            raise _Bad(f"is corrupt: {str(text)[:40]!r} at {at} is not a number") from None
+
+    def pairs(self, pairs, at, depth):
+        if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+            raise _Bad(f"is corrupt: a dictionary at {at} is not a list of key-value pairs")
+        out = {}
+        for i, (k, v) in enumerate(pairs):
+            key = _hashable(self.decode(k, f"{at}[{i}]", depth + 1))
+            try:
+                hash(key)
+            except TypeError:
+                raise _Bad(f"is corrupt: the dictionary key at {at}[{i}] is not a number or text") from None
+            out[key] = self.decode(v, f"{at}[{i}]", depth + 1)
+        return out
 
 
 def _hashable(k):
     return tuple(_hashable(v) for v in k) if isinstance(k, list | tuple) else k
+
+
+def load_with_metadata(f, map_location=None):
+    """`load`, and the metadata dict given to `save` (empty for files without any)."""
+    if hasattr(f, "read"):
+        where = f"'{getattr(f, 'name', 'the file object')}'"
+    else:
+        where = f"'{os.fspath(f)}'"
+    try:
+        data = f.read() if hasattr(f, "read") else _read_path(os.fspath(f))
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise _Bad("is open in text mode: weights are read from binary files ('rb')")
+        meta, entries, body = _parse(data, where)
+        doc = _studio_doc(meta)
+        if doc is not None and "tensors" in doc:
+            _verify(doc["tensors"], entries, body)
+        reader = _Reader(_arrays(entries, body), map_location)
+        if doc is None:
+            return {k: reader.tensor({"__tensor__": k}, k) for k in entries}, {}
+        return reader.decode(doc["structure"]), dict(doc.get("metadata", {}))
+    except _Bad as e:
+        raise RuntimeError(f"load: {where} {e}") from None
 
 
 def load(f, map_location=None, *, weights_only=True):
@@ -238,35 +460,4 @@ def load(f, map_location=None, *, weights_only=True):
     mapping saved device names to new ones, or a function of the saved device name.
     `weights_only` is accepted for PyTorch's signature: nothing but data is ever read.
     """
-    from safetensors.numpy import load as st_load
-
-    if hasattr(f, "read"):
-        data = f.read()
-        where = getattr(f, "name", "the file object")
-    else:
-        where = os.fspath(f)
-        with open(where, "rb") as fh:
-            data = fh.read()
-    header = _read_header(data, f"'{where}'")
-    try:
-        raw = st_load(data)
-    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
-        raise RuntimeError(f"load: '{where}' is corrupt or not a safetensors file: {e}") from None
-    # own writable arrays: users change loaded tensors in place
-    arrays = {k: np.array(v, copy=True) for k, v in raw.items()}
-    meta = header.get("__metadata__") or {}
-    reader = _Reader(arrays, map_location, f"'{where}'")
-    if _META_KEY not in meta:
-        return {k: reader.decode({"__tensor__": k}) for k in arrays}
-    try:
-        doc = json.loads(meta[_META_KEY])
-        version = doc["version"]
-        structure = doc["structure"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise RuntimeError(f"load: '{where}' is corrupt: its studio metadata is not valid") from None
-    if not isinstance(version, int) or version > _FORMAT:
-        raise RuntimeError(
-            f"load: '{where}' was written by a newer studio (format {version}); this one reads format "
-            f"{_FORMAT} and older"
-        )
-    return reader.decode(structure)
+    return load_with_metadata(f, map_location)[0]
