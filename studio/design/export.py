@@ -7,10 +7,11 @@ name, path or column can inject code.
 from __future__ import annotations
 
 import inspect
-import json
 import keyword
+import os
 import re
 import textwrap
+from pathlib import Path
 
 from .. import assets
 from .build import BuildError
@@ -82,8 +83,19 @@ def _comment_text(text: str, limit: int = 80) -> str:
 
 
 def _str(text: str) -> str:
-    """A double-quoted, ASCII-only string literal (JSON's escapes are all valid in Python)."""
-    return json.dumps(str(text))
+    """A Python string literal of `text` by Python's own quoting (`repr`), so that every character
+    survives, those outside the Basic Multilingual Plane and lone surrogates included; in double
+    quotes unless that needs more escapes, as the formatter writes it."""
+    text = str(text)
+    r = repr(text)
+    if r[0] == '"' or text.count('"') > text.count("'"):
+        return r
+    out, body, i = ['"'], r[1:-1], 0
+    while i < len(body):
+        pair = body[i : i + 2] if body[i] == "\\" else body[i]
+        out.append("'" if pair == "\\'" else '\\"' if pair == '"' else pair)
+        i += len(pair)
+    return "".join(out) + '"'
 
 
 def _lit(value) -> str:
@@ -263,7 +275,7 @@ def _data_code(project) -> tuple[str, list[str]]:
                 f"return {fn.__name__}()",
             ]
         raise BuildError(f"unknown sample data set {name!r}; samples: {', '.join(SAMPLE_INFO)}")
-    path = project.data_path()
+    path = Path(os.path.normpath(project.data_path()))
     if kind == "csv":
         task = data.get("task", "classification")
         lines = ["frame = pd.read_csv(path)", *_missing_code(data.get("missing") or "mean")]
@@ -331,8 +343,48 @@ def _schedule_lines(name: str) -> tuple[list[str], str]:
     return table.get(name, ([], ""))
 
 
-def export_python(project, target: str = "studio", ddp: bool = False) -> str:
-    """The project as a standalone script for `target` ("studio" or "torch"; `ddp` needs "torch")."""
+def _data_literal(path: str, script_path) -> tuple[str, bool]:
+    """The script's default data location, and whether it is relative to the script's own folder.
+
+    Data inside the folder the script is written to stays found when the folder moves as a whole;
+    anything else is written as a tidy absolute path.
+    """
+    if not path:
+        return _str(path), False
+    path = os.path.normpath(os.path.abspath(path))
+    if script_path is not None:
+        folder = os.path.dirname(os.path.abspath(script_path))
+        rel = (
+            os.path.relpath(path, folder)
+            if os.path.splitdrive(path)[0] == os.path.splitdrive(folder)[0]
+            else ""
+        )
+        if rel and rel != os.curdir and not rel.startswith(os.pardir):
+            return f"str(Path(__file__).resolve().parent / {_str(Path(rel).as_posix())})", True
+    return _str(path), False
+
+
+def _features(project) -> list[str]:
+    """The feature columns of a CSV project, resolved by the rule training uses (an empty list in the
+    project means every column but the target, read from the file's header row)."""
+    from ..core.data.tabular import feature_columns, read_csv
+
+    data = project.data
+    path = project.data_path()
+    if data.get("features"):
+        return [str(f) for f in data["features"]]
+    try:
+        columns = list(read_csv(path, nrows=0).columns)
+    except (OSError, ValueError) as e:
+        raise BuildError(f"the feature columns cannot be read from {path.name}: {e}") from None
+    return [str(c) for c in feature_columns(columns, data.get("target"), None, str(path))]
+
+
+def export_python(project, target: str = "studio", ddp: bool = False, script_path=None) -> str:
+    """The project as a standalone script for `target` ("studio" or "torch"; `ddp` needs "torch").
+
+    `script_path`, where the script will be written, lets data beside it be found relative to it.
+    """
     if target not in TARGETS:
         raise ValueError(f"export target must be 'studio' or 'torch', got {target!r}")
     if ddp and target != "torch":
@@ -351,6 +403,7 @@ def export_python(project, target: str = "studio", ddp: bool = False) -> str:
     )
     input_node = design.nodes[inf.input_id]
     data_default, load_body = _data_code(project)
+    data_literal, data_relative = _data_literal(data_default, script_path)
     kind = data.get("kind", "sample")
     generated = kind == "sample" and data.get("sample") in ("sequences", "tokens")
     title = _comment_text(project.name) or "Network"
@@ -381,7 +434,7 @@ def export_python(project, target: str = "studio", ddp: bool = False) -> str:
     ]
     if ddp:
         L.append("import os")
-    if kind == "images":
+    if kind == "images" or data_relative:
         L.append("from pathlib import Path")
     imports = ["import numpy as np"]
     if kind == "csv" or (kind == "sample" and data.get("sample") == "iris"):
@@ -407,7 +460,7 @@ def export_python(project, target: str = "studio", ddp: bool = False) -> str:
     L += ["", *imports]
     L += [
         "",
-        f"DATA = {_str(data_default)}",
+        f"DATA = {data_literal}",
         f"EPOCHS = {int(training['epochs'])!r}",
         f"BATCH_SIZE = {int(training['batch_size'])!r}",
         f"LR = {float(training['lr'])!r}",
@@ -420,7 +473,7 @@ def export_python(project, target: str = "studio", ddp: bool = False) -> str:
         f"DEVICE = {_str(str(training.get('device') or 'cpu'))}",
     ]
     if kind == "csv":
-        features = ", ".join(_str(str(f)) for f in (data.get("features") or []))
+        features = ", ".join(_str(f) for f in _features(project))
         L += [f"TARGET = {_str(str(data.get('target') or ''))}", f"FEATURES = [{features}]"]
     if kind == "images":
         size = tuple(int(v) for v in (data.get("image_size") or (28, 28)))

@@ -431,10 +431,9 @@ class DataPanel(QWidget):
 
         df = self._frame
         target = self.data["target"]
-        features = self.data.get("features") or [c for c in df.columns if c != target]
         pre = TabularPreprocessor(
             target=target,
-            features=features,
+            features=self.data.get("features") or None,  # none chosen: the rule training applies
             task=self.data.get("task") or "auto",
             missing=self.data.get("missing") or "mean",
         )

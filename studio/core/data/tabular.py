@@ -18,7 +18,14 @@ from ..tensor import _wrap
 from .dataset import Dataset
 from .files import MAX_TABLE_BYTES, open_regular
 
-__all__ = ["CSVDataset", "TabularPreprocessor", "TabularError", "column_summaries", "read_csv"]
+__all__ = [
+    "CSVDataset",
+    "TabularPreprocessor",
+    "TabularError",
+    "column_summaries",
+    "feature_columns",
+    "read_csv",
+]
 
 MISSING_STRATEGIES = ("mean", "median", "most_frequent", "constant", "drop", "error")
 # An integer-valued target with at most this many distinct values is taken as class labels.
@@ -68,6 +75,16 @@ def read_csv(path, **kwargs) -> pd.DataFrame:
     if df.shape[1] == 0:
         raise TabularError(f"{Path(path).name}: no columns found")
     return df
+
+
+def feature_columns(columns, target=None, features=None, source=None) -> list:
+    """The feature columns of a table with these `columns`: `features` when given, else every
+    column but the target. The one rule for training and for exported scripts."""
+    if features is not None:
+        if target is not None and target in features:
+            raise TabularError(f"{_where(source)}the target column {target!r} is also listed as a feature")
+        return list(features)
+    return [c for c in columns if c != target]
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -190,13 +207,7 @@ class TabularPreprocessor:
             )
 
     def _feature_names_in(self, df, source=None):
-        if self.features is not None:
-            if self.target is not None and self.target in self.features:
-                raise TabularError(
-                    f"{_where(source)}the target column {self.target!r} is also listed as a feature"
-                )
-            return list(self.features)
-        return [c for c in df.columns if c != self.target]
+        return feature_columns(df.columns, self.target, self.features, source)
 
     def _drop_or_check_missing(self, df, names, source):
         """Rows with missing values: dropped ('drop'), or reported (always for the target)."""

@@ -1,0 +1,120 @@
+"""Exported scripts keep every character of names and paths, resolve features as training does, and
+write data paths tidily."""
+
+from __future__ import annotations
+
+import ast
+import os
+
+import numpy as np
+from export_helpers import import_script
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from studio.design import Design
+from studio.design.export import _str, export_python
+from studio.design.project import new_project
+from studio.training.data import prepare_data
+
+
+def _mlp(inputs, classes=2):
+    d = Design()
+    i = d.add_node("Input", {"shape": (inputs,)})
+    lin = d.add_node("Linear", {"out_features": classes})
+    out = d.add_node("Output")
+    d.connect(i.id, lin.id)
+    d.connect(lin.id, out.id)
+    return d
+
+
+def _constants(code) -> dict:
+    tree = ast.parse(code)
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            try:
+                out[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                out[node.targets[0].id] = ast.unparse(node.value)
+    return out
+
+
+def _csv(folder, columns, rows=24):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "table.csv"
+    lines = [",".join(columns)] + [f"{i % 5},{(i * 7) % 3},{i % 2}" for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()), max_size=12
+    )
+)
+def test_string_literals_are_pythons_own(text):
+    """Every text, emoji and lone surrogates included, reads back the same from the script."""
+    assert ast.literal_eval(_str(text)) == text
+
+
+def test_names_and_paths_outside_the_bmp_survive_export_and_the_script_runs(tmp_path):
+    folder = tmp_path / "data 🚀"
+    path = _csv(folder, ["size 🚀", "wïdth 𝔸", "label"])
+    data = {"kind": "csv", "path": str(path), "target": "label", "features": []}  # as the Data panel
+    project = new_project(data=data, design=_mlp(2), name="rocket 🚀")
+    for target in ("studio", "torch"):
+        consts = _constants(export_python(project, target=target))
+        assert consts["FEATURES"] == ["size 🚀", "wïdth 𝔸"] and consts["TARGET"] == "label"
+        assert consts["DATA"] == str(path)
+    script = tmp_path / "net.py"
+    script.write_text(export_python(project, target="studio"), encoding="utf-8")
+    module = import_script(script)
+    module.main(["--epochs", "1", "--weights", str(tmp_path / "w.safetensors")])  # the first batch works
+    x, _ = module.load_data(module.DATA)
+    assert x.shape == (24, 2)
+
+
+def test_a_lone_surrogate_in_a_path_survives(tmp_path):
+    folder = tmp_path / os.fsdecode(b"d\xff")  # a file name that is not UTF-8
+    path = _csv(folder, ["a", "b", "label"])
+    assert "\udcff" in str(path)
+    project = new_project(data={"kind": "csv", "path": str(path), "target": "label"}, design=_mlp(2))
+    script = tmp_path / "net.py"
+    script.write_text(export_python(project, target="studio"), encoding="utf-8")
+    module = import_script(script)
+    data = module.DATA
+    assert data == str(path) and module.load_data(data)[0].shape == (24, 2)
+
+
+def test_features_are_resolved_by_trainings_rule(tmp_path):
+    path = _csv(tmp_path, ["a", "b", "label"])
+    project = new_project(data={"kind": "csv", "path": str(path), "target": "label", "features": []})
+    trained = prepare_data(project).preprocessing["columns"]
+    consts = _constants(export_python(new_project(data=project.data, design=_mlp(2)), target="torch"))
+    assert consts["FEATURES"] == [c["name"] for c in trained] == ["a", "b"]
+    chosen = {**project.data, "features": ["b"]}
+    assert _constants(export_python(new_project(data=chosen, design=_mlp(1))))["FEATURES"] == ["b"]
+
+
+def test_data_paths_are_written_tidily(tmp_path):
+    path = _csv(tmp_path / "data", ["a", "b", "label"])
+    home = tmp_path / "projects" / "deep"
+    home.mkdir(parents=True)
+    project = new_project(
+        data={"kind": "csv", "path": "../../data/./table.csv", "target": "label"},
+        design=_mlp(2),
+        path=home / "p.studio",
+    )
+    assert _constants(export_python(project))["DATA"] == str(path)  # no dir/../.. left
+    # beside the script, the data is found relative to the script, wherever the folder moves
+    code = export_python(project, script_path=tmp_path / "data" / "net.py")
+    assert _constants(code)["DATA"] == "str(Path(__file__).resolve().parent / 'table.csv')"
+    script = tmp_path / "data" / "net.py"
+    script.write_text(code, encoding="utf-8")
+    moved = tmp_path / "moved"
+    (tmp_path / "data").rename(moved)
+    module = import_script(moved / "net.py")
+    data = module.DATA
+    assert data == str(moved / "table.csv")
+    assert np.asarray(module.load_data(data)[0]).shape == (24, 2)
