@@ -230,8 +230,6 @@ def _bar(done: int, total: int, width=24) -> str:
 
 
 def cmd_train(args) -> int:
-    from .design.project import save_project
-
     project = _load(args.file)
     problems = project.design.infer().problems
     if problems:
@@ -243,6 +241,7 @@ def cmd_train(args) -> int:
     fit = getattr(training, "fit", None)
     if not callable(fit):  # the package may expose the module rather than the function
         from .training.fit import fit
+    runs_before = len(project.runs)
     stop = {"now": False}
     tty = sys.stderr.isatty()
     total_steps, last_draw = 0, 0.0
@@ -281,15 +280,29 @@ def cmd_train(args) -> int:
                 f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in (ev.metrics or {}).items()
             )
             print(f"finished ({getattr(ev, 'status', '') or 'completed'}){': ' + metrics if metrics else ''}")
+            if ev.message:
+                print(f"warning: {ev.message}", file=sys.stderr)
             status = 0
         elif kind == "error":
             raise CliError(ev.message or "training failed")
-    save_project(project, project.path)
-    if project.runs:
-        run = project.runs[-1]
-        if isinstance(run, dict) and run.get("weights"):
-            print(f"weights: {project.weights_path()}")
-    print(f"saved {project.path}")
+    return _save_run(project, project.runs[runs_before:], status)
+
+
+def _save_run(project, new_runs, status: int) -> int:
+    """Record the new runs in the project file (keeping runs others added meanwhile); a failure
+    says where the weights are, so that nothing is lost without a word."""
+    from .design.runs import save_new_runs
+
+    try:
+        saved = save_new_runs(project, new_runs)
+    except OSError as e:
+        kept = [str(project.folder / r["weights"]) for r in new_runs if r.get("weights")]
+        where = f"; the run's weights are in {', '.join(kept)}" if kept else ""
+        raise CliError(f"{e}{where}") from None
+    weights = [r for r in saved.runs if isinstance(r, dict) and r.get("weights")]
+    if new_runs and weights and weights[-1].get("id") == new_runs[-1].get("id"):
+        print(f"weights: {saved.weights_path()}")
+    print(f"saved {saved.path}")
     return status
 
 
@@ -302,9 +315,11 @@ def cmd_export(args) -> int:
     problems = project.design.infer().problems
     if problems:
         raise CliError(f"the design has {len(problems)} problem(s): {problems[0].message}")
-    code = export_python(project, target=args.target, ddp=args.ddp)
+    from .core import atomic
+
     out = Path(args.output)
-    out.write_text(code, encoding="utf-8")
+    code = export_python(project, target=args.target, ddp=args.ddp, script_path=out)
+    atomic.write_text(out, code)
     print(f"wrote {out} ({args.target}{', DDP' if args.ddp else ''})")
     return 0
 

@@ -70,7 +70,7 @@ def _own_data_folder(tmp_path_factory):
 
 
 class SmallDisk:
-    """A folder on a disk that a test can fill up: a 1 MB tmpfs where this process may mount one;
+    """A folder on a disk that a test can fill up: a 2 MB tmpfs where this process may mount one;
     elsewhere a folder where, once filled, flushing a file fails with ENOSPC and no space is free."""
 
     def __init__(self, path, monkeypatch):
@@ -81,7 +81,7 @@ class SmallDisk:
         path.mkdir()
         self.mounted = False
         if os.geteuid() == 0 and not os.environ.get("STUDIO_TEST_NO_TMPFS"):
-            cmd = ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "studio-test", str(path)]
+            cmd = ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0755", "studio-test", str(path)]
             self.mounted = subprocess.run(cmd, capture_output=True).returncode == 0
 
     def _inside(self, fd_or_path) -> bool:

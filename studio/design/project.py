@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +88,8 @@ class Project:
     path: str | None = None
     name: str = ""
     description: str = ""
+    # where the runs of a project that was never saved keep their weights (see studio.design.runs)
+    unsaved_runs: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def folder(self) -> Path:
@@ -161,25 +161,21 @@ def new_project(data=None, training=None, design=None, path=None, name="") -> Pr
 
 
 def save_project(project: Project, path=None) -> Path:
-    """Write the project as JSON atomically (temporary file, then rename); returns the path written."""
+    """Write the project as JSON atomically (see `studio.core.atomic`); returns the path written.
+
+    A failure (a full disk, a folder that cannot be written) raises OSError and changes nothing on
+    disk or in `project`.
+    """
     path = Path(path or project.path or "")
     if not str(path):
         raise ProjectError("the project has no file name yet: choose where to save it")
     folder = path.resolve().parent
     saved = project.to_dict(relative_to=folder)
     text = json.dumps(saved, indent=2, allow_nan=False) + "\n"
+    from ..core import atomic  # here, not at the top: the engine is slow to import for `studio info`
+
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic.write_text(path, text)
     # relative paths now refer to the new folder: keep the in-memory ones resolving there too
     project.data["path"] = saved["data"].get("path")
     for run, saved_run in zip(project.runs, saved["runs"]):

@@ -16,6 +16,7 @@ import numpy as np
 
 from studio.design.export import LOSS_CLASSES, OPTIMIZER_CLASSES
 from studio.design.project import DEFAULT_TRAINING, SCHEDULES
+from studio.design.runs import new_run_id, runs_folder, unsaved_root, weights_files
 
 from .events import END, EPOCH, ERROR, START, STEP, Event
 
@@ -154,14 +155,8 @@ def _state_copy(model):
 
 
 def weights_dir_for(project) -> Path:
-    """Where a project's run weights live: a folder beside the project file."""
-    path = getattr(project, "path", None)
-    if path:
-        p = Path(path)
-        return p.with_name(p.stem + "-runs")
-    import tempfile
-
-    return Path(tempfile.gettempdir()) / "studio-runs"
+    """Where a project's run weights live: a folder of that project alone (see studio.design.runs)."""
+    return runs_folder(project)
 
 
 def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None):
@@ -184,7 +179,7 @@ def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None
     core.manual_seed(int(s["seed"]))
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run = {
-        "id": len(project.runs) + 1,
+        "id": new_run_id(),
         "started": started,
         "finished": None,
         "status": "running",
@@ -231,6 +226,8 @@ def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None
             raise TrainingError("the training split is empty: use more data or a larger training fraction")
         opt = _make_optimizer(optim, model.parameters(), s)
         scheduler, sched_when = _make_schedule(optim, opt, s, steps_per_epoch)
+        wdir = Path(weights_dir) if weights_dir else weights_dir_for(project)
+        _check_room(model, wdir)
     except TrainingError as e:
         yield fail(str(e))
         return
@@ -369,10 +366,16 @@ def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None
         final = {"test_loss": test_loss, f"test_{metric}": test_metric}
     run["final"] = final
     run["evaluation"] = _evaluation_summary(prepared, preds, targets)
-    wdir = Path(weights_dir) if weights_dir else weights_dir_for(project)
-    run["weights"], run["best_weights"] = _save_weights(model, best_state, wdir, run["id"], project)
     run["best"] = {"epoch": best_epoch, "score": best_metric} if best_epoch else None
     run["status"] = status
+    try:
+        _save_weights(run, model, best_state, wdir, project)
+    except OSError as e:
+        rescued = _rescue_weights(run, model, best_state, project)
+        if rescued is None:
+            yield fail(f"the run finished, but its weights could not be written: {e}")
+            return
+        run["message"] = f"the weights could not be written where they belong ({e}); they are in {rescued}"
     run["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run["seconds"] = round(time.perf_counter() - t_start, 3)
     _thin_curves(curves)
@@ -385,6 +388,7 @@ def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None
         total_steps=total_steps,
         status=status,
         metrics=final,
+        message=run.get("message", ""),
         run=run,
     )
 
@@ -432,29 +436,79 @@ def _evaluation_summary(prepared, preds, targets):
     }
 
 
-def _save_weights(model, best_state, wdir: Path, run_id: int, project):
-    import studio.core as core
+def _design_name(project) -> str:
+    return project.name or (Path(project.path).stem if getattr(project, "path", None) else "untitled")
+
+
+def _check_room(model, wdir: Path) -> None:
+    """Fail before the long work when the weights could not be written at its end."""
+    from studio.core.atomic import WriteError, ensure_room
+
+    size = sum(v.numel() * v.element_size() for v in model.state_dict().values())
+    try:
+        ensure_room(wdir, 2 * size + WEIGHTS_OVERHEAD, "the weights of this run")
+    except WriteError as e:
+        raise TrainingError(f"the run could not start: {e}") from None
+
+
+WEIGHTS_OVERHEAD = 256 << 10  # headers and metadata of two weights files, and the project file
+
+
+def _save_weights(run, model, best_state, wdir: Path, project) -> None:
+    """Write the run's last (and best) weights under names no other run has; the run records them.
+
+    The files are created exclusively: should another run have taken the names, this one draws a
+    new id. On failure, nothing of this run is left in `wdir`.
+    """
+    from studio.design.weights import save_weights
 
     wdir.mkdir(parents=True, exist_ok=True)
-    last = wdir / f"run-{run_id:03d}.safetensors"
-    core.save(model.state_dict(), last)
-    best = None
-    if best_state is not None:
-        best = wdir / f"run-{run_id:03d}-best.safetensors"
-        core.save(best_state, best)
-    base = Path(project.path).parent if getattr(project, "path", None) else None
+    name = _design_name(project)
+    for _ in range(20):
+        last, best = weights_files(wdir, run["id"])
+        try:
+            save_weights(model.state_dict(), last, name, exclusive=True)
+        except FileExistsError:
+            run["id"] = new_run_id()
+            continue
+        try:
+            if best_state is not None:
+                save_weights(best_state, best, name, exclusive=True)
+        except BaseException as e:
+            last.unlink(missing_ok=True)
+            if isinstance(e, FileExistsError):
+                run["id"] = new_run_id()
+                continue
+            raise
+        run["weights"] = _stored_path(last, project)
+        run["best_weights"] = _stored_path(best, project) if best_state is not None else None
+        return
+    raise FileExistsError(f"no free weights file name in {wdir}")
 
-    def rel(p):
-        if p is None:
-            return None
-        if base is not None:
-            try:
-                return str(p.relative_to(base))
-            except ValueError:
-                pass
-        return str(p)
 
-    return rel(last), rel(best)
+def _stored_path(p: Path, project) -> str:
+    """A weights path as a run records it: relative to the project's folder when inside it."""
+    base = Path(project.path).resolve().parent if getattr(project, "path", None) else None
+    if base is not None:
+        try:
+            return str(p.resolve().relative_to(base))
+        except ValueError:
+            pass
+    return str(p)
+
+
+def _rescue_weights(run, model, best_state, project) -> Path | None:
+    """The weights folder could not take the weights (a full disk): keep them elsewhere; the folder
+    they went to, or None when they could be written nowhere."""
+    import tempfile
+
+    for folder in (unsaved_root().parent / "rescued", Path(tempfile.gettempdir()) / "studio-rescued"):
+        try:
+            _save_weights(run, model, best_state, folder, project)
+        except OSError:
+            continue
+        return folder
+    return None
 
 
 def _thin_curves(curves):

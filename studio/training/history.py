@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 
@@ -31,15 +30,13 @@ def run_series(run: dict) -> list[tuple[str, list, list]]:
 
 def write_curves_csv(path, series) -> Path:
     """Write (name, steps, values) series as one CSV file; a crash mid-write leaves no half file."""
+    from studio.core import atomic
+
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic.atomic_open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["series", "step", "value"])
         for name, xs, ys in series:
             for x, y in zip(xs, ys):
                 w.writerow([name, int(x), repr(float(y))])
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
     return path

@@ -10,6 +10,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import queue
+import signal
 import time
 import traceback
 
@@ -59,7 +60,7 @@ class _Relay:
         return paused
 
 
-def _child(project_dict, project_path, epochs, events, control):
+def _child(project_dict, project_path, epochs, weights_dir, events, control):
     """The worker's body: rebuild the project, run fit, and send every event to the parent."""
     if hasattr(os, "nice"):
         with contextlib.suppress(OSError):
@@ -72,7 +73,8 @@ def _child(project_dict, project_path, epochs, events, control):
         project = project_from_dict(project_dict, project_path)
         project.runs = []
         relay = _Relay(events, control)
-        for ev in fit(project, epochs=epochs, stop=relay.stopping, pause=relay.pausing):
+        run = fit(project, epochs=epochs, stop=relay.stopping, pause=relay.pausing, weights_dir=weights_dir)
+        for ev in run:
             relay.send(ev)
         relay.flush()
     except BaseException as e:  # noqa: BLE001 - whatever happens, the parent gets a message
@@ -90,18 +92,24 @@ def _child(project_dict, project_path, epochs, events, control):
 class TrainingProcess:
     """Runs `fit` for a project in a separate process and relays its events."""
 
-    def __init__(self, project, epochs=None):
+    def __init__(self, project, epochs=None, weights_dir=None):
+        from studio.design.runs import runs_folder
+
         self._ctx = mp.get_context("spawn")
         self._events = self._ctx.Queue()
         self._control = self._ctx.Value("i", GO)
         path = str(project.path) if getattr(project, "path", None) else None
+        # chosen here: the child's copy of the project cannot know an unsaved project's own folder
+        weights_dir = str(weights_dir or runs_folder(project))
         self._process = self._ctx.Process(
             target=_child,
-            args=(project.to_dict(), path, epochs, self._events, self._control),
+            args=(project.to_dict(), path, epochs, weights_dir, self._events, self._control),
             daemon=True,
             name="studio-training",
         )
         self._finished = False
+        self._reaped = False
+        self._oom_kills = oom_kills()
 
     def start(self):
         # The math libraries' thread pools leave one core to the window, which would otherwise stall
@@ -124,7 +132,7 @@ class TrainingProcess:
         return self._finished
 
     def is_alive(self) -> bool:
-        return self._process.is_alive()
+        return not self._reaped and self._process.is_alive()
 
     def pause(self):
         self._control.value = HOLD
@@ -141,16 +149,36 @@ class TrainingProcess:
         self._control.value = STOP
 
     def kill(self):
+        if self._reaped:
+            return
         if self._process.is_alive():
             self._process.terminate()
             self._process.join(2)
             if self._process.is_alive():
                 self._process.kill()
+                self._process.join(2)
         self._finished = True
+        self.reap()
+
+    def reap(self) -> bool:
+        """Collect the ended process (no zombie stays behind) and close the channels to it; True once
+        done. Never blocks: call it again until it is done."""
+        if self._reaped:
+            return True
+        if self._process.exitcode is None and self._process.is_alive():  # is_alive() collects an ended child
+            return False
+        self._reaped = True
+        self._events.close()
+        self._events.join_thread()
+        with contextlib.suppress(ValueError):
+            self._process.close()
+        return True
 
     def poll(self, limit=10000) -> list[Event]:
         """The events that arrived since the last call, without blocking."""
         out = []
+        if self._reaped:
+            return out
         while len(out) < limit:
             try:
                 batch = self._events.get_nowait()
@@ -169,11 +197,7 @@ class TrainingProcess:
                 return out
             except queue.Empty:
                 pass
-            code = self._process.exitcode
-            hint = " (killed: probably out of memory)" if code in (-9, 137) else ""
-            out.append(
-                Event(ERROR, message=f"the training process ended unexpectedly with exit code {code}{hint}")
-            )
+            out.append(Event(ERROR, message=death_message(self._process.exitcode, self._oom_kills)))
             self._finished = True
         return out
 
@@ -185,4 +209,45 @@ class TrainingProcess:
                 self._finished = True
 
     def join(self, timeout=None):
-        self._process.join(timeout)
+        if not self._reaped:
+            self._process.join(timeout)
+
+
+def death_message(code: int, oom_kills_before: int | None) -> str:
+    """What is known about a worker that ended without a last word: its exit code or signal.
+
+    Out of memory is said only with evidence (the kernel counted an out-of-memory kill in this
+    control group since the run started), and only as a possibility for a bare SIGKILL.
+    """
+    if code is None or code >= 0:
+        return f"the training process ended unexpectedly with exit code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    text = f"the training process was killed by {name}"
+    if -code == signal.SIGKILL:
+        after = oom_kills()
+        if oom_kills_before is not None and after is not None and after > oom_kills_before:
+            return text + ": the system ran out of memory and stopped it"
+        return text + " (possibly out of memory, or stopped by another program)"
+    if -code in (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT):
+        return text + ": it crashed"
+    return text
+
+
+OOM_EVENTS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
+
+
+def oom_kills() -> int | None:
+    """How many processes the kernel killed for lack of memory in this control group (None: unknown)."""
+    for path in OOM_EVENTS:
+        try:
+            with open(path, encoding="ascii") as f:
+                for line in f:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import keyword
 import re
-import shutil
 from pathlib import Path
 
 from PySide6.QtCore import QRegularExpression
@@ -23,6 +22,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from studio.core import atomic
+from studio.design.weights import load_weights
 from studio.training.history import run_series, write_curves_csv
 
 
@@ -131,12 +132,11 @@ class ExportDialog(QDialog):
         runs = [r for r in self.project.runs if isinstance(r, dict) and r.get("status") != "failed"]
         return runs[-1] if runs else None
 
-    def script(self) -> str:
+    def script(self, script_path=None) -> str:
         from studio.design import export_python
 
-        return export_python(
-            self.project, target=self.target, ddp=self.ddp.isChecked() and self.target == "torch"
-        )
+        ddp = self.ddp.isChecked() and self.target == "torch"
+        return export_python(self.project, target=self.target, ddp=ddp, script_path=script_path)
 
     def refresh(self, *_):
         self.ddp.setEnabled(self.target == "torch")
@@ -150,24 +150,22 @@ class ExportDialog(QDialog):
     # --------------------------------------------------------------------------- writing
     def write_script(self, path) -> Path:
         path = Path(path)
-        text = self.script()
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        atomic.write_text(path, self.script(script_path=path))
         self.status.setText(f"Wrote {path}")
         return path
 
     def write_weights(self, path) -> Path:
+        """Copy the last run's weights, after checking that they belong to this project's design."""
         run = self.last_run()
         if not run or not run.get("weights"):
             raise FileNotFoundError("no trained weights yet: train the model first")
         src = Path(run["weights"])
         if not src.is_absolute():
             src = self.project.folder / src
+        name = self.project.name or (Path(self.project.path).stem if self.project.path else "this project")
+        load_weights(src, self.project.design, name)
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        shutil.copyfile(src, tmp)
-        tmp.replace(path)
+        atomic.copy_file(src, path)
         self.status.setText(f"Wrote {path}")
         return path
 
@@ -190,7 +188,7 @@ class ExportDialog(QDialog):
             return
         try:
             writer(path)
-        except OSError as e:
+        except (OSError, RuntimeError, ValueError) as e:  # the loader's and the weights check's errors
             self.status.setText(f"Could not write {path}: {e}")
 
     def _ask_script(self):

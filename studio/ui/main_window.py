@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.design import Design
-from studio.design.project import ProjectError, load_project, load_template, new_project, save_project
+from studio.design.project import ProjectError, load_project, load_template, new_project
+from studio.design.runs import discard_unsaved, save_with_runs
 
 from . import recovery
 from .app import APP_NAME, ORG_NAME
@@ -519,6 +520,8 @@ class MainWindow(QMainWindow):
         """Show another project; its undo history starts empty."""
         if self.training_panel.running:
             self.training_panel.shutdown()
+        if self.project is not project:
+            discard_unsaved(self.project)  # its runs went with it when it was saved, or are discarded
         self.project = project
         self._restored_changes = modified
         self._project_changes = False
@@ -605,8 +608,9 @@ class MainWindow(QMainWindow):
         return self.save_to(path)
 
     def save_to(self, path) -> bool:
+        """Save the project, taking its runs' weights along into its own runs folder."""
         try:
-            save_project(self.project, path)
+            save_with_runs(self.project, path)
         except (ProjectError, OSError, ValueError) as exc:
             self.show_error("Cannot save project", f"The project could not be saved to {path}.", str(exc))
             return False
@@ -743,6 +747,7 @@ class MainWindow(QMainWindow):
         self.training_panel.shutdown()
         self.autosave_timer.stop()
         self.recovery_file.remove()
+        discard_unsaved(self.project)
         for part in (self.scene, self.properties, self.issues):
             part.detach()
         event.accept()

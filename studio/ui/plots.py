@@ -271,7 +271,7 @@ class LivePlots(QWidget):
         row.setStretchFactor(1, 2)
         lay.addWidget(row, 1)
         self.splitter = row
-        self._runs: list[dict] = []
+        self._runs: list[tuple[int, dict]] = []  # (number in the project, run)
 
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_MS)
@@ -438,15 +438,16 @@ class LivePlots(QWidget):
     # ---------------------------------------------------------------------------- overlays
     def set_runs(self, runs: list[dict]):
         """The earlier runs that can be overlaid."""
-        self._runs = [r for r in runs if (r.get("curves") or {}).get("step")]
+        # runs are numbered by their place in the project (their ids are unique, not short)
+        self._runs = [(i, r) for i, r in enumerate(runs, 1) if (r.get("curves") or {}).get("step")]
         self.overlay_box.blockSignals(True)
         self.overlay_box.clear()
         self.overlay_box.addItem("Compare with: none")
-        for r in self._runs:
+        for number, r in self._runs:
             final = ", ".join(
                 f"{k} {v:.3g}" for k, v in (r.get("final") or {}).items() if isinstance(v, float)
             )
-            self.overlay_box.addItem(f"Run {r.get('id')} ({r.get('status')}{', ' + final if final else ''})")
+            self.overlay_box.addItem(f"Run {number} ({r.get('status')}{', ' + final if final else ''})")
         self.overlay_box.blockSignals(False)
         self._overlay_changed(0)
 
@@ -459,7 +460,7 @@ class LivePlots(QWidget):
             if self._follow[self.loss_plot]:
                 self._fit_view(self.loss_plot)
             return
-        run = self._runs[index - 1]
+        number, run = self._runs[index - 1]
         c = run["curves"]
         colour = OVERLAY_COLOURS[(index - 1) % len(OVERLAY_COLOURS)]
         xs = np.asarray(c["step"], np.float64)
@@ -471,7 +472,7 @@ class LivePlots(QWidget):
             xs,
             ys,
             pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
-            name=f"run {run.get('id')} (smoothed)",
+            name=f"run {number} (smoothed)",
         )
         self._overlays.append(item)
         if self._follow[self.loss_plot]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths
 
+from studio.core import atomic
 from studio.design.project import load_project, save_project
 
 SUFFIX = ".studio"
@@ -55,7 +56,7 @@ class RecoveryFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         save_project(shadow, self.path)
         note = {"original": project.path, "pid": os.getpid(), "saved": time.time(), "name": project.name}
-        self.note.write_text(json.dumps(note), encoding="utf-8")
+        atomic.write_text(self.note, json.dumps(note))
         return self.path
 
     def remove(self) -> None:

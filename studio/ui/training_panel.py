@@ -234,6 +234,8 @@ class TrainingPanel(QWidget):
         self._store()
         if self.plots is not None:
             self.plots.reset()
+        if self.process is not None:
+            self.process.reap()
         self.process = TrainingProcess(self.project)
         self._shown_at, self._epoch_line = 0.0, None
         self.process.start()
@@ -269,6 +271,10 @@ class TrainingPanel(QWidget):
 
     def poll(self):
         if self.process is None:
+            return
+        if self.process.finished:  # the run has ended: collect its process at once, then rest
+            if self.process.reap():
+                self.timer.stop()
             return
         events = self.process.poll()
         if not events:
@@ -310,7 +316,6 @@ class TrainingPanel(QWidget):
                 self._say(", ".join(parts))
 
     def _finish(self, ev):
-        self.timer.stop()
         self._set_running(False)
         self.progress.setRange(0, 1)
         run = ev.run if isinstance(ev.run, dict) and "id" in ev.run else None
@@ -322,9 +327,9 @@ class TrainingPanel(QWidget):
             self.progress.setValue(1)
             final = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in ev.metrics.items())
             self.progress.setFormat(ev.status.replace("_", " "))
-            self._say(f"Run {ev.status.replace('_', ' ')} after {ev.epoch} epochs. {final}")
+            note = f" Note: {ev.message}" if ev.message else ""
+            self._say(f"Run {ev.status.replace('_', ' ')} after {ev.epoch} epochs. {final}{note}")
         if run is not None and self.project is not None:
-            run["id"] = len(self.project.runs) + 1
             self.project.runs.append(run)
             if self.plots is not None:
                 self.plots.set_runs(self.project.runs[:-1])

@@ -58,7 +58,7 @@ def test_a_killed_worker_is_reported(project):
     _wait(proc, lambda evs: any(e.kind == "step" for e in evs))
     proc._process.kill()
     events = _wait(proc, lambda evs: any(e.kind == "error" for e in evs), timeout=10)
-    assert "ended unexpectedly" in events[-1].message
+    assert "killed by SIGKILL" in events[-1].message
 
 
 def test_pause_is_acknowledged_and_resume_goes_on(project):
