@@ -7,18 +7,18 @@ keeps its keys as tensor names, so other safetensors readers (PyTorch's included
 Each tensor's dtype, shape and SHA-256 of its bytes are kept in the metadata, and the metadata has a
 checksum of its own; `load` verifies them, so a changed or damaged byte is refused, naming the file
 and the tensor. Files without checksums (older ones, or other writers') load as they are.
-Loading reads only regular files, never executes anything from the file, and every failure is one
-error that names the file.
+Loading reads only regular files (a pipe, a device or a folder is an OSError at once), never
+executes anything from the file, and every failure is one error that names the file.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
 import math
 import os
-import stat
 import struct
 
 import numpy as np
@@ -35,6 +35,7 @@ _FORMAT = 1
 _CHANGED = "the file was changed after it was written"
 _TAGS = ("__tensor__", "__ndarray__", "__tuple__", "__dict__", "__float__", "__dtype__")
 MAX_HEADER_BYTES = 100_000_000  # the safetensors library's own limit
+MAX_FILE_BYTES = 1 << 40  # a sparse or runaway file, not weights; memory is the real limit
 MAX_DEPTH = 200  # nesting of the structure; deeper is not a file `save` writes
 # safetensors dtype codes of the dtypes studio tensors hold
 _CODES = {
@@ -173,31 +174,18 @@ class _Bad(Exception):
     """A problem found in a file, turned into one RuntimeError that names the file."""
 
 
-def _kind_of(mode) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
 def _read_path(where: str) -> bytearray:
-    """The bytes of a regular file; anything else (a pipe, a device, a folder) is refused at once."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    fd = os.open(where, flags | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise _Bad(f"is {_kind_of(st.st_mode)}, not a weights file")
-    with open(fd, "rb", buffering=0) as fh:
+    """The bytes of a regular file; a pipe, a device, a folder or a file of /proc is refused at once."""
+    from .data.files import open_regular
+
+    if not os.path.lexists(where):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", where)  # as torch.load
+    with open_regular(where, MAX_FILE_BYTES, "weights file") as fh:
+        size = os.fstat(fh.fileno()).st_size
         try:
-            data = bytearray(st.st_size)
+            data = bytearray(size)
         except MemoryError:
-            raise _Bad(f"is {st.st_size} bytes long, more than this machine's memory holds") from None
+            raise _Bad(f"is {size} bytes long, more than this machine's memory holds") from None
         view, n = memoryview(data), 0
         while n < len(data):
             k = fh.readinto(view[n:])

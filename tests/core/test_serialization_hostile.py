@@ -14,10 +14,10 @@ import json
 import os
 import random
 import struct
-import threading
 
 import numpy as np
 import pytest
+from conftest import _finishes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -56,21 +56,15 @@ def _clean(err: BaseException, path) -> bool:
     return isinstance(err, RuntimeError | OSError) and str(path) in text and "\n" not in text
 
 
-def _load_soon(path, timeout=10.0):
-    """Load in a thread: a loader that blocks (on a pipe, a device) fails the test instead of hanging it."""
-    out = {}
-
-    def run():
-        try:
-            out["value"] = load(path)
-        except BaseException as e:  # noqa: BLE001 - the test inspects whatever happened
-            out["error"] = e
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(timeout)
-    assert not t.is_alive(), f"load({path}) hangs"
-    return out
+def _load_soon(path) -> dict:
+    """{"value": ...} or {"error": ...} of loading `path`; a loader that blocks (on a pipe, a device)
+    fails the test instead of hanging it."""
+    try:
+        return {"value": _finishes(load, path, limit=10.0)}
+    except AssertionError:
+        raise
+    except BaseException as e:  # noqa: BLE001 - the test inspects whatever happened
+        return {"error": e}
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ... import assets
+from .. import atomic
 from ..tensor import _wrap
 from .dataset import TensorDataset
 from .tabular import CSVDataset
@@ -93,7 +93,6 @@ def digits_image_folder(root, limit=None) -> Path:
     for i, (img, label) in enumerate(zip(pixels, labels)):
         path = root / str(int(label)) / f"{i:04d}.png"
         if not path.exists():
-            tmp = path.with_suffix(".png.part")
-            Image.fromarray(img, mode="L").save(tmp, format="PNG")
-            os.replace(tmp, path)
+            with atomic.atomic_open(path, "wb") as f:
+                Image.fromarray(img, mode="L").save(f, format="PNG")
     return root
