@@ -62,7 +62,8 @@ def _cast_back(grads, dtypes):
 
 
 class AddBackward0(Node):
-    __slots__ = ("shapes", "alpha", "dtypes")
+    # `other`: the second operand when it records no edge (a number or a constant tensor), for export
+    __slots__ = ("shapes", "alpha", "dtypes", "other")
 
     def backward(self, g):
         sa, sb = self.shapes
@@ -85,6 +86,7 @@ def add(input, other, *, alpha=1):
         node = AddBackward0()
         node.shapes = (x.shape, () if bt is None else y.shape)
         node.alpha = alpha
+        node.other = None if bt is not None and bt._rg else other
         node.dtypes = _in_dtypes(input, bt, x, y)
         record(node, (input, bt))
         return _result(out, node)
@@ -128,6 +130,7 @@ def sub(input, other, *, alpha=1):
         node = SubBackward0()
         node.shapes = (x.shape, () if bt is None else y.shape)
         node.alpha = alpha
+        node.other = None if bt is not None and bt._rg else other
         node.dtypes = _in_dtypes(input, bt, x, y)
         record(node, (input, bt))
         return _result(out, node)
