@@ -51,11 +51,20 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("file")
     t.add_argument("--epochs", type=int, help="override the project's number of epochs")
 
-    e = sub.add_parser("export", help="write the project as a standalone Python script")
+    e = sub.add_parser("export", help="write the project as a Python script, or its trained network as ONNX")
     e.add_argument("file")
-    e.add_argument("-o", "--output", required=True, help="the script to write (*.py)")
-    e.add_argument("--target", choices=("studio", "torch"), default="studio")
+    e.add_argument("-o", "--output", required=True, help="the file to write (*.py, or *.onnx)")
+    e.add_argument("--target", choices=("studio", "torch", "onnx"), default="studio")
     e.add_argument("--ddp", action="store_true", help="torch only: train with DistributedDataParallel")
+    e.add_argument("--run", type=int, help="onnx: the run whose weights are exported (default: the newest)")
+    e.add_argument("--untrained", action="store_true", help="onnx: export freshly initialised weights")
+    e.add_argument(
+        "--preprocessing",
+        choices=("fold", "json"),
+        default="fold",
+        help="onnx: fold the input preprocessing into the graph, or write it beside as JSON",
+    )
+    e.add_argument("--opset", type=int, help="onnx: the opset version (default 20)")
     return p
 
 
@@ -315,12 +324,36 @@ def cmd_export(args) -> int:
     problems = project.design.infer().problems
     if problems:
         raise CliError(f"the design has {len(problems)} problem(s): {problems[0].message}")
+    if args.target == "onnx":
+        return _export_onnx(project, args)
     from .core import atomic
 
     out = Path(args.output)
     code = export_python(project, target=args.target, ddp=args.ddp, script_path=out)
     atomic.write_text(out, code)
     print(f"wrote {out} ({args.target}{', DDP' if args.ddp else ''})")
+    return 0
+
+
+def _export_onnx(project, args) -> int:
+    from .design.onnx_export import export_onnx
+
+    res = export_onnx(
+        project,
+        args.output,
+        run_id=args.run,
+        preprocessing=args.preprocessing,
+        untrained=args.untrained,
+        opset_version=args.opset,
+    )
+    run = f"run {res.run_id}" if res.run_id is not None else "untrained weights"
+    print(f"wrote {res.path} (ONNX, {run}, {len(res.operators)} operator types)")
+    if res.json_path:
+        print(f"wrote {res.json_path} (preprocessing)")
+    elif res.folded:
+        print(f"preprocessing ({res.folded['kind']}) is folded into the graph: it takes raw values")
+    if res.max_difference is not None:
+        print(f"checked in onnxruntime: largest difference from Studio {res.max_difference:.2e}")
     return 0
 
 

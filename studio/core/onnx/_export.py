@@ -130,16 +130,19 @@ def _prepare_inputs(args, input_names, dynamic_axes):
         t = a.detach().clone()
         if t._data.dtype.kind == "f":
             t.requires_grad_(True)
-        name = input_names[i] if input_names and i < len(input_names) else (
-            "input" if len(args) == 1 else f"input_{i}"
+        name = (
+            input_names[i]
+            if input_names and i < len(input_names)
+            else ("input" if len(args) == 1 else f"input_{i}")
         )
         specs.append((name, _dynamic_map(dynamic_axes, name)))
         tensors.append(t)
     return tensors, specs
 
 
-def build_model(model, args, kwargs=None, input_names=None, output_names=None, dynamic_axes=None,
-                opset_version=None):
+def build_model(
+    model, args, kwargs=None, input_names=None, output_names=None, dynamic_axes=None, opset_version=None
+):
     """Trace `model` on `args` and return the ONNX ModelProto (checked by onnx.checker)."""
     from ._modules import is_convertible
 
@@ -185,8 +188,10 @@ def _assemble(ex, graph_inputs, out_values, output_names, dynamic_axes):
     nodes = ex.g.nodes
     graph_outputs = []
     for i, v in enumerate(out_values):
-        name = output_names[i] if output_names and i < len(output_names) else (
-            "output" if len(out_values) == 1 else f"output_{i}"
+        name = (
+            output_names[i]
+            if output_names and i < len(output_names)
+            else ("output" if len(out_values) == 1 else f"output_{i}")
         )
         nodes.append(helper.make_node("Identity", [v.name], [name], name=ex.g.fresh("node.output")))
         graph_outputs.append(_value_info(onnx, v, name, _dynamic_map(dynamic_axes, name)))
@@ -194,7 +199,9 @@ def _assemble(ex, graph_inputs, out_values, output_names, dynamic_axes):
     inits = [onnx.numpy_helper.from_array(a, n) for n, a in ex.g.initializers.items() if n in used]
     graph = helper.make_graph(nodes, "studio", graph_inputs, graph_outputs, inits)
     model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", ex.opset)], producer_name="studio",
+        graph,
+        opset_imports=[helper.make_opsetid("", ex.opset)],
+        producer_name="studio",
         producer_version="0.1.0",
     )
     model.ir_version = min(model.ir_version, 10)

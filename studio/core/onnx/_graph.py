@@ -69,7 +69,9 @@ class GraphBuilder:
         return name
 
     def initializer(self, hint: str, array, dyn=None) -> Value:
-        arr = np.ascontiguousarray(array)
+        arr = np.asarray(array)
+        if not arr.flags.c_contiguous:  # (ascontiguousarray would make a 0-d array 1-d)
+            arr = arr.copy()
         name = self.fresh(hint)
         self.initializers[name] = arr
         return Value(name, tuple(arr.shape), arr.dtype, dict(dyn or {}))
@@ -201,7 +203,7 @@ def reshape_target(x: Value, shape: tuple):
                 f"a reshape from {x.shape} to {shape} merges several dynamic axes, which ONNX export "
                 "cannot express: export with fewer dynamic axes"
             )
-        (src, name), = fixed.items()
+        ((src, name),) = fixed.items()
         n = x.shape[src]
         free = [i for i in range(len(shape)) if i not in dyn and shape[i] % max(n, 1) == 0]
         if not free:

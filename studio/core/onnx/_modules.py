@@ -73,8 +73,10 @@ def linear(ex, x: Value, w: Value, b: Value | None, w_array=None, path="", shape
     if x.rank == 2:
         inputs = [x, w] + ([b] if b is not None else [])
         return g.op("Gemm", inputs, shape, x.dtype, x.dyn, transB=1)
-    wt = g.initializer(f"{path}.weight_t" if path else "weight_t", (w_array if w_array is not None else
-                                                                      g.initializers[w.name]).T)
+    wt = g.initializer(
+        f"{path}.weight_t" if path else "weight_t",
+        (w_array if w_array is not None else g.initializers[w.name]).T,
+    )
     y = g.matmul(x, wt)
     return g.binary("Add", y, b) if b is not None else y
 
@@ -95,8 +97,14 @@ def _identity(ex, node, m, path, ins, kw):
 def _bilinear(ex, node, m, path, ins, kw):
     g = ex.g
     shape, dtype = _meta(node)
-    y = g.op("Einsum", [ins[0], ex.leaf(m.weight), ins[1]], shape, dtype, ins[0].dyn,
-             equation="...i,kij,...j->...k")
+    y = g.op(
+        "Einsum",
+        [ins[0], ex.leaf(m.weight), ins[1]],
+        shape,
+        dtype,
+        ins[0].dyn,
+        equation="...i,kij,...j->...k",
+    )
     return [g.binary("Add", y, ex.leaf(m.bias)) if m.bias is not None else y]
 
 
@@ -142,11 +150,20 @@ def _conv(ex, node, m, path, ins, kw):
     x = ins[0]
     shape, dtype = _meta(node)
     inputs = [x, ex.leaf(m.weight)] + ([ex.leaf(m.bias)] if m.bias is not None else [])
-    return [ex.g.op(
-        "Conv", inputs, shape, dtype, {0: x.dyn[0]} if 0 in x.dyn else {},
-        kernel_shape=_pairs(m.kernel_size, nd), strides=_pairs(m.stride, nd), pads=_conv_pads(m, nd, x),
-        dilations=_pairs(m.dilation, nd), group=m.groups,
-    )]
+    return [
+        ex.g.op(
+            "Conv",
+            inputs,
+            shape,
+            dtype,
+            {0: x.dyn[0]} if 0 in x.dyn else {},
+            kernel_shape=_pairs(m.kernel_size, nd),
+            strides=_pairs(m.stride, nd),
+            pads=_conv_pads(m, nd, x),
+            dilations=_pairs(m.dilation, nd),
+            group=m.groups,
+        )
+    ]
 
 
 @converter("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
@@ -158,11 +175,21 @@ def _conv_transpose(ex, node, m, path, ins, kw):
     shape, dtype = _meta(node)
     p = _pairs(m.padding, nd)
     inputs = [x, ex.leaf(m.weight)] + ([ex.leaf(m.bias)] if m.bias is not None else [])
-    return [ex.g.op(
-        "ConvTranspose", inputs, shape, dtype, {0: x.dyn[0]} if 0 in x.dyn else {},
-        kernel_shape=_pairs(m.kernel_size, nd), strides=_pairs(m.stride, nd), pads=p + p,
-        dilations=_pairs(m.dilation, nd), group=m.groups, output_padding=_pairs(m.output_padding, nd),
-    )]
+    return [
+        ex.g.op(
+            "ConvTranspose",
+            inputs,
+            shape,
+            dtype,
+            {0: x.dyn[0]} if 0 in x.dyn else {},
+            kernel_shape=_pairs(m.kernel_size, nd),
+            strides=_pairs(m.stride, nd),
+            pads=p + p,
+            dilations=_pairs(m.dilation, nd),
+            group=m.groups,
+            output_padding=_pairs(m.output_padding, nd),
+        )
+    ]
 
 
 def _pool_nd(m, x: Value):
@@ -177,10 +204,20 @@ def _maxpool(ex, node, m, path, ins, kw):
     nd = _pool_nd(m, x)
     shape, dtype = _meta(node)
     p = _pairs(m.padding, nd)
-    return [ex.g.op(
-        "MaxPool", [x], shape, dtype, x.dyn, kernel_shape=_pairs(m.kernel_size, nd),
-        strides=_pairs(m.stride, nd), pads=p + p, dilations=_pairs(m.dilation, nd), ceil_mode=int(m.ceil_mode),
-    )]
+    return [
+        ex.g.op(
+            "MaxPool",
+            [x],
+            shape,
+            dtype,
+            x.dyn,
+            kernel_shape=_pairs(m.kernel_size, nd),
+            strides=_pairs(m.stride, nd),
+            pads=p + p,
+            dilations=_pairs(m.dilation, nd),
+            ceil_mode=int(m.ceil_mode),
+        )
+    ]
 
 
 @converter("AvgPool1d", "AvgPool2d", "AvgPool3d")
@@ -191,11 +228,20 @@ def _avgpool(ex, node, m, path, ins, kw):
     nd = _pool_nd(m, x)
     shape, dtype = _meta(node)
     p = _pairs(m.padding, nd)
-    return [ex.g.op(
-        "AveragePool", [x], shape, dtype, x.dyn, kernel_shape=_pairs(m.kernel_size, nd),
-        strides=_pairs(m.stride, nd), pads=p + p, ceil_mode=int(m.ceil_mode),
-        count_include_pad=int(m.count_include_pad),
-    )]
+    return [
+        ex.g.op(
+            "AveragePool",
+            [x],
+            shape,
+            dtype,
+            x.dyn,
+            kernel_shape=_pairs(m.kernel_size, nd),
+            strides=_pairs(m.stride, nd),
+            pads=p + p,
+            ceil_mode=int(m.ceil_mode),
+            count_include_pad=int(m.count_include_pad),
+        )
+    ]
 
 
 @converter("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d")
@@ -206,11 +252,33 @@ def _adaptive_avgpool(ex, node, m, path, ins, kw):
     if all(o == 1 for o in sizes_out):
         return [ex.g.op("GlobalAveragePool", [x], shape, dtype, x.dyn)]
     if any(i % o for i, o in zip(sizes_in, sizes_out)):
-        raise _unsupported(
-            node, f"output size {tuple(sizes_out)} does not divide the input size {tuple(sizes_in)}"
-        )
+        return [_adaptive_by_matmul(ex, x, sizes_in, sizes_out)]
     k = [i // o for i, o in zip(sizes_in, sizes_out)]
     return [ex.g.op("AveragePool", [x], shape, dtype, x.dyn, kernel_shape=k, strides=k)]
+
+
+def _averaging_matrix(n_in: int, n_out: int, dtype) -> np.ndarray:
+    """(n_out, n_in): row i averages PyTorch's adaptive window [floor(i n/o), ceil((i+1) n/o))."""
+    a = np.zeros((n_out, n_in), dtype)
+    for i in range(n_out):
+        lo, hi = (i * n_in) // n_out, -(-((i + 1) * n_in) // n_out)
+        a[i, lo:hi] = 1.0 / (hi - lo)
+    return a
+
+
+def _adaptive_by_matmul(ex, x: Value, sizes_in, sizes_out) -> Value:
+    """Adaptive average pooling whose windows overlap or differ in size: one matrix product per axis."""
+    g = ex.g
+    nd = len(sizes_in)
+    for axis in range(nd):
+        a = _averaging_matrix(sizes_in[axis], sizes_out[axis], x.dtype)
+        if axis == nd - 1:
+            x = g.matmul(x, g.const(a.T))
+        else:  # pool an inner axis: bring it last, pool, put it back
+            perm = list(range(x.rank))
+            perm[2 + axis], perm[-1] = perm[-1], perm[2 + axis]
+            x = g.transpose(g.matmul(g.transpose(x, perm), g.const(a.T)), perm)
+    return x
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -231,10 +299,16 @@ def _batchnorm(ex, node, m, path, ins, kw):
     bias = _affine_or(ex, m, "bias", c, 0.0, x.dtype)
     if m.running_mean is None:
         return [_batchnorm_batch_stats(ex, x, scale, bias, m.eps)]
-    return [ex.g.op(
-        "BatchNormalization", [x, scale, bias, ex.leaf(m.running_mean), ex.leaf(m.running_var)],
-        x.shape, x.dtype, x.dyn, epsilon=float(m.eps),
-    )]
+    return [
+        ex.g.op(
+            "BatchNormalization",
+            [x, scale, bias, ex.leaf(m.running_mean), ex.leaf(m.running_var)],
+            x.shape,
+            x.dtype,
+            x.dyn,
+            epsilon=float(m.eps),
+        )
+    ]
 
 
 def _channel_shaped(ex, v: Value, rank: int) -> Value:

@@ -59,7 +59,9 @@ def _operands(ex, node, consts):
         if vals[i] is None:
             c = consts[i]
             if c is None:
-                raise _unsupported(node, "an operand that is neither an input, a parameter nor a kept constant")
+                raise _unsupported(
+                    node, "an operand that is neither an input, a parameter nor a kept constant"
+                )
             vals[i] = _const(ex, c, like)
     return vals
 
@@ -81,7 +83,9 @@ def _add_sub(ex, node):
 def _cast_to(ex, v: Value, node) -> Value:
     shape, dtype = _out(ex, node)
     if v.dtype != dtype:
-        return ex.g.op("Cast", [v], v.shape, dtype, v.dyn, to=ex.g.onnx.helper.np_dtype_to_tensor_dtype(dtype))
+        return ex.g.op(
+            "Cast", [v], v.shape, dtype, v.dyn, to=ex.g.onnx.helper.np_dtype_to_tensor_dtype(dtype)
+        )
     return v
 
 
@@ -308,4 +312,3 @@ def basic_index(ex, x: Value, index) -> Value:
 class OnnxIndexError(UnsupportedOperatorError):
     def __init__(self, why):
         super().__init__([f"indexing: {why}"])
-

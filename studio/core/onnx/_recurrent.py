@@ -83,9 +83,16 @@ def _recurrent(ex, node, m, path, ins, kw):
         while inputs and inputs[-1] is None:
             inputs.pop()
         state = ((dirs, n, h), seq.dtype, {1: bdyn[1]} if bdyn else {})
-        outs = g.op(op, inputs, None, None, n_out=n_out, hint=op.lower(),
-                    out_meta=[((s, dirs, n, h), seq.dtype, {2: bdyn[1]} if bdyn else {})] + [state] * (n_out - 1),
-                    **attrs)
+        outs = g.op(
+            op,
+            inputs,
+            None,
+            None,
+            n_out=n_out,
+            hint=op.lower(),
+            out_meta=[((s, dirs, n, h), seq.dtype, {2: bdyn[1]} if bdyn else {})] + [state] * (n_out - 1),
+            **attrs,
+        )
         y = g.transpose(outs[0], (0, 2, 1, 3))
         seq = g.reshape(y, (s, n, dirs * h))
         hs.append(outs[1])
@@ -99,10 +106,23 @@ def _recurrent(ex, node, m, path, ins, kw):
     return [out, h_n, c_n]
 
 
-_MHA_ARGS = ("query", "key", "value", "key_padding_mask", "need_weights", "attn_mask", "average_attn_weights",
-             "is_causal")
-_MHA_DEFAULTS = {"key_padding_mask": None, "need_weights": True, "attn_mask": None,
-                 "average_attn_weights": True, "is_causal": False}
+_MHA_ARGS = (
+    "query",
+    "key",
+    "value",
+    "key_padding_mask",
+    "need_weights",
+    "attn_mask",
+    "average_attn_weights",
+    "is_causal",
+)
+_MHA_DEFAULTS = {
+    "key_padding_mask": None,
+    "need_weights": True,
+    "attn_mask": None,
+    "average_attn_weights": True,
+    "is_causal": False,
+}
 
 
 def _projection(ex, x: Value, w: np.ndarray, b, name: str) -> Value:
