@@ -1,4 +1,4 @@
-"""`studio`: the desktop app, or the headless commands new, info, train and export."""
+"""`studio`: the desktop app, or the headless commands new, info, train, export and import."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-COMMANDS = ("new", "info", "train", "export")
+COMMANDS = ("new", "info", "train", "export", "import")
 
 
 class CliError(Exception):
@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a project headless; weights and the run summary are saved")
     t.add_argument("file")
     t.add_argument("--epochs", type=int, help="override the project's number of epochs")
+    t.add_argument(
+        "--init", help="start from these weights: a .safetensors file or a PyTorch .pt/.pth state dict"
+    )
 
     e = sub.add_parser("export", help="write the project as a Python script, or its trained network as ONNX")
     e.add_argument("file")
@@ -65,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
         help="onnx: fold the input preprocessing into the graph, or write it beside as JSON",
     )
     e.add_argument("--opset", type=int, help="onnx: the opset version (default 20)")
+
+    m = sub.add_parser("import", help="make a project from an ONNX model: its graph and its weights as a run")
+    m.add_argument("file", help="the ONNX model (*.onnx)")
+    m.add_argument("-o", "--output", required=True, help="the project file to write (*.studio)")
+    m.add_argument("--data", help="the data to fine-tune on: a CSV file, an image folder or a sample")
+    m.add_argument("--target", help="the CSV column to predict (default: the last column)")
+    m.add_argument("--force", action="store_true", help="overwrite an existing file")
     return p
 
 
@@ -255,7 +265,9 @@ def cmd_train(args) -> int:
     tty = sys.stderr.isatty()
     total_steps, last_draw = 0, 0.0
     status = 1
-    events = fit(project, epochs=args.epochs, stop=lambda: stop["now"])
+    if args.init is not None and not Path(args.init).exists():
+        raise CliError(f"--init: no weights file at {args.init}")
+    events = fit(project, epochs=args.epochs, stop=lambda: stop["now"], init=args.init)
     while True:
         try:
             ev = next(events)
@@ -357,6 +369,23 @@ def _export_onnx(project, args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    from .design.onnx_import import project_from_onnx
+
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise CliError(f"{out} exists; use --force to overwrite it")
+    data = _data_source(args.data, args.target) if args.data else None
+    project, imported = project_from_onnx(args.file, out, data=data)
+    layers = sum(1 for n in project.design.nodes.values() if n.type not in ("Input", "Output"))
+    ops = ", ".join(f"{k} x{v}" if v > 1 else k for k, v in sorted(imported.operators.items()))
+    print(f"wrote {out}: {layers} layers, {sum(v.size for v in imported.state.values()):,} weights ({ops})")
+    if imported.max_difference is not None:
+        print(f"checked in onnxruntime: largest difference {imported.max_difference:.2e}")
+    print(f"weights: run 1 ({project.weights_path()})")
+    return 0
+
+
 def _run_app(path=None) -> int:
     try:
         from .ui.app import run_app
@@ -383,9 +412,14 @@ def main(argv=None) -> int:
         args = _parser().parse_args(argv)
         if args.command is None:
             return _run_app(None)
-        return {"new": cmd_new, "info": cmd_info, "train": cmd_train, "export": cmd_export}[args.command](
-            args
-        )
+        commands = {
+            "new": cmd_new,
+            "info": cmd_info,
+            "train": cmd_train,
+            "export": cmd_export,
+            "import": cmd_import,
+        }
+        return commands[args.command](args)
     except SystemExit as e:  # --help and --version
         return int(e.code or 0) if isinstance(e.code, int) else 0
     except KeyboardInterrupt:

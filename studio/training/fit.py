@@ -159,11 +159,13 @@ def weights_dir_for(project) -> Path:
     return runs_folder(project)
 
 
-def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None):
+def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None, init=None):
     """Train `project`'s design on its data, yielding `Event`s; appends the run to `project.runs`.
 
     `stop()` and `pause()` are polled between steps: stop ends the run (status "stopped"), pause
-    waits. `data` may supply prepared data (a `studio.training.data.PreparedData`).
+    waits. `data` may supply prepared data (a `studio.training.data.PreparedData`). `init` is a
+    weights file (safetensors, or a PyTorch .pt/.pth state dict) the run starts from instead of a
+    fresh initialisation: tensors are matched by name and shape, the rest stays initialised.
     """
     import studio.core as core
     from studio.core import nn, optim
@@ -216,7 +218,12 @@ def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None
             raise TrainingError(
                 "device 'cuda' was chosen, but no CUDA GPU is usable here (cupy missing or no GPU)"
             )
-        model = build(project.design).to(device)
+        model = build(project.design)
+        if init is not None:
+            from studio.design.init_weights import load_into
+
+            run["init"] = {"file": str(init), "report": load_into(model, init).report()}
+        model = model.to(device)
         loss_name, loss_fn = _make_loss(nn, loss_name_for(project, prepared.task), prepared.task)
         train_loader = prepared.loader("train", int(s["batch_size"]), shuffle=True)
         val_loader = prepared.loader("val", int(s["batch_size"]) * 4)
@@ -244,7 +251,8 @@ def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None
         START,
         total_epochs=total_epochs,
         total_steps=total_steps,
-        message=f"{prepared.summary}; {sum(p.numel() for p in model.parameters()):,} parameters",
+        message=f"{prepared.summary}; {sum(p.numel() for p in model.parameters()):,} parameters"
+        + (f"\n{run['init']['report']}" if run.get("init") else ""),
     )
     curves = run["curves"]
     step = 0

@@ -193,7 +193,7 @@ def _assemble(ex, graph_inputs, out_values, output_names, dynamic_axes):
             if output_names and i < len(output_names)
             else ("output" if len(out_values) == 1 else f"output_{i}")
         )
-        nodes.append(helper.make_node("Identity", [v.name], [name], name=ex.g.fresh("node.output")))
+        nodes.append(helper.make_node("Identity", [v.name], [name], name=ex.g.fresh("/Identity")))
         graph_outputs.append(_value_info(onnx, v, name, _dynamic_map(dynamic_axes, name)))
     used = {name for n in nodes for name in n.input}
     inits = [onnx.numpy_helper.from_array(a, n) for n, a in ex.g.initializers.items() if n in used]

@@ -51,10 +51,11 @@ class GraphBuilder:
         self.initializers: dict = {}  # name -> numpy array
         self._names: set = set()
         self._counter = 0
+        self.scope = ""  # the module path of the layer being converted: names its nodes as PyTorch does
 
     # ------------------------------------------------------------------ names and constants
     def fresh(self, hint: str) -> str:
-        base = hint.replace("/", ".") or "v"
+        base = hint or "v"
         name = base
         while name in self._names:
             self._counter += 1
@@ -89,7 +90,8 @@ class GraphBuilder:
         names = [("" if v is None else v.name) for v in inputs]
         outs = [self.fresh(hint or op_type.lower()) for _ in range(n_out)]
         attrs = {k: v for k, v in attrs.items() if v is not None}
-        self.nodes.append(helper.make_node(op_type, names, outs, name=self.fresh("node." + op_type), **attrs))
+        node_name = self.fresh(f"/{self.scope.replace('.', '/')}/{op_type}" if self.scope else f"/{op_type}")
+        self.nodes.append(helper.make_node(op_type, names, outs, name=node_name, **attrs))
         if n_out == 1:
             return Value(outs[0], tuple(shape), np.dtype(dtype), dict(dyn or {}))
         meta = out_meta or [(shape, dtype, dyn)] * n_out

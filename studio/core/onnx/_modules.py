@@ -47,7 +47,11 @@ def convert_module(ex, node):
     fn = _converter_for(node.module)
     tensors = [a for a in node.args if isinstance(a, Tensor)]
     inputs = [ex.value(t) for t in tensors]
-    outs = fn(ex, node, node.module, node.path, inputs, node.kwargs)
+    ex.g.scope = node.path
+    try:
+        outs = fn(ex, node, node.module, node.path, inputs, node.kwargs)
+    finally:
+        ex.g.scope = ""
     return list(outs) + [None] * (len(node.outputs) - len(outs))
 
 

@@ -14,12 +14,12 @@ from ._export import _array
 from ._graph import Value
 from ._modules import _unsupported, converter
 
-_GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN_TANH": [0], "RNN_RELU": [0]}
+GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN_TANH": [0], "RNN_RELU": [0]}
 
 
 def _reorder(w: np.ndarray, mode: str, hidden: int) -> np.ndarray:
-    blocks = [w[i * hidden : (i + 1) * hidden] for i in range(len(_GATE_ORDER[mode]))]
-    return np.concatenate([blocks[i] for i in _GATE_ORDER[mode]], axis=0)
+    blocks = [w[i * hidden : (i + 1) * hidden] for i in range(len(GATE_ORDER[mode]))]
+    return np.concatenate([blocks[i] for i in GATE_ORDER[mode]], axis=0)
 
 
 def _layer_weights(ex, m, path, layer: int):
