@@ -80,7 +80,10 @@ class _Importer:
         self.shapes = {}
         for vi in list(g.input) + list(g.value_info) + list(g.output):
             self.shapes[vi.name] = _dims(vi)
-        self.consumers = Counter(n for node in g.node for n in node.input if n)
+        from studio.core.onnx._export import live_nodes
+
+        self.live = live_nodes(list(g.node), [o.name for o in g.output])  # dead branches are ignored
+        self.consumers = Counter(n for node in self.live for n in node.input if n)
         self.design = Design()
         self.state: dict = {}
         self.src: dict = {}  # value name -> (design node id, port)
@@ -155,7 +158,7 @@ class _Importer:
                 + ", ".join(i.name for i in inputs)
             )
         self._add_input(inputs[0])
-        for node in g.node:
+        for node in self.live:
             try:
                 self._convert(node)
             except _Unmapped as e:
@@ -221,7 +224,8 @@ class _Importer:
         if handler is None:
             raise _Unmapped("no matching layer")
         handler(self, node, _attrs(node))
-        self.operators[op] += 1
+        if id(node) not in self.skip:
+            self.operators[op] += 1
 
     def _shape_node(self, node):
         """A node of constants or shapes only: evaluate it when possible, otherwise set it aside."""
@@ -287,7 +291,7 @@ def _bias_after(imp, value, n):
     """The constant bias of an Add that alone consumes `value`, and that Add node."""
     if imp.consumers[value] != 1:
         return None, None
-    for other in imp.model.graph.node:
+    for other in imp.live:
         if other.op_type == "Add" and value in other.input:
             c = imp.const(other.input[1] if other.input[0] == value else other.input[0])
             if c is not None and c.size == n:
@@ -297,8 +301,7 @@ def _bias_after(imp, value, n):
 
 @handles("Add", "Mul")
 def _add_mul(imp, node, a):
-    if id(node) in imp.skip:
-        imp.operators["Add"] -= 1  # counted with its MatMul
+    if id(node) in imp.skip:  # folded into the layer before it (a Linear's bias, SiLU's product)
         return
     if any(imp.const(i) is not None for i in node.input):
         raise _Unmapped("an elementwise operation with a constant")
@@ -418,10 +421,26 @@ def _layernorm(imp, node, a):
 _ACTIVATIONS = {"Relu": "ReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Softplus": "Softplus"}
 
 
+def _silu_product(imp, node):
+    """The Mul that alone consumes Sigmoid(x) and multiplies it with x: together they are SiLU."""
+    x, y = node.input[0], node.output[0]
+    if imp.consumers[y] != 1:
+        return None
+    for other in imp.live:
+        if other.op_type == "Mul" and y in other.input and x in other.input:
+            return other
+    return None
+
+
 @handles(*_ACTIVATIONS, "LeakyRelu", "Elu", "Gelu", "Softmax", "LogSoftmax")
 def _activation(imp, node, a):
     op = node.op_type
     params = {}
+    if op == "Sigmoid" and (mul := _silu_product(imp, node)) is not None:
+        silu = imp.add("SiLU", {}, [node.input[0]], node)
+        imp.src[mul.output[0]] = (silu.id, 0)
+        imp.skip.add(id(mul))
+        return
     if op == "LeakyRelu":
         type_, params = "LeakyReLU", {"negative_slope": float(a.get("alpha", 0.01))}
     elif op == "Elu":

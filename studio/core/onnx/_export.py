@@ -182,6 +182,16 @@ def build_model(
     return _assemble(ex, graph_inputs, out_values, output_names, dynamic_axes)
 
 
+def live_nodes(nodes, outputs):
+    """The nodes that the graph's outputs depend on, in their order (unused state outputs go)."""
+    needed, keep = set(outputs), []
+    for n in reversed(nodes):
+        if any(o in needed for o in n.output):
+            keep.append(n)
+            needed.update(i for i in n.input if i)
+    return keep[::-1]
+
+
 def _assemble(ex, graph_inputs, out_values, output_names, dynamic_axes):
     onnx = ex.g.onnx
     helper = onnx.helper
@@ -195,6 +205,7 @@ def _assemble(ex, graph_inputs, out_values, output_names, dynamic_axes):
         )
         nodes.append(helper.make_node("Identity", [v.name], [name], name=ex.g.fresh("/Identity")))
         graph_outputs.append(_value_info(onnx, v, name, _dynamic_map(dynamic_axes, name)))
+    nodes = live_nodes(nodes, [o.name for o in graph_outputs])
     used = {name for n in nodes for name in n.input}
     inits = [onnx.numpy_helper.from_array(a, n) for n, a in ex.g.initializers.items() if n in used]
     graph = helper.make_graph(nodes, "studio", graph_inputs, graph_outputs, inits)

@@ -79,7 +79,7 @@ def _recurrent(ex, node, m, path, ins, kw):
     for layer in range(m.num_layers):
         w, r, b = _layer_weights(ex, m, path, layer)
         h0, c0 = _initial_states(ex, node, m, ins, layer, dirs)
-        inputs = [seq, w, r, b, None, h0] + ([c0] if op == "LSTM" else [])
+        inputs = [seq, w, r, b if m.bias else None, None, h0] + ([c0] if op == "LSTM" else [])
         while inputs and inputs[-1] is None:
             inputs.pop()
         state = ((dirs, n, h), seq.dtype, {1: bdyn[1]} if bdyn else {})
