@@ -188,6 +188,7 @@ def export_onnx(project, path, run_id=None, preprocessing="fold", untrained=Fals
             output_names=["output"],
             dynamic_axes=axes,
             opset_version=opset_version,
+            export_modules_as_functions=True,
         )
     except core_onnx.OnnxExporterError as e:
         raise OnnxExportError(str(e)) from None

@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from studio.core.onnx._functions import DOMAIN as FUNCTION_DOMAIN
+from studio.core.onnx._functions import layer_of
+
+from .catalogue import CATALOGUE
 from .document import NAME_RE, RESERVED_NAMES, Design
 from .onnx_mapping import GATE_FROM_ONNX, fold_constant
 
@@ -98,6 +102,7 @@ class _Importer:
         self.operators: Counter = Counter()
         self.input_name = None
         self.skip: set = set()  # ids of Add nodes folded into the Linear before them
+        self.functions = {(f.domain, f.name): f for f in model.functions}
 
     # ------------------------------------------------------------------ helpers
     def shape(self, name):
@@ -128,10 +133,10 @@ class _Importer:
         taken = {n.name for n in self.design.nodes.values()}
         return base if base not in taken else self.design.unique_name(base)
 
-    def add(self, type_, params, inputs, onnx_node, weights=None, hint=None):
+    def add(self, type_, params, inputs, onnx_node, weights=None, hint=None, by_node_name=False):
         """A catalogue node fed by the values `inputs`; its weights go into the state dict."""
         feeds = [self.data(i) for i in inputs]
-        names = [n for n in onnx_node.input if n in self.consts and "." in n]
+        names = [n for n in onnx_node.input if n in self.consts and "." in n and not by_node_name]
         parts = onnx_node.name.strip("/").split("/")
         if names:  # a parameter "block.conv1.weight" names its layer "block_conv1"
             hint = names[0].rsplit(".", 1)[0]
@@ -212,6 +217,10 @@ class _Importer:
 
     def _convert(self, node):
         op = node.op_type
+        if node.domain == FUNCTION_DOMAIN:
+            _function_layer(self, node)
+            self.operators[f"{layer_of(op)} (function)"] += 1
+            return
         if node.domain not in ("", "ai.onnx"):
             raise _Unmapped(f"operator domain {node.domain!r}")
         data_inputs = [n for n in node.input if n and n not in self.consts and n not in self.shape_values]
@@ -560,6 +569,28 @@ def _gather(imp, node, a):
     if axis == 1 and node_type in ("LSTM", "GRU", "RNN"):
         return _rnn_last(imp, node, src[0], int(index))
     raise _Unmapped("selecting one position of a dimension")
+
+
+def _function_layer(imp, node):
+    """A layer exported whole as a local function: its settings are attributes, its weights inputs."""
+    layer = layer_of(node.op_type)
+    fn = imp.functions.get((node.domain, node.op_type))
+    if layer not in CATALOGUE or fn is None:
+        raise _Unmapped(f"no layer {layer!r} in Studio's catalogue")
+    params = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in _attrs(node).items()}
+    data, weights = [], {}
+    for local, outer in zip(fn.input, node.input):
+        if outer in imp.consts and local.startswith("m."):
+            weights[local[2:]] = imp.consts[outer]
+        elif outer not in imp.consts:
+            data.append(outer)
+    if len(data) != 1:
+        raise _Unmapped(f"{len(data)} computed inputs where the layer takes one")
+    design_node = imp.add(layer, params, data, node, weights, hint=layer.lower(), by_node_name=True)
+    for i, out in enumerate(node.output[1:], 1):
+        if out and imp.consumers[out]:
+            raise _Unmapped(f"output {i} (attention weights) is used")
+    imp.out(node, design_node)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ def fold_constant(node, consts, shapes):
         "Squeeze": lambda: np.squeeze(vals[0], tuple(_axes(node, vals)) if _axes(node, vals) else None),
         "Concat": lambda: np.concatenate([np.atleast_1d(v) for v in vals], axis=_attr(node, "axis", 0)),
         "Reshape": lambda: vals[0].reshape([int(d) for d in vals[1]]),
+        "Transpose": lambda: np.transpose(vals[0], _attr(node, "perm")),
         "Add": lambda: vals[0] + vals[1],
         "Sub": lambda: vals[0] - vals[1],
         "Mul": lambda: vals[0] * vals[1],

@@ -218,3 +218,22 @@ def test_cli_exports_onnx(trained_iris, tmp_path):
         text=True,
     )
     assert r.returncode == 1 and "no run 7" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_attention_layers_export_as_functions_with_settings_and_named_weights():
+    nn = core.nn
+    layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True, activation="gelu")
+    model = nn.Sequential(nn.Linear(4, 8), nn.TransformerEncoder(layer, 2)).eval()
+    x = np.random.default_rng(0).standard_normal((2, 5, 4)).astype(np.float32)
+    proto = core_onnx.export(
+        model, core.tensor(x), None, dynamic_axes={"input": {0: "batch"}}, export_modules_as_functions=True
+    )
+    (call,) = [n for n in proto.graph.node if n.domain == "studio.nn"]
+    assert call.op_type == "TransformerEncoder" and [f.name for f in proto.functions] == [
+        "TransformerEncoder"
+    ]
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in call.attribute}
+    assert attrs["num_layers"] == 2 and attrs["nhead"] == 2 and attrs["activation"] == b"gelu"
+    names = {i.name for i in proto.graph.initializer}
+    assert "1.layers.1.self_attn.in_proj_weight" in names and "1.layers.0.linear1.weight" in names
+    assert max_difference(model, proto, np.concatenate([x, x[:1]])) <= TOLERANCE

@@ -33,7 +33,7 @@ ROUND_TRIP_LAYERS = [
     "Linear", "Embedding", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool2d",
     "BatchNorm1d", "BatchNorm2d", "LayerNorm", "RNN", "LSTM", "GRU", "ReLU", "LeakyReLU", "ELU", "GELU",
     "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Add", "Multiply", "Concat", "Reshape", "Flatten",
-    "Permute", "Dropout", "Dropout2d",
+    "Permute", "Dropout", "Dropout2d", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
 ]  # fmt: skip
 
 
@@ -46,8 +46,10 @@ def _round_trip(design, shape, dtype):
     model = build(design)
     randomise_batchnorm(model)
     model.eval()
+    x = core.tensor(sample_input(shape, dtype))
+    # attention and encoder layers travel as local functions that keep their settings and weights
     proto = core_onnx.export(
-        model, (core.tensor(sample_input(shape, dtype)),), None, dynamic_axes={"input": {0: "batch"}}
+        model, (x,), None, dynamic_axes={"input": {0: "batch"}}, export_modules_as_functions=True
     )
     imported = import_model(proto)
     again = build_imported(imported)
@@ -99,8 +101,9 @@ def _export_template(name):
     project = load_template(name)
     inp = next(n for n in project.design.nodes.values() if n.type == "Input")
     x = sample_input(tuple(inp.params["shape"]), inp.params["dtype"])
+    model = build(project.design).eval()
     return core_onnx.export(
-        build(project.design).eval(), (core.tensor(x),), None, dynamic_axes={"input": {0: "batch"}}
+        model, (core.tensor(x),), None, dynamic_axes={"input": {0: "batch"}}, export_modules_as_functions=True
     )
 
 

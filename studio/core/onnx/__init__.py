@@ -38,6 +38,7 @@ def export(
     export_params=True,
     keep_initializers_as_inputs=False,
     do_constant_folding=True,
+    export_modules_as_functions=False,
 ):
     """Export `model` run on `args` to the ONNX file (or binary file object) `f`.
 
@@ -46,15 +47,22 @@ def export(
     stay symbolic ({"input": {0: "batch"}} or {"input": [0]}), and `opset_version` chooses the ONNX
     opset (default 20, from 17 to 21). The model runs in evaluation mode, its training flags are
     restored afterwards. Studio has one exporter, so `dynamo` changes nothing; weights are always
-    stored inside the file. Raises UnsupportedOperatorError naming every operation ONNX cannot
-    express.
+    stored inside the file. `export_modules_as_functions` (True, or layer classes) writes
+    MultiheadAttention and the Transformer encoder layers as ONNX local functions that carry their
+    settings and parameters by name. Raises UnsupportedOperatorError naming every operation ONNX
+    cannot express.
     """
     global _exporting
     if not export_params or keep_initializers_as_inputs:
         raise OnnxExporterError("export: only export_params=True without initializers as inputs is supported")
     _exporting = True
     try:
-        proto = build_model(model, args, kwargs, input_names, output_names, dynamic_axes, opset_version)
+        from ._functions import function_types
+
+        functions = function_types(export_modules_as_functions)
+        proto = build_model(
+            model, args, kwargs, input_names, output_names, dynamic_axes, opset_version, functions
+        )
     finally:
         _exporting = False
     if f is None:

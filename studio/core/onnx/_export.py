@@ -33,6 +33,8 @@ class Exporter:
         for name, b in model.named_buffers():
             self.names.setdefault(id(b), name)
         self.unsupported: list = []
+        self.function_types: set = set()  # layer classes exported as local functions
+        self.functions: list = []  # their FunctionProtos
 
     @property
     def opset(self) -> int:
@@ -80,13 +82,17 @@ class Exporter:
 
     # ------------------------------------------------------------------ the walk
     def convert(self, outputs):
+        from ._functions import module_as_function, settings_of
         from ._modules import convert_module
         from ._ops import convert_op
 
         roots = [t.grad_fn for t in outputs]
         for node in topo_order(roots):
             try:
-                if isinstance(node, ModuleCall):
+                settings = isinstance(node, ModuleCall) and settings_of(node.module, self.function_types)
+                if settings:
+                    outs = module_as_function(self, node, settings)
+                elif isinstance(node, ModuleCall):
                     outs = convert_module(self, node)
                 else:
                     outs = convert_op(self, node)
@@ -141,9 +147,20 @@ def _prepare_inputs(args, input_names, dynamic_axes):
 
 
 def build_model(
-    model, args, kwargs=None, input_names=None, output_names=None, dynamic_axes=None, opset_version=None
+    model,
+    args,
+    kwargs=None,
+    input_names=None,
+    output_names=None,
+    dynamic_axes=None,
+    opset_version=None,
+    functions=(),
 ):
-    """Trace `model` on `args` and return the ONNX ModelProto (checked by onnx.checker)."""
+    """Trace `model` on `args` and return the ONNX ModelProto (checked by onnx.checker).
+
+    `functions`: class names of layers exported as local functions (see `_functions`).
+    """
+    from ._functions import settings_of
     from ._modules import is_convertible
 
     opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
@@ -155,6 +172,7 @@ def build_model(
     if args and isinstance(args[-1], dict) and kwargs is None:
         args, kwargs = args[:-1], args[-1]
     ex = Exporter(model, opset)
+    ex.function_types = set(functions)
     onnx = ex.g.onnx
     tensors, specs = _prepare_inputs(args, input_names, dynamic_axes)
     graph_inputs = []
@@ -168,7 +186,11 @@ def build_model(
     for p in frozen:
         p.requires_grad_(True)
     try:
-        output = run_traced(model, tensors, dict(kwargs or {}), is_convertible)
+
+        def whole(m):
+            return is_convertible(m) or settings_of(m, ex.function_types) is not None
+
+        output = run_traced(model, tensors, dict(kwargs or {}), whole)
         outs = flatten_outputs(output)
         if not outs:
             raise OnnxExporterError("export: the model returned no tensor")
@@ -209,9 +231,15 @@ def _assemble(ex, graph_inputs, out_values, output_names, dynamic_axes):
     used = {name for n in nodes for name in n.input}
     inits = [onnx.numpy_helper.from_array(a, n) for n, a in ex.g.initializers.items() if n in used]
     graph = helper.make_graph(nodes, "studio", graph_inputs, graph_outputs, inits)
+    opsets = [helper.make_opsetid("", ex.opset)]
+    if ex.functions:
+        from ._functions import DOMAIN
+
+        opsets.append(helper.make_opsetid(DOMAIN, 1))
     model = helper.make_model(
         graph,
-        opset_imports=[helper.make_opsetid("", ex.opset)],
+        functions=ex.functions,
+        opset_imports=opsets,
         producer_name="studio",
         producer_version="0.1.0",
     )

@@ -84,15 +84,27 @@ class GraphBuilder:
         return self.const(np.asarray(list(values), np.int64), hint=hint)
 
     # ------------------------------------------------------------------ nodes
-    def op(self, op_type: str, inputs, shape, dtype, dyn=None, hint=None, n_out=1, out_meta=None, **attrs):
+    def op(
+        self,
+        op_type: str,
+        inputs,
+        shape,
+        dtype,
+        dyn=None,
+        hint=None,
+        n_out=1,
+        out_meta=None,
+        domain=None,
+        **attrs,
+    ):
         """Add one node; returns its output Value (or a list when `n_out` > 1, shaped by `out_meta`)."""
         helper = self.onnx.helper
         names = [("" if v is None else v.name) for v in inputs]
         outs = [self.fresh(hint or op_type.lower()) for _ in range(n_out)]
         attrs = {k: v for k, v in attrs.items() if v is not None}
         node_name = self.fresh(f"/{self.scope.replace('.', '/')}/{op_type}" if self.scope else f"/{op_type}")
-        self.nodes.append(helper.make_node(op_type, names, outs, name=node_name, **attrs))
-        if n_out == 1:
+        self.nodes.append(helper.make_node(op_type, names, outs, name=node_name, domain=domain, **attrs))
+        if n_out == 1 and out_meta is None:
             return Value(outs[0], tuple(shape), np.dtype(dtype), dict(dyn or {}))
         meta = out_meta or [(shape, dtype, dyn)] * n_out
         return [Value(o, tuple(s), np.dtype(d), dict(y or {})) for o, (s, d, y) in zip(outs, meta)]

@@ -12,7 +12,6 @@ import math
 import numpy as np
 
 from ..tensor import Tensor
-from ._export import _array
 from ._graph import Value
 from .errors import UnsupportedOperatorError
 
@@ -69,27 +68,24 @@ def _pairs(v, n):
 # ---------------------------------------------------------------------------------------------------
 
 
-def linear(ex, x: Value, w: Value, b: Value | None, w_array=None, path="", shape=None):
-    """x W^T + b: Gemm on 2-D inputs, MatMul then Add otherwise (as PyTorch exports it)."""
+def linear(ex, x: Value, w: Value, b: Value | None, shape=None):
+    """x W^T + b: Gemm on 2-D inputs, MatMul by W's transpose then Add otherwise.
+
+    The weight keeps its layout and name; onnxruntime folds the Transpose of a constant once.
+    """
     g = ex.g
-    out_f = w.shape[0]
-    shape = shape or (*x.shape[:-1], out_f)
+    shape = shape or (*x.shape[:-1], w.shape[0])
     if x.rank == 2:
         inputs = [x, w] + ([b] if b is not None else [])
         return g.op("Gemm", inputs, shape, x.dtype, x.dyn, transB=1)
-    wt = g.initializer(
-        f"{path}.weight_t" if path else "weight_t",
-        (w_array if w_array is not None else g.initializers[w.name]).T,
-    )
-    y = g.matmul(x, wt)
+    y = g.matmul(x, g.transpose(w, (1, 0)))
     return g.binary("Add", y, b) if b is not None else y
 
 
 @converter("Linear")
 def _linear(ex, node, m, path, ins, kw):
     b = ex.leaf(m.bias) if m.bias is not None else None
-    w = ex.leaf(m.weight) if ins[0].rank == 2 else Value(path + ".weight", tuple(m.weight.shape), None)
-    return [linear(ex, ins[0], w, b, _array(m.weight), path, _meta(node)[0])]
+    return [linear(ex, ins[0], ex.leaf(m.weight), b, _meta(node)[0])]
 
 
 @converter("Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout")

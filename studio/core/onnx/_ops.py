@@ -190,19 +190,9 @@ def _matmul(ex, node):
         b = ex.edge(node, 2) if node.has_bias else None
         if x is None or w is None:
             raise _unsupported(node, "linear over a constant input or weight")
-        w_array = ex.g.initializers.get(w.name)
-        if x.rank != 2 and w_array is None:
-            return [_linear_general(ex, x, w, b)]
-        return [linear(ex, x, w, b, w_array, shape=_out(ex, node)[0])]
+        return [linear(ex, x, w, b, shape=_out(ex, node)[0])]
     a, b = _operands(ex, node, node.saved if isinstance(node.saved, tuple) else (None, None))
     return [ex.g.matmul(a, b)]
-
-
-def _linear_general(ex, x, w, b):
-    g = ex.g
-    wt = g.transpose(w, (1, 0))
-    y = g.matmul(x, wt)
-    return g.binary("Add", y, b) if b is not None else y
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -125,10 +125,14 @@ _MHA_DEFAULTS = {
 }
 
 
-def _projection(ex, x: Value, w: np.ndarray, b, name: str) -> Value:
+def _projection(ex, x: Value, w: Value, b: Value | None) -> Value:
     g = ex.g
-    y = g.matmul(x, g.initializer(f"{name}.weight_t", w.T))
-    return g.binary("Add", y, g.initializer(f"{name}.bias", b)) if b is not None else y
+    y = g.matmul(x, g.transpose(w, (1, 0)))
+    return g.binary("Add", y, b) if b is not None else y
+
+
+def _rows(ex, v: Value, i: int, e: int) -> Value:
+    return ex.g.slice(v, 0, i * e, (i + 1) * e)
 
 
 @converter("MultiheadAttention")
@@ -149,22 +153,23 @@ def _mha(ex, node, m, path, ins, kw):
     e, heads = m.embed_dim, m.num_heads
     d = e // heads
     if m._qkv_same_embed_dim:
-        w = _array(m.in_proj_weight)
-        wq, wk, wv = w[:e], w[e : 2 * e], w[2 * e :]
+        w = ex.leaf(m.in_proj_weight)
+        wq, wk, wv = (_rows(ex, w, i, e) for i in range(3))
     else:
-        wq, wk, wv = (_array(getattr(m, f"{c}_proj_weight")) for c in "qkv")
-    bias = _array(m.in_proj_bias) if m.in_proj_bias is not None else None
-    bq, bk, bv = (None, None, None) if bias is None else (bias[:e], bias[e : 2 * e], bias[2 * e :])
-    pre = f"{path}." if path else ""
+        wq, wk, wv = (ex.leaf(getattr(m, f"{c}_proj_weight")) for c in "qkv")
+    bq = bk = bv = None
+    if m.in_proj_bias is not None:
+        bias = ex.leaf(m.in_proj_bias)
+        bq, bk, bv = (_rows(ex, bias, i, e) for i in range(3))
     n, lq, ls = q.shape[0], q.shape[1], k.shape[1]
-    qh = g.transpose(g.reshape(_projection(ex, q, wq, bq, pre + "q_proj"), (n, lq, heads, d)), (0, 2, 1, 3))
-    kh = g.transpose(g.reshape(_projection(ex, k, wk, bk, pre + "k_proj"), (n, ls, heads, d)), (0, 2, 3, 1))
-    vh = g.transpose(g.reshape(_projection(ex, v, wv, bv, pre + "v_proj"), (n, ls, heads, d)), (0, 2, 1, 3))
+    qh = g.transpose(g.reshape(_projection(ex, q, wq, bq), (n, lq, heads, d)), (0, 2, 1, 3))
+    kh = g.transpose(g.reshape(_projection(ex, k, wk, bk), (n, ls, heads, d)), (0, 2, 3, 1))
+    vh = g.transpose(g.reshape(_projection(ex, v, wv, bv), (n, ls, heads, d)), (0, 2, 1, 3))
     scores = g.binary("Mul", g.matmul(qh, kh), g.scalar(1.0 / math.sqrt(d), qh))
     probs = g.same("Softmax", scores, axis=-1)
     o = g.reshape(g.transpose(g.matmul(probs, vh), (0, 2, 1, 3)), (n, lq, e))
-    out_b = _array(m.out_proj.bias) if m.out_proj.bias is not None else None
-    out = _projection(ex, o, _array(m.out_proj.weight), out_b, pre + "out_proj")
+    out_b = ex.leaf(m.out_proj.bias) if m.out_proj.bias is not None else None
+    out = _projection(ex, o, ex.leaf(m.out_proj.weight), out_b)
     if not m.batch_first:
         out = g.transpose(out, (1, 0, 2))
     weights = None
