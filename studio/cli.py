@@ -348,7 +348,7 @@ def cmd_export(args) -> int:
 
 
 def _export_onnx(project, args) -> int:
-    from .design.onnx_export import export_onnx
+    from .training.onnx_export import export_onnx
 
     res = export_onnx(
         project,

@@ -151,9 +151,9 @@ def trained_iris(tmp_path):
 
 
 def test_project_export_folds_standardisation_into_the_graph(trained_iris, tmp_path):
-    from studio.design.onnx_export import export_onnx
     from studio.design.samples import load_sample
     from studio.training.data import prepare_data
+    from studio.training.onnx_export import export_onnx
 
     res = export_onnx(trained_iris, tmp_path / "iris.onnx")
     assert res.run_id == 1 and res.json_path is None and res.max_difference <= TOLERANCE
@@ -171,7 +171,7 @@ def test_project_export_folds_standardisation_into_the_graph(trained_iris, tmp_p
 
 
 def test_project_export_writes_preprocessing_as_json(trained_iris, tmp_path):
-    from studio.design.onnx_export import export_onnx
+    from studio.training.onnx_export import export_onnx
 
     res = export_onnx(trained_iris, tmp_path / "iris.onnx", preprocessing="json")
     saved = json.loads(res.json_path.read_text())
@@ -181,7 +181,7 @@ def test_project_export_writes_preprocessing_as_json(trained_iris, tmp_path):
 
 
 def test_project_without_runs_needs_untrained(tmp_path):
-    from studio.design.onnx_export import OnnxExportError, export_onnx
+    from studio.training.onnx_export import OnnxExportError, export_onnx
 
     project = load_template("iris_mlp")
     with pytest.raises(OnnxExportError, match="no trained run"):

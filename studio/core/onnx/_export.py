@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend as B
 from ..autograd.graph import AccumulateGrad
 from ..tensor import Tensor
-from ._graph import GraphBuilder, Value
+from . import _modules, _recurrent  # noqa: F401  (they register their layer converters)
+from ._functions import DOMAIN, module_as_function, settings_of
+from ._graph import GraphBuilder, Value, to_numpy
+from ._ops import convert_op
+from ._registry import convert_module, is_convertible
 from ._trace import ModuleCall, flatten_outputs, run_traced, topo_order
 from .errors import OnnxExporterError, UnsupportedOperatorError
 
 DEFAULT_OPSET = 20
 MIN_OPSET, MAX_OPSET = 17, 21
-
-
-def _array(t: Tensor) -> np.ndarray:
-    return np.asarray(B.to_numpy(t._data))
 
 
 class Exporter:
@@ -45,7 +44,7 @@ class Exporter:
         """The Value of a tensor that no recorded op made: an input, a parameter or a constant."""
         v = self.leaves.get(id(t))
         if v is None:
-            v = self.g.initializer(self.names.get(id(t), hint), _array(t))
+            v = self.g.initializer(self.names.get(id(t), hint), to_numpy(t))
             self.leaves[id(t)] = v
         return v
 
@@ -82,10 +81,6 @@ class Exporter:
 
     # ------------------------------------------------------------------ the walk
     def convert(self, outputs):
-        from ._functions import module_as_function, settings_of
-        from ._modules import convert_module
-        from ._ops import convert_op
-
         roots = [t.grad_fn for t in outputs]
         for node in topo_order(roots):
             try:
@@ -160,9 +155,6 @@ def build_model(
 
     `functions`: class names of layers exported as local functions (see `_functions`).
     """
-    from ._functions import settings_of
-    from ._modules import is_convertible
-
     opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise OnnxExporterError(f"opset_version must be from {MIN_OPSET} to {MAX_OPSET}, got {opset_version}")
@@ -172,6 +164,7 @@ def build_model(
     if args and isinstance(args[-1], dict) and kwargs is None:
         args, kwargs = args[:-1], args[-1]
     ex = Exporter(model, opset)
+    ex.build_sub = build_model  # a layer exported as a function is traced alone with it
     ex.function_types = set(functions)
     onnx = ex.g.onnx
     tensors, specs = _prepare_inputs(args, input_names, dynamic_axes)
@@ -233,8 +226,6 @@ def _assemble(ex, graph_inputs, out_values, output_names, dynamic_axes):
     graph = helper.make_graph(nodes, "studio", graph_inputs, graph_outputs, inits)
     opsets = [helper.make_opsetid("", ex.opset)]
     if ex.functions:
-        from ._functions import DOMAIN
-
         opsets.append(helper.make_opsetid(DOMAIN, 1))
     model = helper.make_model(
         graph,

@@ -94,8 +94,6 @@ class _Call:
 
 def module_as_function(ex, node, settings: dict):
     """The call of `node.module` as one node of a local function traced from the module alone."""
-    from ._export import build_model
-
     helper = ex.g.onnx.helper
     numpy_helper = ex.g.onnx.numpy_helper
     call, tensors = _Call.make(node.module, node.args, node.kwargs)
@@ -103,7 +101,7 @@ def module_as_function(ex, node, settings: dict):
     names = [f"x{i}" for i in range(len(tensors))]
     examples = tuple(tensor(np.zeros(v.shape, v.dtype)) for v in values)
     axes = {n: dict(v.dyn) for n, v in zip(names, values)}
-    sub = build_model(call, examples, {}, names, None, axes, ex.opset, functions=())
+    sub = ex.build_sub(call, examples, {}, names, None, axes, ex.opset, functions=())
     body = sub.graph
     cls = type(node.module).__name__
     fname = _function_name(ex, cls)

@@ -10,9 +10,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import backend as B
 from .errors import OnnxExporterError
 
 INT64_MAX = np.iinfo(np.int64).max
+
+
+def to_numpy(t) -> np.ndarray:
+    """A tensor's values as a host numpy array."""
+    return np.asarray(B.to_numpy(t._data))
 
 
 def require_onnx():

@@ -11,52 +11,8 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor
 from ._graph import Value
-from .errors import UnsupportedOperatorError
-
-CONVERTERS: dict = {}
-
-
-def converter(*names):
-    def register(fn):
-        for n in names:
-            CONVERTERS[n] = fn
-        return fn
-
-    return register
-
-
-def _converter_for(module):
-    for cls in type(module).__mro__:
-        if cls.__module__.startswith("studio.core.nn") and cls.__name__ in CONVERTERS:
-            return CONVERTERS[cls.__name__]
-    return None
-
-
-def is_convertible(module) -> bool:
-    return _converter_for(module) is not None
-
-
-def _unsupported(node, why: str):
-    return UnsupportedOperatorError([f"{node.name()}: {why}"])
-
-
-def convert_module(ex, node):
-    fn = _converter_for(node.module)
-    tensors = [a for a in node.args if isinstance(a, Tensor)]
-    inputs = [ex.value(t) for t in tensors]
-    ex.g.scope = node.path
-    try:
-        outs = fn(ex, node, node.module, node.path, inputs, node.kwargs)
-    finally:
-        ex.g.scope = ""
-    return list(outs) + [None] * (len(node.outputs) - len(outs))
-
-
-def _meta(node, i=0):
-    t = node.outputs[i]
-    return tuple(t.shape), t._data.dtype
+from ._registry import _meta, _unsupported, converter
 
 
 def _pairs(v, n):
@@ -438,6 +394,3 @@ def _softmax(ex, node, m, path, ins, kw):
 @converter("LogSoftmax")
 def _log_softmax(ex, node, m, path, ins, kw):
     return [ex.g.same("LogSoftmax", ins[0], axis=_softmax_dim(m, ins[0]))]
-
-
-from . import _recurrent  # noqa: E402,F401  (registers the recurrent and attention converters)

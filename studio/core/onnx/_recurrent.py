@@ -10,9 +10,8 @@ import math
 
 import numpy as np
 
-from ._export import _array
-from ._graph import Value
-from ._modules import _unsupported, converter
+from ._graph import Value, to_numpy
+from ._registry import _unsupported, converter
 
 GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN_TANH": [0], "RNN_RELU": [0]}
 
@@ -29,11 +28,11 @@ def _layer_weights(ex, m, path, layer: int):
     ws, rs, bs = [], [], []
     for d in range(dirs):
         sfx = f"_l{layer}" + ("_reverse" if d else "")
-        w_ih, w_hh = _array(getattr(m, "weight_ih" + sfx)), _array(getattr(m, "weight_hh" + sfx))
+        w_ih, w_hh = to_numpy(getattr(m, "weight_ih" + sfx)), to_numpy(getattr(m, "weight_hh" + sfx))
         ws.append(_reorder(w_ih, m.mode, h))
         rs.append(_reorder(w_hh, m.mode, h))
         if m.bias:
-            b_ih, b_hh = _array(getattr(m, "bias_ih" + sfx)), _array(getattr(m, "bias_hh" + sfx))
+            b_ih, b_hh = to_numpy(getattr(m, "bias_ih" + sfx)), to_numpy(getattr(m, "bias_hh" + sfx))
             bs.append(np.concatenate([_reorder(b_ih, m.mode, h), _reorder(b_hh, m.mode, h)]))
         else:
             bs.append(np.zeros(2 * w_ih.shape[0], w_ih.dtype))

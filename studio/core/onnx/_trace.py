@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from ..autograd import grad_mode
 from ..autograd.graph import AccumulateGrad, Node
-from ..tensor import Tensor, _result, record
+from ..autograd.record import _result, record
+from ..tensor import Tensor
 
 
 class ModuleCall(Node):

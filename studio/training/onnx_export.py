@@ -70,7 +70,7 @@ def _load_run_weights(model, project, run):
 
 def preprocessing_of(project) -> dict:
     """What the training run does to raw inputs before the network sees them, as JSON-able data."""
-    from studio.training.data import DataError, prepare_data
+    from .data import DataError, prepare_data
 
     data = project.data or {}
     kind = data.get("kind", "sample")
@@ -158,8 +158,7 @@ def _metadata(model_proto, project, run, pre, mode):
 def export_onnx(project, path, run_id=None, preprocessing="fold", untrained=False, opset_version=None):
     """Write `project`'s network to `path` as ONNX; returns what was written and how it was checked."""
     from studio.core import onnx as core_onnx
-
-    from .build import BuildError, build
+    from studio.design.build import BuildError, build
 
     if preprocessing not in PREPROCESSING_MODES:
         raise OnnxExportError(
