@@ -60,7 +60,7 @@ class _Relay:
         return paused
 
 
-def _child(project_dict, project_path, epochs, weights_dir, events, control):
+def _child(project_dict, project_path, epochs, weights_dir, events, control, init=None):
     """The worker's body: rebuild the project, run fit, and send every event to the parent."""
     if hasattr(os, "nice"):
         with contextlib.suppress(OSError):
@@ -73,7 +73,14 @@ def _child(project_dict, project_path, epochs, weights_dir, events, control):
         project = project_from_dict(project_dict, project_path)
         project.runs = []
         relay = _Relay(events, control)
-        run = fit(project, epochs=epochs, stop=relay.stopping, pause=relay.pausing, weights_dir=weights_dir)
+        run = fit(
+            project,
+            epochs=epochs,
+            stop=relay.stopping,
+            pause=relay.pausing,
+            weights_dir=weights_dir,
+            init=init,
+        )
         for ev in run:
             relay.send(ev)
         relay.flush()
@@ -90,9 +97,12 @@ def _child(project_dict, project_path, epochs, weights_dir, events, control):
 
 
 class TrainingProcess:
-    """Runs `fit` for a project in a separate process and relays its events."""
+    """Runs `fit` for a project in a separate process and relays its events.
 
-    def __init__(self, project, epochs=None, weights_dir=None):
+    `init`: a weights file the run starts from (see `fit`).
+    """
+
+    def __init__(self, project, epochs=None, weights_dir=None, init=None):
         from studio.design.runs import runs_folder
 
         self._ctx = mp.get_context("spawn")
@@ -103,7 +113,7 @@ class TrainingProcess:
         weights_dir = str(weights_dir or runs_folder(project))
         self._process = self._ctx.Process(
             target=_child,
-            args=(project.to_dict(), path, epochs, weights_dir, self._events, self._control),
+            args=(project.to_dict(), path, epochs, weights_dir, self._events, self._control, init),
             daemon=True,
             name="studio-training",
         )

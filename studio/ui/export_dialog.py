@@ -1,5 +1,5 @@
 """The export dialog: a Python script (Studio or PyTorch, optionally DDP) with a highlighted preview,
-the trained weights, and the curves; each written exactly as `studio export` writes it."""
+the trained weights, the curves, and an ONNX model; each written exactly as `studio export` writes it."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
 from studio.core import atomic
 from studio.design.weights import load_weights
 from studio.training.history import run_series, write_curves_csv
+
+from .background import Background
 
 
 def _fmt(colour, bold=False, italic=False):
@@ -96,7 +98,21 @@ class ExportDialog(QDialog):
         save_script.setDefault(True)
         self.save_weights_button = QPushButton("Save weights...")
         self.save_curves_button = QPushButton("Save curves...")
+        self.save_onnx_button = QPushButton("Save ONNX...")
+        self.save_onnx_button.setObjectName("saveOnnxButton")
+        self.save_onnx_button.setToolTip(
+            "The network with the newest run's weights, with a dynamic batch axis"
+        )
+        self.onnx_fold = QCheckBox(
+            "ONNX: fold the preprocessing into the graph (else write it beside as JSON)"
+        )
+        self.onnx_fold.setObjectName("onnxFold")
+        self.onnx_fold.setChecked(True)
+        self.onnx_job = Background(self)
+        self.onnx_job.finished.connect(self._onnx_written)
+        self.onnx_job.failed.connect(lambda msg: self._onnx_done(f"Could not export ONNX: {msg}"))
         close = QPushButton("Close")
+        self.save_onnx_button.clicked.connect(self._ask_onnx)
         save_script.clicked.connect(self._ask_script)
         self.save_weights_button.clicked.connect(self._ask_weights)
         self.save_curves_button.clicked.connect(self._ask_curves)
@@ -113,12 +129,14 @@ class ExportDialog(QDialog):
         buttons.addWidget(save_script)
         buttons.addWidget(self.save_weights_button)
         buttons.addWidget(self.save_curves_button)
+        buttons.addWidget(self.save_onnx_button)
         buttons.addStretch(1)
         buttons.addWidget(close)
         lay = QVBoxLayout(self)
         lay.addLayout(targets)
         lay.addWidget(self.preview, 1)
         lay.addWidget(self.status)
+        lay.addWidget(self.onnx_fold)
         lay.addLayout(buttons)
         for w in (self.studio_target, self.torch_target, self.ddp):
             w.toggled.connect(self.refresh)
@@ -176,6 +194,33 @@ class ExportDialog(QDialog):
         out = write_curves_csv(path, run_series(run))
         self.status.setText(f"Wrote {out}")
         return out
+
+    def write_onnx(self, path) -> None:
+        """Export the newest trained run (or fresh weights before any) to ONNX, away from the GUI thread."""
+        from studio.training.onnx_export import export_onnx
+
+        trained = any(isinstance(r, dict) and r.get("weights") for r in self.project.runs)
+        mode = "fold" if self.onnx_fold.isChecked() else "json"
+        self.save_onnx_button.setEnabled(False)
+        self.status.setText(f"Exporting {Path(path).name}...")
+        self.onnx_job.start(
+            lambda: export_onnx(self.project, path, preprocessing=mode, untrained=not trained)
+        )
+
+    def _onnx_written(self, res):
+        run = f"run {res.run_id}" if res.run_id is not None else "untrained weights (no run yet)"
+        extra = f", preprocessing in {res.json_path.name}" if res.json_path else ""
+        check = (
+            f"; onnxruntime agrees within {res.max_difference:.1e}" if res.max_difference is not None else ""
+        )
+        self._onnx_done(f"Wrote {res.path} ({run}{extra}){check}")
+
+    def _onnx_done(self, text):
+        self.status.setText(text)
+        self.save_onnx_button.setEnabled(True)
+
+    def _ask_onnx(self):
+        self._ask("Save the ONNX model", ".onnx", "ONNX models (*.onnx)", self.write_onnx)
 
     def _default_name(self, suffix):
         stem = Path(self.project.path).stem if self.project.path else "model"

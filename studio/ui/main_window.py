@@ -38,6 +38,10 @@ from .properties import PropertiesPanel
 from .training_panel import TrainingPanel
 
 FILE_FILTER = "Studio projects (*.studio);;All files (*)"
+OPEN_FILTER = (
+    "Studio projects and ONNX models (*.studio *.onnx);;Studio projects (*.studio);;ONNX models (*.onnx)"
+)
+WEIGHTS_FILTER = "Weights (*.safetensors *.pt *.pth *.bin);;All files (*)"
 MAX_RECENT = 10
 AUTOSAVE_MS = 60_000
 EXAMPLE_TEMPLATE = "iris_mlp"
@@ -286,6 +290,12 @@ class MainWindow(QMainWindow):
         self.act_inspect = self._action(
             "&Inspect Graph", self.inspect_graph, "F6", "Draw the computation graph of one training step"
         )
+        self.act_load_weights = self._action(
+            "Load &Weights...",
+            self.load_weights_dialog,
+            None,
+            "Start the next runs from weights trained elsewhere (safetensors, or a PyTorch state dict)",
+        )
         self.act_export = self._action(
             "&Export...", self.export_dialog, "Ctrl+E", "Export a script, weights or curves"
         )
@@ -327,6 +337,8 @@ class MainWindow(QMainWindow):
         self.view.canvas_actions = [self.act_paste, self.act_select_all, None, self.act_fit, self.act_layout]
         run = bar.addMenu("&Run")
         run.addActions([self.act_train, self.act_stop, self.act_inspect])
+        run.addSeparator()
+        run.addAction(self.act_load_weights)
         toolbar = self.addToolBar("Run")
         toolbar.setObjectName("runToolbar")
         toolbar.addActions([self.act_train, self.act_stop, self.act_inspect, self.act_export])
@@ -541,7 +553,9 @@ class MainWindow(QMainWindow):
             return None
 
     def open_path(self, path) -> bool:
-        """Open a project file in this window; a file that cannot be read changes nothing."""
+        """Open a project file (or import an ONNX model) in this window; a bad file changes nothing."""
+        if Path(path).suffix.lower() == ".onnx":
+            return self.import_onnx(path)
         project = self._load(path)
         if project is None:
             return False
@@ -555,9 +569,59 @@ class MainWindow(QMainWindow):
 
     def open_dialog(self) -> None:
         start = str(Path(self.project.path).parent) if self.project.path else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Open Project", start, FILE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open Project", start, OPEN_FILTER)
         if path:
             self.open_path(path)
+
+    def import_onnx(self, path, output=None) -> bool:
+        """An ONNX model as a new project, saved where the user chooses (beside the model by default)."""
+        from studio.design.onnx_import import OnnxImportError, project_from_onnx
+
+        if not self.maybe_save():
+            return False
+        if output is None:
+            start = str(Path(path).with_suffix(".studio"))
+            output, _ = QFileDialog.getSaveFileName(self, "Save the Imported Project As", start, FILE_FILTER)
+            if not output:
+                return False
+        try:
+            project_from_onnx(path, output)
+        except (OnnxImportError, ProjectError, OSError, ValueError) as exc:
+            self.show_error("Cannot import ONNX model", f"{Path(path).name} cannot be imported.", str(exc))
+            return False
+        self._project_changes = False
+        self.undo_stack.setClean()
+        opened = self.open_path(output)
+        if opened:
+            self.show_status(f"Imported {Path(path).name}: its weights are run 1 of {Path(output).name}")
+        return opened
+
+    def load_weights_dialog(self) -> None:
+        start = str(Path(self.project.path).parent) if self.project.path else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Load Weights", start, WEIGHTS_FILTER)
+        if path:
+            self.load_weights(path)
+
+    def load_weights(self, path):
+        """Match a weights file to the design; the next runs start from what fits. Returns the match."""
+        from studio.design.build import BuildError, build
+        from studio.design.init_weights import WeightsError, match_weights, read_weights
+
+        try:
+            match = match_weights(build(self.project.design), read_weights(path), Path(path).name)
+        except (BuildError, WeightsError) as exc:
+            self.show_error("Cannot load weights", f"{Path(path).name} cannot be used.", str(exc))
+            return None
+        if not match.arrays:
+            self.show_error(
+                "Cannot load weights", f"Nothing in {Path(path).name} fits the design.", match.report()
+            )
+            return None
+        total = len(match.arrays) + len(match.mismatched) + len(match.missing)
+        # the full report (what did not match) stays on the panel's note, as its tooltip
+        self.training_panel.set_init_weights(path, f"{len(match.arrays)} of {total} tensors", match.report())
+        self.show_status(match.report().splitlines()[0] + "; the next runs start from them")
+        return match
 
     def new_empty(self) -> None:
         if self.maybe_save():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -146,8 +147,22 @@ class TrainingPanel(QWidget):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+        # weights loaded from a file (Run > Load Weights...): the next runs start from them
+        self.init_weights = None
+        self.init_label = QLabel()
+        self.init_label.setObjectName("initWeights")
+        self.init_label.setWordWrap(True)
+        self.init_clear = QPushButton("Start fresh")
+        self.init_clear.setToolTip("Start the next runs from freshly initialised weights")
+        self.init_clear.clicked.connect(lambda: self.set_init_weights(None))
+        init_row = QHBoxLayout()
+        init_row.addWidget(self.init_label, 1)
+        init_row.addWidget(self.init_clear)
+        self.set_init_weights(None)
+
         lay = QVBoxLayout(self)
         lay.addLayout(form)
+        lay.addLayout(init_row)
         lay.addLayout(buttons)
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
@@ -174,8 +189,20 @@ class TrainingPanel(QWidget):
             if cuda.is_available():  # offered only when cupy finds a GPU
                 self.device.addItem("GPU (CUDA)", "cuda")
 
+    def set_init_weights(self, path, summary: str = "", report: str = "") -> None:
+        """Start the next runs from the weights file at `path` (None: from fresh initialisation)."""
+        self.init_weights = str(path) if path else None
+        self.init_label.setToolTip(report)
+        self.init_label.setVisible(path is not None)
+        self.init_clear.setVisible(path is not None)
+        if path:
+            self.init_label.setText(
+                f"Next runs start from {Path(path).name}" + (f" ({summary})" if summary else "")
+            )
+
     def set_project(self, project):
         self.project = project
+        self.set_init_weights(None)
         s = settings_of(project)
         self._loading = True
         try:
@@ -236,7 +263,7 @@ class TrainingPanel(QWidget):
             self.plots.reset()
         if self.process is not None:
             self.process.reap()
-        self.process = TrainingProcess(self.project)
+        self.process = TrainingProcess(self.project, init=self.init_weights)
         self._shown_at, self._epoch_line = 0.0, None
         self.process.start()
         self._set_running(True)
