@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", required=True, help="the file to write (*.py, or *.onnx)")
     e.add_argument("--target", choices=("studio", "torch", "onnx"), default="studio")
     e.add_argument("--ddp", action="store_true", help="torch only: train with DistributedDataParallel")
-    e.add_argument("--run", type=int, help="onnx: the run whose weights are exported (default: the newest)")
+    e.add_argument("--run", help="onnx: the id of the run whose weights are exported (default: the newest)")
     e.add_argument("--untrained", action="store_true", help="onnx: export freshly initialised weights")
     e.add_argument(
         "--preprocessing",
@@ -382,7 +382,7 @@ def cmd_import(args) -> int:
     print(f"wrote {out}: {layers} layers, {sum(v.size for v in imported.state.values()):,} weights ({ops})")
     if imported.max_difference is not None:
         print(f"checked in onnxruntime: largest difference {imported.max_difference:.2e}")
-    print(f"weights: run 1 ({project.weights_path()})")
+    print(f"weights: run {project.runs[-1]['id']} ({project.weights_path()})")
     return 0
 
 

@@ -838,13 +838,13 @@ def import_onnx_file(path):
     return imported
 
 
-def imported_run(weights_path, source: str) -> dict:
+def imported_run(run_id: str, weights_path, source: str) -> dict:
     """A run entry for weights that were imported rather than trained."""
     from datetime import datetime, timezone
 
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return {
-        "id": 1,
+        "id": run_id,
         "started": now,
         "finished": now,
         "status": "imported",
@@ -864,26 +864,30 @@ def imported_run(weights_path, source: str) -> dict:
 def project_from_onnx(path, output, data=None):
     """A project saved at `output` whose design and first run come from the ONNX file at `path`.
 
-    The weights file is written beside the project first and removed again when the project
-    cannot be saved, so a failed import leaves nothing behind.
+    The weights file is written beside the project first (with the design's fingerprint) and
+    removed again when the project cannot be saved, so a failed import leaves nothing behind.
     """
     from pathlib import Path
 
     import studio.core as core
 
     from .project import new_project, save_project
+    from .runs import new_run_id, runs_folder_for, weights_files
+    from .weights import save_weights
 
     imported = import_onnx_file(path)
     output = Path(output)
     project = new_project(data=data, design=imported.design, path=output, name=Path(path).stem)
     project.description = f"Imported from {Path(path).name}."
-    wdir = output.with_name(output.stem + "-runs")
-    weights = wdir / "run-001.safetensors"
+    wdir = runs_folder_for(output)
+    run_id = new_run_id()
+    weights, _ = weights_files(wdir, run_id)
     made_dir = not wdir.exists()
     wdir.mkdir(parents=True, exist_ok=True)
     try:
-        core.save({k: core.tensor(v) for k, v in imported.state.items()}, weights)
-        project.runs.append(imported_run(weights, Path(path).name))
+        state = {k: core.tensor(v) for k, v in imported.state.items()}
+        save_weights(state, weights, project.name, exclusive=True)
+        project.runs.append(imported_run(run_id, weights, Path(path).name))
         save_project(project, output)
     except BaseException:
         weights.unlink(missing_ok=True)

@@ -7,8 +7,6 @@ into the graph, so that the file takes raw values, or written beside it as JSON.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +40,7 @@ def choose_run(project, run_id=None):
             )
         return runs[-1]
     for r in runs:
-        if r.get("id") == run_id:
+        if str(r.get("id")) == str(run_id):
             return r
     have = ", ".join(str(r.get("id")) for r in runs) or "none"
     raise OnnxExportError(f"no run {run_id} with weights in the project (runs with weights: {have})")
@@ -54,14 +52,13 @@ def _weights_file(project, run) -> Path:
 
 
 def _load_run_weights(model, project, run):
-    import studio.core as core
+    from studio.design.weights import load_weights
 
     path = _weights_file(project, run)
     if not path.exists():
         raise OnnxExportError(f"the weights of run {run.get('id')} are missing: {path}")
     try:
-        state = core.load(path)
-        model.load_state_dict(state)
+        model.load_state_dict(load_weights(path, project.design, project.name or "the design"))
     except (OSError, ValueError, RuntimeError, KeyError) as e:
         raise OnnxExportError(
             f"the weights of run {run.get('id')} do not fit the design ({path.name}): {e}"
@@ -157,6 +154,7 @@ def _metadata(model_proto, project, run, pre, mode):
 
 def export_onnx(project, path, run_id=None, preprocessing="fold", untrained=False, opset_version=None):
     """Write `project`'s network to `path` as ONNX; returns what was written and how it was checked."""
+    from studio.core import atomic
     from studio.core import onnx as core_onnx
     from studio.design.build import BuildError, build
 
@@ -195,11 +193,11 @@ def export_onnx(project, path, run_id=None, preprocessing="fold", untrained=Fals
         proto, project, run, pre, preprocessing if fold is not None or preprocessing == "json" else "none"
     )
     path = Path(path)
-    _atomic_write(path, proto.SerializeToString())
+    atomic.write_bytes(path, proto.SerializeToString())
     json_path = None
     if preprocessing == "json":
         json_path = path.with_suffix(".preprocessing.json")
-        _atomic_write(
+        atomic.write_bytes(
             json_path, (json.dumps({"input": "input", "preprocessing": pre}, indent=2) + "\n").encode()
         )
     diff = verify(proto, model, x)
@@ -222,16 +220,3 @@ def verify(proto, model, x) -> float | None:
     with core.no_grad():
         want = model(xb).numpy()
     return float(np.abs(got - want).max()) if got.size else 0.0
-
-
-def _atomic_write(path: Path, data: bytes):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

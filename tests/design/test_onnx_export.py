@@ -156,7 +156,11 @@ def test_project_export_folds_standardisation_into_the_graph(trained_iris, tmp_p
     from studio.training.onnx_export import export_onnx
 
     res = export_onnx(trained_iris, tmp_path / "iris.onnx")
-    assert res.run_id == 1 and res.json_path is None and res.max_difference <= TOLERANCE
+    assert (
+        res.run_id == trained_iris.runs[-1]["id"]
+        and res.json_path is None
+        and res.max_difference <= TOLERANCE
+    )
     raw, _ = load_sample("iris")
     got = run_onnx(str(res.path), {"input": raw[:7].astype(np.float32)})[0]
     model = build(trained_iris.design)
@@ -198,7 +202,7 @@ def test_cli_exports_onnx(trained_iris, tmp_path):
         text=True,
     )
     assert r.returncode == 0, r.stderr
-    assert "run 1" in r.stdout and "onnxruntime" in r.stdout
+    assert f"run {trained_iris.runs[-1]['id']}" in r.stdout and "onnxruntime" in r.stdout
     onnx.checker.check_model(onnx.load(str(out)))
     r = subprocess.run(
         [

@@ -35,7 +35,10 @@ def test_export_dialog_writes_onnx_of_the_trained_run_away_from_the_gui_thread(q
     out = tmp_path / "iris.onnx"
     dialog.write_onnx(out)
     qtbot.waitUntil(lambda: dialog.save_onnx_button.isEnabled(), timeout=60_000)
-    assert dialog.status.text().startswith(f"Wrote {out} (run 1, preprocessing in iris.preprocessing.json)")
+    run_id = iris_window.project.runs[-1]["id"]
+    assert dialog.status.text().startswith(
+        f"Wrote {out} (run {run_id}, preprocessing in iris.preprocessing.json)"
+    )
     assert "onnxruntime agrees" in dialog.status.text()
     onnx.checker.check_model(onnx.load(str(out)))
     dialog.write_onnx(tmp_path / "missing" / "x" / "y.onnx")
