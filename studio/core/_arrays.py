@@ -8,6 +8,8 @@ from __future__ import annotations
 import builtins
 import numbers
 
+import numpy as np
+
 from . import backend as B
 
 
@@ -24,6 +26,27 @@ def sum_to(g, shape):
     if ndiff or g.shape != shape:
         g = g.reshape(shape)
     return g
+
+
+def astype(x, dtype):
+    """`x` as `dtype`, not copied when it already is: an array, or a tensor when a backward formula
+    runs in a recorded backward pass (then `dtype` may be a tensor's dtype too)."""
+    if type(x) is np.ndarray:
+        try:
+            return x.astype(dtype, copy=False)
+        except TypeError:  # a tensor's dtype (studio's), met in a recorded backward
+            return x.astype(dtype.np, copy=False)
+    dtype = getattr(dtype, "np", dtype)
+    astype = getattr(x, "astype", None)
+    return x.to(dtype) if astype is None else astype(dtype, copy=False)
+
+
+def permuted(x, axes):
+    """numpy's `x.transpose(axes)`; a tensor (in a recorded backward) calls it `permute`."""
+    if type(x) is np.ndarray:
+        return x.transpose(axes)
+    permute = getattr(x, "permute", None)
+    return x.transpose(axes) if permute is None else permute(axes)
 
 
 def wrap_dim(dim, ndim, where="dim"):

@@ -105,10 +105,17 @@ def module_for_device(dev: device):
 
 
 def array_module(arr):
-    """numpy or cupy, whichever owns `arr` (the `get_array_module` of Chainer and CuPy)."""
-    if type(arr) is np.ndarray or _cupy is None:
+    """numpy or cupy, whichever owns `arr` (the `get_array_module` of Chainer and CuPy).
+
+    A tensor (met by a backward formula while the backward pass is recorded) brings its own
+    namespace of numpy's functions made of differentiable ops.
+    """
+    if type(arr) is np.ndarray:
         return np
-    return _cupy.get_array_module(arr)
+    if _cupy is not None and isinstance(arr, _cupy.ndarray):
+        return _cupy
+    ns = getattr(arr, "_array_namespace", None)
+    return np if ns is None else ns()
 
 
 def device_of(arr) -> device:

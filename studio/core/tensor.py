@@ -305,8 +305,17 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        if _engine.recording and self._rg:
+            raise RuntimeError(
+                "a recorded backward pass (create_graph=True) handed a tensor that requires grad to "
+                "numpy, which would cut it from the graph"
+            )
         arr = B.to_numpy(self._data)
         return arr if dtype is None else arr.astype(dtype, copy=False)
+
+    def _array_namespace(self):
+        """numpy's functions for tensors like this one: the `xp` of a recorded backward formula."""
+        return _txp.namespace_of(self._data)
 
     def item(self):
         if self._data.size != 1:
@@ -488,7 +497,9 @@ class Tensor:
             t = ref()
             g = grads[nr] if multi else grads[0]
             if t is not None and g is not None:
-                if t.grad is None:
+                if isinstance(g, Tensor):  # from a recorded backward: the gradient keeps its graph
+                    t.grad = g if t.grad is None else t.grad + g
+                elif t.grad is None:
                     t.grad = _wrap(g.copy())
                 else:
                     t.grad._data = t.grad._data + g
@@ -516,11 +527,12 @@ class Tensor:
             g = grads[nr] if multi else grads[0]
             if g is None:
                 return None
-            res = hook(_wrap(g))
+            recorded = isinstance(g, Tensor)
+            res = hook(g if recorded else _wrap(g))
             if res is None:
                 return None
             grads = list(grads)
-            grads[nr if multi else 0] = res._data
+            grads[nr if multi else 0] = res if recorded else res._data
             return grads
 
         return self.grad_fn.register_prehook(_pre)
@@ -892,11 +904,11 @@ class Tensor:
         return _creation.bernoulli_(self, p, generator=generator)
 
     # ------------------------------------------------------------------------------ reductions
-    def sum(self, dim=None, keepdim=False, *, dtype=None):
-        return _red.sum(self, dim, keepdim, dtype=dtype)
+    def sum(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+        return _red.sum(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
 
-    def mean(self, dim=None, keepdim=False, *, dtype=None):
-        return _red.mean(self, dim, keepdim, dtype=dtype)
+    def mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+        return _red.mean(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
 
     def prod(self, dim=None, keepdim=False, *, dtype=None):
         return _red.prod(self, dim, keepdim, dtype=dtype)
@@ -1116,3 +1128,4 @@ from .ops import elementwise as _ew  # noqa: E402
 from .ops import linalg as _la  # noqa: E402
 from .ops import reduce as _red  # noqa: E402
 from .ops import shape as _sh  # noqa: E402
+from .ops import tensor_xp as _txp  # noqa: E402

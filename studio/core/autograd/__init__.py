@@ -7,7 +7,7 @@ from ..tensor import Tensor  # noqa: F401
 from .entry import backward, grad
 from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from .gradcheck import gradcheck
+from .gradcheck import gradcheck, gradgradcheck
 from .graph import AccumulateGrad, Node
 from .graph_walk import GraphEdge, GraphNode, GraphWalk, graph_walk
 
@@ -23,6 +23,7 @@ __all__ = [
     "enable_grad",
     "grad",
     "gradcheck",
+    "gradgradcheck",
     "graph_walk",
     "inference_mode",
     "is_grad_enabled",

@@ -1,13 +1,19 @@
 """The backward engine: an iterative walk of the graph in dependency order (no recursion).
 
-Gradients travel as raw arrays; a node runs once every gradient flowing into it has arrived.
+Gradients travel as raw arrays; a node runs once every gradient flowing into it has arrived. When
+the backward pass is itself recorded (`create_graph=True`), gradients travel as tensors instead and
+each node's backward runs as differentiable operations (see `recorded`).
 """
 
 from __future__ import annotations
 
-from ..tensor import _wrap
-from . import grad_mode
+from ..tensor import Tensor, _wrap
+from . import grad_mode, recorded
 from .graph import _FREED, AccumulateGrad
+from .record import edge
+
+# how many recorded backward passes are running: numpy must not quietly turn their tensors into arrays
+recording = 0
 
 _SECOND_BACKWARD = (
     "Trying to backward through the graph a second time (or directly access saved tensors after they "
@@ -74,12 +80,14 @@ def _add(a, b):
     return a + b
 
 
-def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True):
-    """Propagate `grads` (arrays) from `roots` (pairs of node and output index).
+def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True, create_graph=False):
+    """Propagate `grads` (arrays, or tensors when `create_graph`) from `roots` (node, output index) pairs.
 
     `capture` maps (node, output index) to a slot index: the gradient arriving there is stored in
-    the returned list instead of flowing on into leaves (for `autograd.grad`).
+    the returned list instead of flowing on into leaves (for `autograd.grad`). With `create_graph`
+    the pass is recorded, so that its gradients can be differentiated again.
     """
+    global recording
     buffers = {}
     if len(roots) == 1 and roots[0][0].n_outputs == 1:
         root_nodes = (roots[0][0],)
@@ -108,7 +116,8 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
     freed = _FREED
 
     prev_mode = grad_mode._enabled
-    grad_mode._enabled = False
+    grad_mode._enabled = graph = bool(create_graph)
+    recording += graph
     try:
         while ready:
             node = pop_ready()
@@ -153,12 +162,16 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
             if multi:
                 if all(g is None for g in buf):
                     in_grads = (None,) * len(nexts)
+                elif graph:
+                    in_grads = _recorded_backward(node, buf, nexts)
                 elif nexts is node.next_functions:
                     in_grads = node.backward(*buf)
                 else:
                     in_grads = _backward_pruned(node, nexts, buf)
             elif buf is None:
                 in_grads = (None,) * len(nexts)
+            elif graph:
+                in_grads = _recorded_backward(node, (buf,), nexts)
             elif nexts is node.next_functions:
                 in_grads = node.backward(buf)
             else:
@@ -187,6 +200,7 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
                     push_ready(nxt)
     finally:
         grad_mode._enabled = prev_mode
+        recording -= graph
     return captured
 
 
@@ -200,12 +214,68 @@ def _backward_pruned(node, nexts, grads):
         node.next_functions = full
 
 
+def _call(node, nexts, grads):
+    if nexts is node.next_functions:
+        return node.backward(*grads)
+    return _backward_pruned(node, nexts, grads)
+
+
+def _recorded_backward(node, grads, nexts):
+    """Run `node`'s backward on tensors while recording: the gradients it returns have a graph too."""
+    if node.saved_roles is None:
+        return recorded.refuse(node, grads, lambda array_grads: _call(node, nexts, array_grads))
+    if node.decomposed:
+        return _decomposed_backward(node, grads, nexts)
+    saved = node.saved
+    node.saved = recorded.unpack(node, node.next_functions)
+    try:
+        res = _call(node, nexts, grads)
+    finally:
+        node.saved = saved
+    return tuple(recorded.as_grad_tensor(g) for g in res)
+
+
+def _decomposed_backward(node, grads, nexts):
+    """The gradients of a fused op through its decomposition into differentiable ops.
+
+    The decomposition runs on stand-ins for the op's inputs (`Alias` nodes, cut off while the local
+    pass runs, so that it stays local); afterwards each stand-in is joined to its input's edge.
+    """
+    aliases = []
+    for e in node.next_functions:
+        a = None
+        if e[0] is not None:
+            a = recorded.Alias()
+            a._meta = e[0].output_meta(e[1])
+        aliases.append(a)
+    inputs = recorded.unpack(node, [(a, 0) for a in aliases])
+    outs = node.decompose(*inputs)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    roots, root_grads = [], []
+    for o, g in zip(outs, grads):
+        if g is not None and o._rg:
+            roots.append(edge(o))
+            root_grads.append(g)
+    capture = {(a, 0): i for i, a in enumerate(aliases) if a is not None and nexts[i][0] is not None}
+    captured = []
+    if roots and capture:
+        captured = run_backward(roots, root_grads, True, capture, accumulate=False, create_graph=True)
+    for a, e in zip(aliases, node.next_functions):
+        if a is not None:
+            a.next_functions = (e,)
+    return tuple(
+        captured[i] if a is not None and (a, 0) in capture and i < len(captured) else None
+        for i, a in enumerate(aliases)
+    )
+
+
 def _leaf_hooks(t, g):
-    """Run the hooks registered on leaf `t` on its gradient array; each may return a replacement."""
+    """Run the hooks registered on leaf `t` on its gradient (an array, or a tensor when recording)."""
+    as_tensor = isinstance(g, Tensor)
     for hook in t._hooks:
-        res = hook(_wrap(g))
+        res = hook(g if as_tensor else _wrap(g))
         if res is not None:
-            g = res._data
+            g = res if as_tensor else res._data
     return g
 
 
@@ -213,6 +283,9 @@ def _accumulate(t, g, handed_out, hooks=True):
     """Add gradient array `g` into leaf `t`'s `.grad`, running the leaf's hooks first unless told not to."""
     if hooks and t._hooks:
         g = _leaf_hooks(t, g)
+    if isinstance(g, Tensor):
+        _accumulate_recorded(t, g)
+        return
     dst = t._data
     if g.shape != dst.shape:
         if g.size != dst.size:
@@ -232,3 +305,13 @@ def _accumulate(t, g, handed_out, hooks=True):
         t.grad = _wrap(g)
     else:
         grad._data = grad._data + g
+
+
+def _accumulate_recorded(t, g):
+    """`.grad` of leaf `t` from a recorded pass: a tensor with a graph, added out of place (as PyTorch)."""
+    dst = t._data
+    if g._data.shape != dst.shape:
+        g = g.reshape(dst.shape)
+    if g._data.dtype != dst.dtype:
+        g = g.to(dst.dtype)
+    t.grad = g.clone() if t.grad is None else t.grad + g

@@ -25,8 +25,12 @@ def _check_outputs(outputs, where):
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
 
 
-def _make_grads(outputs, grad_outputs, where):
-    """One gradient array per output: ones for scalar outputs, else the given tensors (copied)."""
+def _make_grads(outputs, grad_outputs, where, create_graph=False):
+    """One gradient per output: ones for scalar outputs, else the given tensors.
+
+    Arrays (the given ones copied) for a plain pass; tensors for a recorded one, the given ones
+    themselves, so that the gradients also depend on them.
+    """
     if grad_outputs and len(grad_outputs) != len(outputs):
         raise RuntimeError(
             f"{where}: got {len(grad_outputs)} gradients for {len(outputs)} outputs; expected one per output"
@@ -45,7 +49,8 @@ def _make_grads(outputs, grad_outputs, where):
                     f"{where}: grad can be implicitly created only for real scalar outputs but got "
                     f"{out.dtype}"
                 )
-            grads.append(B.array_module(out._data).ones(out._data.shape, out._data.dtype))
+            ones = B.array_module(out._data).ones(out._data.shape, out._data.dtype)
+            grads.append(_wrap(ones) if create_graph else ones)
             continue
         if not isinstance(g, Tensor):
             raise TypeError(
@@ -62,31 +67,37 @@ def _make_grads(outputs, grad_outputs, where):
             raise RuntimeError(
                 f"{where}: the gradient for output {i} is on {g.device} but the output is on {out.device}"
             )
-        # a copy: the user's gradient tensor must never become (part of) a leaf's .grad
-        grads.append(data.astype(out._data.dtype, copy=True))
+        if create_graph:
+            grads.append(g if data.dtype == out._data.dtype else g.to(out._data.dtype))
+        else:
+            # a copy: the user's gradient tensor must never become (part of) a leaf's .grad
+            grads.append(data.astype(out._data.dtype, copy=True))
     return grads
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    """Compute and accumulate into `.grad` the gradients of `tensors` with respect to graph leaves."""
-    if create_graph:
-        raise NotImplementedError(
-            "backward(create_graph=True): higher-order gradients are not supported by studio.core"
-        )
+    """Compute and accumulate into `.grad` the gradients of `tensors` with respect to graph leaves.
+
+    With `create_graph` the pass is recorded: `.grad` gets a graph of its own and can be
+    differentiated again. `retain_graph` defaults to `create_graph`, as in PyTorch.
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
     outputs = _as_tuple(tensors)
     _check_outputs(outputs, "backward")
-    grads = _make_grads(outputs, _as_tuple(grad_tensors), "backward")
+    grads = _make_grads(outputs, _as_tuple(grad_tensors), "backward", create_graph)
     if inputs is not None:
         ins = _as_tuple(inputs)
         if not ins:
             raise RuntimeError(
                 "backward: inputs= was given but is empty; pass the tensors to accumulate into"
             )
-        res = grad(outputs, ins, [_wrap(g) for g in grads], retain_graph=retain_graph, allow_unused=True)
+        given = grads if create_graph else [_wrap(g) for g in grads]
+        res = grad(outputs, ins, given, retain_graph, create_graph, allow_unused=True)
         handed_out = set()
         for t, g in zip(ins, res):
-            if g is not None:
-                engine._accumulate(t, g._data, handed_out, hooks=False)  # grad() ran them
+            if g is not None:  # grad() ran the hooks
+                engine._accumulate(t, g if create_graph else g._data, handed_out, hooks=False)
         return
     roots, root_grads = [], []
     for out, g in zip(outputs, grads):
@@ -96,7 +107,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         roots.append((out.grad_fn, out._output_nr))
         root_grads.append(g)
     if roots:
-        run_backward(roots, root_grads, retain_graph=bool(retain_graph))
+        run_backward(roots, root_grads, bool(retain_graph), create_graph=create_graph)
 
 
 def grad(
@@ -109,11 +120,13 @@ def grad(
     is_grads_batched=False,
     materialize_grads=False,
 ):
-    """The gradients of `outputs` with respect to `inputs`, returned instead of accumulated."""
-    if create_graph:
-        raise NotImplementedError(
-            "grad(create_graph=True): higher-order gradients are not supported by studio.core"
-        )
+    """The gradients of `outputs` with respect to `inputs`, returned instead of accumulated.
+
+    With `create_graph` the pass is recorded and the gradients can be differentiated again (a
+    gradient penalty, a Hessian-vector product); `retain_graph` defaults to `create_graph`.
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
     outs = _as_tuple(outputs)
     ins = _as_tuple(inputs)
     if not ins:
@@ -124,16 +137,19 @@ def grad(
         if not t._rg:
             raise RuntimeError(f"grad: one of the differentiated Tensors (input {i}) does not require grad")
     _check_outputs(outs, "grad")
-    grads = _make_grads(outs, _as_tuple(grad_outputs), "grad")
+    grads = _make_grads(outs, _as_tuple(grad_outputs), "grad", create_graph)
     capture = {}
     for i, t in enumerate(ins):
         capture.setdefault(edge(t), i)
     roots = [(o.grad_fn, o._output_nr) if o.grad_fn is not None else edge(o) for o in outs]
-    captured = run_backward(roots, grads, retain_graph=bool(retain_graph), capture=capture, accumulate=False)
+    captured = run_backward(roots, grads, bool(retain_graph), capture, False, create_graph)
     result = []
     seen = set()
     for i, t in enumerate(ins):
         g = captured[capture[edge(t)]]
+        if isinstance(g, Tensor):
+            result.append(g if g.shape == t.shape else g.reshape(t._data.shape))
+            continue
         if g is not None:
             # own the array: it may be a read-only broadcast view or shared by two inputs
             if g.base is not None or id(g) in seen or not g.flags.writeable:
@@ -142,6 +158,9 @@ def grad(
         if g is None:
             if materialize_grads:
                 g = B.array_module(t._data).zeros_like(t._data)
+                if create_graph:
+                    result.append(_wrap(g))
+                    continue
             elif not allow_unused:
                 raise RuntimeError(
                     f"grad: one of the differentiated Tensors (input {i}) appears to not have been used "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from .. import backend as B
-from .._arrays import sum_to
+from .._arrays import astype, sum_to
 from ..tensor import Tensor, _wrap
 from . import grad_mode
 from .graph import _FREED, Node
@@ -39,9 +39,13 @@ class FunctionCtx:
 
 
 class BackwardCFunction(Node):
-    """The graph node of a user Function: calls its static backward with Tensors."""
+    """The graph node of a user Function: calls its static backward with Tensors.
 
-    __slots__ = ("ctx", "fn_cls", "n_out", "out_meta", "in_meta")
+    In a recorded backward pass the Tensors are the recorded gradients, so a backward written with
+    differentiable ops can be differentiated again; one marked `once_differentiable` cannot.
+    """
+
+    __slots__ = ("ctx", "fn_cls", "n_out", "out_meta", "in_meta", "saved_roles")
 
     @property
     def n_outputs(self):
@@ -56,11 +60,12 @@ class BackwardCFunction(Node):
 
     def backward(self, *grads):
         ctx = self.ctx
+        recorded = any(isinstance(g, Tensor) for g in grads)
         tgrads = []
         for g, (shape, dtype, xp) in zip(grads, self.out_meta):
             if g is None and getattr(ctx, "materialize_grads", True) and xp is not None:
                 g = xp.zeros(shape, dtype)
-            tgrads.append(None if g is None else _wrap(g))
+            tgrads.append(g if g is None or isinstance(g, Tensor) else _wrap(g))
         res = self.fn_cls.backward(ctx, *tgrads)
         if not isinstance(res, tuple):
             res = (res,)
@@ -81,21 +86,19 @@ class BackwardCFunction(Node):
                 continue
             if not isinstance(r, Tensor):
                 raise TypeError(f"{where} must return Tensors or None, got {type(r).__name__} at index {i}")
-            g = r._data
+            g = r if recorded else r._data
             shape, dtype = self.in_meta[i]
-            if g.shape != shape:
+            if tuple(g.shape) != shape:
                 try:
                     g = sum_to(g, shape)  # a gradient that broadcasts to the input is summed back
-                except (ValueError, IndexError):
+                except (ValueError, IndexError, RuntimeError):
                     g = None
-                if g is None or g.shape != shape:
+                if g is None or tuple(g.shape) != shape:
                     raise RuntimeError(
                         f"{where} returned an invalid gradient at index {i} - got {list(r._data.shape)} but "
                         f"expected shape compatible with {list(shape)}"
                     ) from None
-            if g.dtype != dtype:
-                g = g.astype(dtype)
-            out.append(g)
+            out.append(astype(g, dtype))
         return tuple(out)
 
 
@@ -131,6 +134,8 @@ class Function:
         node = BackwardCFunction()
         node.ctx = ctx
         node.fn_cls = cls
+        # the user's backward runs on recorded gradients unless it is marked once_differentiable
+        node.saved_roles = None if getattr(cls.backward, "once_differentiable", False) else ()
         node.n_out = len(outs)
         node.out_meta = [
             (o._data.shape, o._data.dtype, B.array_module(o._data))
@@ -157,9 +162,13 @@ class Function:
 
 
 def once_differentiable(fn):
+    """Mark a Function's backward as not differentiable: it runs without recording, and a recorded
+    backward pass (create_graph=True) gives gradients that raise when differentiated again."""
+
     @functools.wraps(fn)
     def wrapper(ctx, *args):
         with grad_mode.no_grad():
             return fn(ctx, *args)
 
+    wrapper.once_differentiable = True
     return wrapper

@@ -20,11 +20,26 @@ class Node:
     `next_functions[i]` is the (node, output index) that input i's gradient flows into, (None, 0)
     when input i needs none. `_meta` is the (shape, numpy dtype) of output 0, written by `_result`,
     or a list of such pairs, one per output, for multi-output nodes; the graph walk reads it.
+
+    A backward pass that is itself recorded (`create_graph=True`) runs each node in one of two ways:
+
+    - `saved_roles` set: `backward` is written with operations that work on tensors as on arrays
+      (operators, `xp` functions, `sum_to`, `astype`, `.sum(axis=, keepdims=)`, `.reshape`, `.T`), and
+      runs on tensors. `saved_roles[k]` says what `saved[k]` is: an int i for the value of input i,
+      `"out"` for the node's output (both come back as tensors joined to the graph), or None for a
+      constant that no gradient flows through (a mask, indices, a slope).
+    - `decomposed` too: `decompose(*saved)` computes the op again with differentiable ops, from the
+      saved inputs (as tensors), and the gradients are taken through that. For fused ops whose
+      backward works on arrays only.
+
+    A node with neither gives gradients that raise when they are differentiated again.
     """
 
     __slots__ = ("next_functions", "saved", "_versions", "_pre_hooks", "_post_hooks", "_meta", "__weakref__")
 
     n_outputs = 1
+    saved_roles = None
+    decomposed = False
 
     def __init__(self):
         self.next_functions = ()

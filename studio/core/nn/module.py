@@ -98,6 +98,7 @@ class BackwardHookFunctionBackward(Node):
     """An identity on several tensors whose backward hands their gradients to a module's hooks."""
 
     __slots__ = ("n_out", "callback")
+    saved_roles = ()  # in a recorded backward the hooks see (and may return) recorded gradients
 
     @property
     def n_outputs(self):
@@ -157,8 +158,14 @@ class _BackwardHooks:
     def _pack(self, grads, positions, n):
         packed = [None] * n
         for i, g in zip(positions, grads):
-            packed[i] = None if g is None else _wrap(g)
+            packed[i] = g if g is None or isinstance(g, Tensor) else _wrap(g)
         return tuple(packed)
+
+    @staticmethod
+    def _unpack(grads, positions, like):
+        """The hooks' gradients as the engine passes them: arrays, or tensors when recording."""
+        recorded = any(isinstance(g, Tensor) for g in like)
+        return [None if grads[i] is None else grads[i] if recorded else grads[i]._data for i in positions]
 
     def _on_output_grads(self, grads):
         module = self.module
@@ -178,7 +185,7 @@ class _BackwardHooks:
             # No input needs a gradient: the hooks run now, with grad_input all None, as in PyTorch.
             for hook in list(module._backward_hooks.values()):
                 hook(module, (None,) * self.n_inputs, grad_outputs)
-        return [None if grad_outputs[i] is None else grad_outputs[i]._data for i in self.output_positions]
+        return self._unpack(grad_outputs, self.output_positions, grads)
 
     def _on_input_grads(self, grads):
         module = self.module
@@ -193,7 +200,7 @@ class _BackwardHooks:
                         f"expected {self.n_inputs}"
                     )
                 grad_inputs = res
-        return [None if grad_inputs[i] is None else grad_inputs[i]._data for i in self.input_positions]
+        return self._unpack(grad_inputs, self.input_positions, grads)
 
 
 class Module:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import math
 
 from .. import backend as B
-from .._arrays import wrap_dim
+from .._arrays import astype, wrap_dim
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
+from ..tensor import Tensor
 from .elementwise import inplace, neg, sigmoid, tanh
 
 _xp = B.array_module
@@ -51,24 +52,24 @@ def _float(x):
 
 def _mask(cond, dtype):
     """A 0/1 array of `dtype` from a boolean condition."""
-    return cond.astype(dtype)
+    return astype(cond, dtype)
 
 
 def _sigmoid(x):
     """1 / (1 + exp(-x)), computed from exp(-|x|) so that it never overflows."""
     xp = _xp(x)
-    one = x.dtype.type(1)
     e = xp.exp(-xp.abs(x))
-    num = e + _mask(x >= 0, x.dtype) * (one - e)  # 1 for x >= 0, exp(x) below
-    return num / (one + e)
+    num = e + _mask(x >= 0, x.dtype) * (1.0 - e)  # 1 for x >= 0, exp(x) below
+    return num / (1.0 + e)
 
 
 class ReluBackward0(Node):
     __slots__ = ()
+    saved_roles = (None,)  # the output only says where the input was positive
 
     def backward(self, g):
         (out,) = self.saved
-        return (g * _mask(out > 0, g.dtype),)
+        return (g * _mask(out > 0, out.dtype),)
 
 
 def relu(input, inplace=False):
@@ -95,6 +96,7 @@ def _softmax_dtype(x, dtype):
 
 class SoftmaxBackward0(Node):
     __slots__ = ("axis",)
+    saved_roles = ("out",)
 
     def backward(self, g):
         (out,) = self.saved
@@ -121,6 +123,7 @@ def softmax(input, dim=None, dtype=None):
 
 class LogSoftmaxBackward0(Node):
     __slots__ = ("axis",)
+    saved_roles = ("out",)
 
     def backward(self, g):
         (out,) = self.saved
@@ -154,6 +157,7 @@ def _inplace(input, fn, *args):
 
 class LeakyReluBackward0(Node):
     __slots__ = ()
+    saved_roles = (None,)  # the local slope
 
     def backward(self, g):
         (slope,) = self.saved
@@ -179,6 +183,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 class HardtanhBackward0(Node):
     __slots__ = ()
+    saved_roles = (None,)
 
     def backward(self, g):
         (mask,) = self.saved
@@ -213,11 +218,12 @@ def relu6(input, inplace=False):
 
 class EluBackward0(Node):
     __slots__ = ("alpha",)
+    saved_roles = (None, "out")
 
     def backward(self, g):
         x, out = self.saved
         pos = _mask(x > 0, x.dtype)
-        d = out + x.dtype.type(self.alpha)  # the derivative alpha * exp(x) where x <= 0
+        d = out + self.alpha  # the derivative alpha * exp(x) where x <= 0
         d -= pos * (d - 1)
         return (g * d,)
 
@@ -240,6 +246,7 @@ def elu(input, alpha=1.0, inplace=False):
 
 class SiluBackward0(Node):
     __slots__ = ()
+    saved_roles = (0,)
 
     def backward(self, g):
         (x,) = self.saved
@@ -263,10 +270,11 @@ def silu(input, inplace=False):
 
 class SoftplusBackward0(Node):
     __slots__ = ("beta", "threshold")
+    saved_roles = (0,)
 
     def backward(self, g):
         (x,) = self.saved
-        bx = x * x.dtype.type(self.beta)
+        bx = x * self.beta
         s = _sigmoid(bx)
         s += _mask(bx > self.threshold, x.dtype) * (1 - s)  # linear above the threshold
         return (g * s,)
@@ -348,20 +356,41 @@ def _erfc(x):
     return out
 
 
+class NormalCdfBackward0(Node):
+    """Phi, the standard normal CDF, as an op: what a recorded exact GELU backward differentiates."""
+
+    __slots__ = ()
+    saved_roles = (0,)
+
+    def backward(self, g):
+        (x,) = self.saved
+        return (g * (_xp(x).exp(-0.5 * x * x) * _INV_SQRT_2PI),)
+
+
+def _normal_cdf(x):
+    """Phi(x) of an array; of a tensor (in a recorded backward) as a differentiable op."""
+    if not isinstance(x, Tensor):
+        return 0.5 * _erfc(-x * x.dtype.type(_SQRT_HALF))
+    out = _normal_cdf(x._data)
+    if needs_grad(x):
+        return _result(out, record(NormalCdfBackward0(), (x,), (x._data,)))
+    return _result(out)
+
+
 class GeluBackward0(Node):
     __slots__ = ("approximate",)
+    saved_roles = (0,)
 
     def backward(self, g):
         (x,) = self.saved
         xp = _xp(x)
         if self.approximate == "tanh":
-            inner = x.dtype.type(_TANH_C) * (x + x.dtype.type(0.044715) * x * x * x)
+            inner = _TANH_C * (x + 0.044715 * x * x * x)
             th = xp.tanh(inner)
-            d_inner = x.dtype.type(_TANH_C) * (1 + x.dtype.type(3 * 0.044715) * x * x)
+            d_inner = _TANH_C * (1 + (3 * 0.044715) * x * x)
             return (g * (0.5 * (1 + th) + 0.5 * x * (1 - th * th) * d_inner),)
-        cdf = 0.5 * _erfc(-x * x.dtype.type(_SQRT_HALF))
-        pdf = xp.exp(-0.5 * x * x) * x.dtype.type(_INV_SQRT_2PI)
-        return (g * (cdf + x * pdf),)
+        pdf = xp.exp(-0.5 * x * x) * _INV_SQRT_2PI
+        return (g * (_normal_cdf(x) + x * pdf),)
 
 
 def gelu(input, approximate="none"):
@@ -388,20 +417,37 @@ def gelu(input, approximate="none"):
 # --------------------------------------------------------------------- more pointwise activations
 
 
-def _pointwise(name, forward, derivative):
-    """An activation from `forward(x, *args) -> (out, saved)` and `derivative(*saved) -> d out / d x`."""
+def _pointwise(name, forward, derivative, composite):
+    """An activation from `forward(x, *args) -> (out, parts)` and `derivative(*parts) -> d out / d x`.
+
+    `composite(x, *args)` is the activation written with differentiable ops, for a recorded backward.
+    """
 
     def backward(self, g):
-        return (g * derivative(*self.saved),)
+        return (g * derivative(*self.saved[1]),)
 
-    node_cls = type(name, (Node,), {"__slots__": (), "backward": backward})
+    def decompose(self, x, parts):
+        return composite(x, *self.args)
+
+    node_cls = type(
+        name,
+        (Node,),
+        {
+            "__slots__": ("args",),
+            "backward": backward,
+            "decompose": decompose,
+            "saved_roles": (0, None),
+            "decomposed": True,
+        },
+    )
 
     def op(input, *args):
         x = _float(input._data)
-        out, saved = forward(x, *args)
+        out, parts = forward(x, *args)
         if needs_grad(input):
             node = node_cls()
-            record(node, (input,), saved)
+            node.args = args
+            record(node, (input,), (x, parts))
             return _result(out, node)
         return _result(out)
 
@@ -432,8 +478,22 @@ def selu(input, inplace=False):
     return _selu(input)
 
 
-_selu = _pointwise("SeluBackward0", lambda x: _elu_parts(x, _SELU_ALPHA, _SELU_SCALE, 1.0), lambda d: d)
-_celu = _pointwise("CeluBackward0", lambda x, alpha: _elu_parts(x, alpha, 1.0, 1.0 / alpha), lambda d: d)
+def _elu_composite(x, alpha, scale, input_scale):
+    return (x.clamp(min=0) + (alpha * (x * input_scale).expm1()).clamp(max=0)) * scale
+
+
+_selu = _pointwise(
+    "SeluBackward0",
+    lambda x: _elu_parts(x, _SELU_ALPHA, _SELU_SCALE, 1.0),
+    lambda d: d,
+    lambda x: _elu_composite(x, _SELU_ALPHA, _SELU_SCALE, 1.0),
+)
+_celu = _pointwise(
+    "CeluBackward0",
+    lambda x, alpha: _elu_parts(x, alpha, 1.0, 1.0 / alpha),
+    lambda d: d,
+    lambda x, alpha: _elu_composite(x, alpha, 1.0, 1.0 / alpha),
+)
 
 
 def celu(input, alpha=1.0, inplace=False):
@@ -452,7 +512,9 @@ def _hardsigmoid_fwd(x):
     return out, (_mask((x > -3) & (x < 3), x.dtype) * t(1 / 6),)
 
 
-_hardsigmoid = _pointwise("HardsigmoidBackward0", _hardsigmoid_fwd, lambda d: d)
+_hardsigmoid = _pointwise(
+    "HardsigmoidBackward0", _hardsigmoid_fwd, lambda d: d, lambda x: (x / 6 + 0.5).clamp(0, 1)
+)
 
 
 def hardsigmoid(input, inplace=False):
@@ -472,7 +534,9 @@ def _hardswish_fwd(x):
     return out, (d,)
 
 
-_hardswish = _pointwise("HardswishBackward0", _hardswish_fwd, lambda d: d)
+_hardswish = _pointwise(
+    "HardswishBackward0", _hardswish_fwd, lambda d: d, lambda x: x * (x / 6 + 0.5).clamp(0, 1)
+)
 
 
 def hardswish(input, inplace=False):
@@ -496,7 +560,7 @@ def _mish_grad(x, th):
     return th + x * _sigmoid(x) * (1 - th * th)
 
 
-_mish = _pointwise("MishBackward0", _mish_fwd, _mish_grad)
+_mish = _pointwise("MishBackward0", _mish_fwd, _mish_grad, lambda x: x * tanh(softplus(x)))
 
 
 def mish(input, inplace=False):
@@ -506,7 +570,12 @@ def mish(input, inplace=False):
     return _mish(input)
 
 
-logsigmoid = _pointwise("LogSigmoidBackward0", lambda x: (-_softplus_plain(-x), (x,)), lambda x: _sigmoid(-x))
+logsigmoid = _pointwise(
+    "LogSigmoidBackward0",
+    lambda x: (-_softplus_plain(-x), (x,)),
+    lambda x: _sigmoid(-x),
+    lambda x: -softplus(-x),
+)
 logsigmoid.__doc__ = "log(sigmoid(x)), computed as -softplus(-x)."
 
 
@@ -515,7 +584,9 @@ def _softsign_fwd(x):
     return x / den, (den,)
 
 
-softsign = _pointwise("SoftsignBackward0", _softsign_fwd, lambda den: 1 / (den * den))
+softsign = _pointwise(
+    "SoftsignBackward0", _softsign_fwd, lambda den: 1 / (den * den), lambda x: x / (1 + x.abs())
+)
 softsign.__doc__ = "x / (1 + |x|)."
 
 
@@ -526,6 +597,7 @@ def softmin(input, dim=None, dtype=None):
 
 class PreluKernelBackward0(Node):
     __slots__ = ("w_shape", "axes")
+    saved_roles = (0, 1)
 
     def backward(self, g):
         x, w = self.saved
@@ -563,9 +635,15 @@ def prelu(input, weight):
 
 class GluBackward0(Node):
     __slots__ = ("axis",)
+    saved_roles = (None, None, 0)
+    decomposed = True
+
+    def decompose(self, a, s, x):
+        first, second = x.chunk(2, self.axis)
+        return first * sigmoid(second)
 
     def backward(self, g):
-        a, s = self.saved
+        a, s, _ = self.saved
         xp = _xp(g)
         return (xp.concatenate((g * s, g * a * s * (1 - s)), axis=self.axis),)
 
@@ -586,7 +664,7 @@ def glu(input, dim=-1):
     if needs_grad(input):
         node = GluBackward0()
         node.axis = axis
-        record(node, (input,), (a, s))
+        record(node, (input,), (a, s, x))
         node.save_versions(input)
         return _result(out, node)
     return _result(out)

@@ -12,19 +12,42 @@ from .. import backend as B
 from .._arrays import shape_str, sum_to
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
-from ..tensor import Tensor
+from ..tensor import Tensor, _wrap
+from .activation import softmax
+from .elementwise import where
+from .linalg import matmul
 
 _xp = B.array_module
 
 
 class ScaledDotProductAttentionBackward0(Node):
+    """Backward of attention; recorded, it goes through the attention written with differentiable ops."""
+
     __slots__ = ("scale", "shapes", "groups")
+    # q, repeated k and v, weights, dropout, then key, value, a float mask input and a constant mask
+    saved_roles = (0, None, None, None, None, 1, 2, 3, None)
+    decomposed = True
 
     def name(self):
         return "ScaledDotProductEfficientAttentionBackward0"
 
+    def decompose(self, q, k, v, p, drop, key, value, mask, fixed_mask):
+        if self.groups > 1:
+            key, value = _repeat_heads(key, self.groups), _repeat_heads(value, self.groups)
+        s = matmul(q, key.transpose(-1, -2)) * self.scale
+        if mask is not None:
+            s = s + mask.to(s.dtype)
+        if fixed_mask is not None:
+            s = s + fixed_mask
+        dead = _xp(p).isneginf(s._data.max(-1, keepdims=True))  # rows with every key excluded
+        if dead.any():
+            weights = where(_wrap(dead), 0.0, softmax(where(_wrap(dead), 0.0, s), -1))
+        else:
+            weights = softmax(s, -1)
+        return matmul(weights if drop is None else weights * drop, value)
+
     def backward(self, g):
-        q, k, v, p, drop = self.saved
+        q, k, v, p, drop, _, _, _, _ = self.saved
         xp = _xp(g)
         sq, sk, sv, sm = self.shapes
         pd = p if drop is None else p * drop
@@ -46,6 +69,13 @@ class ScaledDotProductAttentionBackward0(Node):
             if self.needs_grad(3):
                 gm = sum_to(gs, sm)
         return (gq, gk, gv, gm)[: len(self.next_functions)]
+
+
+def _repeat_heads(t, groups):
+    """Each key/value head `groups` times in a row (grouped-query attention), with differentiable ops."""
+    shape = tuple(t.shape)
+    t = t.unsqueeze(-3).expand(shape[:-2] + (groups,) + shape[-2:])
+    return t.reshape(shape[:-3] + (shape[-3] * groups,) + shape[-2:])
 
 
 def _ungroup(g, groups, shape):
@@ -112,14 +142,17 @@ def scaled_dot_product_attention(
         mask = xp.tril(xp.ones((length, src), dtype=bool))
     elif attn_mask is not None:
         mask = attn_mask._data if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
+    fixed = None  # an additive mask that is not an input to differentiate
     if mask is not None:
         if mask.dtype == bool:
             # an additive 0/-inf mask on the mask's own (small) shape, broadcast in one add
-            additive = xp.zeros(mask.shape, dtype=q.dtype)
-            additive[~mask] = -xp.inf
-            s = s + additive
+            fixed = xp.zeros(mask.shape, dtype=q.dtype)
+            fixed[~mask] = -xp.inf
+            s = s + fixed
         else:
             s = s + mask.astype(q.dtype, copy=False)
+            if not isinstance(attn_mask, Tensor):
+                fixed = mask.astype(q.dtype, copy=False)
     m = s.max(axis=-1, keepdims=True)
     dead = ~xp.isfinite(m)  # every key masked: the row attends to nothing
     e = xp.exp(s - xp.where(dead, 0, m))
@@ -146,7 +179,8 @@ def scaled_dot_product_attention(
             value._data.shape,
             None if mask_t is None else mask_t._data.shape,
         )
-        record(node, tensors, (q, k, v, p, drop))
+        m = None if mask_t is None else mask_t._data
+        record(node, tensors, (q, k, v, p, drop, key._data, value._data, m, fixed))
         node.save_versions(query, key, value)
         return _result(out, node)
     return _result(out)

@@ -14,6 +14,9 @@ import numbers
 from .. import backend as B
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
+from .linalg import matmul
+from .misc import pad
+from .shape import _into_zeros, stack
 
 _xp = B.array_module
 
@@ -99,11 +102,48 @@ def _matmul_groups(a, b):
 # --------------------------------------------------------------------------------- convolution
 
 
+def _taps(kernel, stride, dilation, out_hw):
+    """(i, j, index) for each kernel offset: `index` cuts the (N, C, Ho, Wo) positions of the padded
+    input that offset (i, j) meets."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
+    return [
+        (
+            i,
+            j,
+            (
+                slice(None),
+                slice(None),
+                slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
+                slice(j * dw, j * dw + sw * (wo - 1) + 1, sw),
+            ),
+        )
+        for i in range(kh)
+        for j in range(kw)
+    ]
+
+
 class ConvolutionBackward0(Node):
+    """Backward of conv1d/conv2d; recorded, it goes through the convolution as slices and a product."""
+
     __slots__ = ("geom", "in_shape", "w_shape", "has_bias", "batch_major")
+    saved_roles = (None, 1, 0, 2)
+    decomposed = True
+
+    def decompose(self, cols, w, x, b):
+        n, c, hp, wp, pads, kernel, stride, dilation, groups, ho, wo = self.geom
+        (pt, pb), (pl, pr) = pads
+        if pt or pb or pl or pr:
+            x = pad(x, (pl, pr, pt, pb))
+        taps = [x[index] for _, _, index in _taps(kernel, stride, dilation, (ho, wo))]
+        cols = stack(taps, 2).reshape(n, groups, -1, ho * wo)
+        o = w.shape[0]
+        out = matmul(w.reshape(groups, o // groups, -1), cols).reshape(n, o, ho, wo)
+        if b is not None:
+            out = out + b.reshape(1, o, 1, 1)
+        return out.reshape(self._meta[0])
 
     def backward(self, g):
-        cols, w4 = self.saved
+        cols, w4, _, _ = self.saved
         xp = _xp(g)
         n, c, hp, wp, pads, kernel, stride, dilation, groups, ho, wo = self.geom
         o = w4.shape[0]
@@ -238,7 +278,8 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, nd, where):
         node.w_shape = weight._data.shape
         node.has_bias = bias is not None
         node.batch_major = batch_major
-        record(node, tensors, (cols if weight._rg else None, w))
+        b = bias._data if bias is not None else None
+        record(node, tensors, (cols if weight._rg else None, w, xb, b))
         node.save_versions(weight)
         return _result(out, node)
     return _result(out)
@@ -261,12 +302,31 @@ class ConvolutionBackward1(Node):
     """Backward of a transposed convolution: its input gradient is a plain convolution."""
 
     __slots__ = ("geom", "in_shape", "has_bias")
+    saved_roles = (None, 1, 0, 2)
+    decomposed = True
 
     def name(self):
         return "ConvolutionBackward0"
 
+    def decompose(self, x4_for_w, w, x4, b):
+        n, h, wd, buf_hw, crop, kernel, stride, dilation, groups = self.geom
+        c_in, c_out = w.shape[0], w.shape[1] * groups
+        xm = x4.permute(1, 0, 2, 3).reshape(groups, c_in // groups, n * h * wd)
+        wm = w.reshape(groups, c_in // groups, -1)
+        cols = matmul(wm.transpose(1, 2), xm).reshape(c_out, kernel[0], kernel[1], n, h, wd)
+        full = None
+        for i, j, index in _taps(kernel, stride, dilation, (h, wd)):
+            part = _into_zeros((c_out, n) + tuple(buf_hw), index, cols[:, i, j])
+            full = part if full is None else full + part
+        out_hw = self._meta[0][-2:]
+        (ph, pw), o = crop, full.permute(1, 0, 2, 3)
+        out = o[:, :, ph : ph + out_hw[0], pw : pw + out_hw[1]]
+        if b is not None:
+            out = out + b.reshape(1, c_out, 1, 1)
+        return out.reshape(self._meta[0])
+
     def backward(self, g):
-        x4, w = self.saved
+        x4, w, _, _ = self.saved
         xp = _xp(g)
         n, h, wd, buf_hw, crop, kernel, stride, dilation, groups = self.geom
         c_in = w.shape[0]
@@ -359,7 +419,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         node.geom = (n, h, wd, buf_hw, padding, kernel, stride, dilation, groups)
         node.in_shape = x.shape
         node.has_bias = bias is not None
-        record(node, tensors, (x4 if weight._rg else None, w))
+        b = bias._data if bias is not None else None
+        record(node, tensors, (x4 if weight._rg else None, w, x4, b))
         node.save_versions(input if weight._rg else None, weight)
         return _result(out, node)
     return _result(out)

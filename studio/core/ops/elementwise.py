@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from .. import backend as B
-from .._arrays import check_same_device, shape_str, sum_to
+from .._arrays import astype, check_same_device, shape_str, sum_to
 from ..autograd import grad_mode
 from ..autograd import views as _views
 from ..autograd.graph import Node
@@ -58,12 +58,13 @@ def _in_dtypes(input, bt, x, y):
 
 def _cast_back(grads, dtypes):
     """Cast input gradients back to their inputs' dtypes after a promoting op."""
-    return tuple(g if g is None or d is None or g.dtype == d else g.astype(d) for g, d in zip(grads, dtypes))
+    return tuple(g if g is None or d is None else astype(g, d) for g, d in zip(grads, dtypes))
 
 
 class AddBackward0(Node):
     # `other`: the second operand when it records no edge (a number or a constant tensor), for export
     __slots__ = ("shapes", "alpha", "dtypes", "other")
+    saved_roles = ()
 
     def backward(self, g):
         sa, sb = self.shapes
@@ -150,6 +151,7 @@ def rsub(input, other, *, alpha=1):
 
 class MulBackward0(Node):
     __slots__ = ("shapes", "dtypes")
+    saved_roles = (0, 1)
 
     def backward(self, g):
         x, y = self.saved
@@ -193,6 +195,7 @@ def mul(input, other):
 
 class DivBackward0(Node):
     __slots__ = ("shapes", "dtypes")
+    saved_roles = (0, 1)
 
     def backward(self, g):
         x, y = self.saved
@@ -263,6 +266,7 @@ class FloorDivideBackward0(Node):
     """Rounded division is piecewise constant: its gradient is zero."""
 
     __slots__ = ("shapes",)
+    saved_roles = ()
 
     def backward(self, g):
         xp = _xp(g)
@@ -288,6 +292,7 @@ def floor_divide(input, other):
 
 class RemainderBackward0(Node):
     __slots__ = ("shapes",)
+    saved_roles = (0, 1)
 
     def backward(self, g):
         x, y = self.saved
@@ -317,6 +322,7 @@ class PowBackward0(Node):
     """input ** number."""
 
     __slots__ = ("exponent",)
+    saved_roles = (0,)
 
     def backward(self, g):
         (x,) = self.saved
@@ -330,6 +336,7 @@ class PowBackward1(Node):
     """input ** tensor."""
 
     __slots__ = ("shapes", "dtypes")
+    saved_roles = (0, 1, "out")
 
     def backward(self, g):
         x, y, out = self.saved
@@ -339,9 +346,9 @@ class PowBackward1(Node):
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.needs_grad(0):
                 # d/dx x**0 is 0 everywhere, also at x = 0 where the formula reads 0 * inf
-                ga = sum_to(xp.where(y == 0, g.dtype.type(0), g * y * x ** (y - 1)), sa)
+                ga = sum_to(xp.where(y == 0, 0.0, g * y * x ** (y - 1)), sa)
             if self.needs_grad(1):
-                lg = xp.where((x == 0) & (y >= 0), g.dtype.type(0), g * out * xp.log(x))
+                lg = xp.where((x == 0) & (y >= 0), 0.0, g * out * xp.log(x))
                 gb = sum_to(lg, sb)
         if self.dtypes is not None:
             return _cast_back((ga, gb), self.dtypes)
@@ -384,6 +391,7 @@ class PowBackward2(Node):
     """number ** input."""
 
     __slots__ = ("base",)
+    saved_roles = ("out",)
 
     def backward(self, g):
         (out,) = self.saved
@@ -434,7 +442,8 @@ def _unary(name, fwd, grad, save="x", float_only=True):
         def backward(self, g):
             return (grad(g, self.saved[0]),)
 
-    node_cls = type(name, (Node,), {"__slots__": (), "backward": backward})
+    roles = {"x": (0,), "out": ("out",), "none": ()}[save]
+    node_cls = type(name, (Node,), {"__slots__": (), "backward": backward, "saved_roles": roles})
 
     def op(input):
         x = input._data
@@ -522,6 +531,7 @@ _round0 = _zero_grad_unary("RoundBackward0", lambda xp, x: xp.round(x) if x.dtyp
 
 class RoundBackward1(Node):
     __slots__ = ()
+    saved_roles = ()
 
     def backward(self, g):
         return (_xp(g).zeros_like(g),)
@@ -543,6 +553,7 @@ def round(input, *, decimals=0):
 
 class ClampBackward1(Node):
     __slots__ = ()
+    saved_roles = (None,)  # the mask of the unclipped elements
 
     def backward(self, g):
         (mask,) = self.saved
@@ -593,14 +604,13 @@ class MaximumBackward0(Node):
     """The larger side takes the gradient; ties split it in halves, as in PyTorch."""
 
     __slots__ = ("shapes", "sign", "dtypes")
+    saved_roles = (None, None)  # which side is larger is piecewise constant
 
     def backward(self, g):
         x, y = self.saved
         sa, sb = self.shapes
         xp = _xp(g)
-        wa = xp.where(x == y, g.dtype.type(0.5), (x > y) if self.sign > 0 else (x < y)).astype(
-            g.dtype, copy=False
-        )
+        wa = xp.where(x == y, 0.5, (x > y) if self.sign > 0 else (x < y)).astype(x.dtype, copy=False)
         ga = sum_to(g * wa, sa) if self.needs_grad(0) else None
         gb = sum_to(g * (1 - wa), sb) if self.needs_grad(1) else None
         if self.dtypes is not None:
@@ -665,14 +675,14 @@ def fmin(input, other):
 
 class WhereBackward0(Node):
     __slots__ = ("shapes", "dtypes")
+    saved_roles = (None,)
 
     def backward(self, g):
         (cond,) = self.saved
         sa, sb = self.shapes
-        zero = g.dtype.type(0)
         xp = _xp(g)
-        ga = sum_to(xp.where(cond, g, zero), sa) if self.needs_grad(0) else None
-        gb = sum_to(xp.where(cond, zero, g), sb) if self.needs_grad(1) else None
+        ga = sum_to(xp.where(cond, g, 0.0), sa) if self.needs_grad(0) else None
+        gb = sum_to(xp.where(cond, 0.0, g), sb) if self.needs_grad(1) else None
         if self.dtypes is not None:
             return _cast_back((ga, gb), self.dtypes)
         return (ga, gb)
@@ -716,6 +726,7 @@ def where(condition, input=None, other=None):
 
 class LerpBackward0(Node):
     __slots__ = ("shapes", "weight")
+    saved_roles = ()
 
     def backward(self, g):
         w = self.weight
@@ -851,11 +862,13 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
 
 class ToCopyBackward0(Node):
     __slots__ = ("src_dtype", "src_device")
+    saved_roles = ()
 
     def backward(self, g):
-        if self.src_device is not None:
-            g = B.to_device_array(g, self.src_device)
-        return (g.astype(self.src_dtype, copy=False),)
+        dev = self.src_device
+        if dev is not None:
+            g = to_device(g, dev) if isinstance(g, Tensor) else B.to_device_array(g, dev)
+        return (astype(g, self.src_dtype),)
 
 
 def cast(input, dtype):
@@ -883,6 +896,7 @@ def to_device(input, dev):
 
 class CloneBackward0(Node):
     __slots__ = ()
+    saved_roles = ()
 
     def backward(self, g):
         return (g,)
@@ -974,6 +988,7 @@ def inplace(t, fn, *args, **kwargs):
 
 class FillBackward0(Node):
     __slots__ = ()
+    saved_roles = ()
 
     def backward(self, g):
         return (None,)
@@ -1003,9 +1018,10 @@ def fill_(t, value):
 
 class CopyBackwards(Node):
     __slots__ = ("src_shape", "src_dtype")
+    saved_roles = ()
 
     def backward(self, g):
-        return (None, sum_to(g, self.src_shape).astype(self.src_dtype, copy=False))
+        return (None, astype(sum_to(g, self.src_shape), self.src_dtype))
 
 
 def copy_(t, src):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from .. import backend as B
-from .._arrays import shape_str, sum_to
+from .._arrays import astype, shape_str, sum_to
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from ..tensor import Tensor
 from .elementwise import mul
+from .shape import _into_zeros
 
 _xp = B.array_module
 
@@ -39,7 +40,7 @@ def _matmul_error(x, y):
 
 def _mm(xp, a, b):
     """a @ b; a stack of matrices times one matrix runs as a single 2-D product (one BLAS call)."""
-    if b.ndim == 2 and a.ndim > 2 and a.flags.c_contiguous:
+    if b.ndim == 2 and a.ndim > 2 and type(a) is not Tensor and a.flags.c_contiguous:
         return xp.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[-1],))
     return xp.matmul(a, b)
 
@@ -48,6 +49,7 @@ class MmBackward0(Node):
     """Gradients of a @ b for a, b of at least 2 dims (batch dims broadcast)."""
 
     __slots__ = ("shapes",)
+    saved_roles = (0, 1)
 
     def backward(self, g):
         a, b = self.saved
@@ -269,7 +271,7 @@ def _parse_einsum(equation, arrays):
 class EinsumBackward0(Node):
     """Each operand's gradient is an einsum of the output gradient with the other operands."""
 
-    __slots__ = ("subs", "out")
+    __slots__ = ("subs", "out", "saved_roles")  # saved_roles: every operand, set per node
 
     def backward(self, g):
         arrays = self.saved
@@ -300,20 +302,18 @@ class EinsumBackward0(Node):
             gu = xp.broadcast_to(xp.expand_dims(gu, tuple(missing)), tuple(sizes[c] for c in uniq))
         if len(uniq) != len(s):
             # a repeated letter (a diagonal): write the gradient onto that diagonal
-            full = xp.zeros([sizes[c] for c in s], g.dtype)
             pos = []
             for c in s:
                 k = uniq.index(c)
                 shape = [1] * len(uniq)
                 shape[k] = sizes[c]
                 pos.append(xp.arange(sizes[c]).reshape(shape))
-            full[tuple(pos)] = gu
-            gu = full
+            gu = _into_zeros(tuple(sizes[c] for c in s), tuple(pos), gu)
         # letters of size 1 here that broadcast against larger ones elsewhere
         axes = tuple(k for k, n in enumerate(a.shape) if n == 1 and gu.shape[k] != 1)
         if axes:
             gu = gu.sum(axis=axes, keepdims=True)
-        return gu.astype(a.dtype, copy=False)
+        return astype(gu, a.dtype)
 
 
 def einsum(equation, *operands):
@@ -346,6 +346,7 @@ def einsum(equation, *operands):
     if needs_grad(*operands):
         node = EinsumBackward0()
         node.subs, node.out = tuple(subs), out_subs
+        node.saved_roles = tuple(range(len(arrays)))
         record(node, operands, tuple(arrays))
         node.save_versions(*operands)
         return _result(out, node)

@@ -6,7 +6,7 @@ from .. import backend as B
 from .._arrays import shape_str
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
-from .linalg import matmul
+from .linalg import einsum, matmul
 
 _xp = B.array_module
 
@@ -24,6 +24,7 @@ class AddmmBackward0(Node):
     """Gradients of y = x @ W.T + b over 2-D views of x and y (leading dims flattened)."""
 
     __slots__ = ("in_shape", "has_bias")
+    saved_roles = (0, 1)
 
     def backward(self, g):
         x2, w = self.saved
@@ -87,9 +88,16 @@ def linear(input, weight, bias=None):
 
 class BilinearBackward0(Node):
     __slots__ = ("shapes", "has_bias")
+    saved_roles = (0, 1, 2, None, 3)
+    decomposed = True
+
+    def decompose(self, x1, x2, w, t, b):
+        out = einsum("bi,kij,bj->bk", x1, w, x2)
+        out = out if b is None else out + b
+        return out.reshape(tuple(self.shapes[0][:-1]) + (w.shape[0],))
 
     def backward(self, g):
-        x1, x2, w, t = self.saved
+        x1, x2, w, t, _ = self.saved
         xp = _xp(g)
         s1, s2 = self.shapes
         out_f, in1, in2 = w.shape
@@ -140,7 +148,7 @@ def bilinear(input1, input2, weight, bias=None):
         node = BilinearBackward0()
         node.shapes = (a.shape, c.shape)
         node.has_bias = b is not None
-        record(node, tensors, (x1, x2, w, t))
+        record(node, tensors, (x1, x2, w, t, b))
         node.save_versions(input1, input2, weight)
         return _result(out, node)
     return _result(out)

@@ -15,7 +15,9 @@ from .._arrays import sum_to
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from ..tensor import Tensor
-from .activation import _sigmoid
+from .activation import _sigmoid, log_softmax
+from .elementwise import where
+from .shape import movedim
 
 _xp = B.array_module
 
@@ -49,13 +51,32 @@ def _as_float_target(target, x, where):
 # ------------------------------------------------------------------------ elementwise regression
 
 
-class _PointwiseLossBackward(Node):
-    """Backward of reduce(w * f(input, target)): derivatives of f were computed in forward."""
+def _reduced(elem, reduction, weight=None):
+    """reduce(w * elem) with differentiable ops: a loss's recorded backward goes through this."""
+    if weight is not None:
+        elem = elem * weight
+    if reduction == "none":
+        return elem
+    if reduction == "sum":
+        return elem.sum()
+    return elem.sum() / weight.sum() if weight is not None else elem.mean()
 
-    __slots__ = ("reduction", "shapes", "denom")
+
+class _PointwiseLossBackward(Node):
+    """Backward of reduce(w * f(input, target)): derivatives of f were computed in forward.
+
+    `composite` is f of the difference, written with differentiable ops (a recorded backward).
+    """
+
+    __slots__ = ("reduction", "shapes", "denom", "composite")
+    saved_roles = (None, None, 2, None, 0, 1)
+    decomposed = True
+
+    def decompose(self, d_in, d_t, w, elem, x, t):
+        return _reduced(self.composite(x - t), self.reduction, w)
 
     def backward(self, g):
-        d_in, d_t, w, elem = self.saved
+        d_in, d_t, w, elem, _, _ = self.saved
         s_in, s_t, s_w = self.shapes
         scale = g / self.denom if self.reduction == "mean" else g
         if w is not None:
@@ -81,7 +102,7 @@ SmoothL1LossBackward0 = _loss_node("SmoothL1LossBackward0")
 HuberLossBackward0 = _loss_node("HuberLossBackward0")
 
 
-def _pointwise_loss(input, target, weight, reduction, fn, node_cls, where):
+def _pointwise_loss(input, target, weight, reduction, fn, node_cls, where, composite):
     x = input._data
     t = _as_float_target(target, x, where)
     if x.shape != t.shape:
@@ -120,8 +141,9 @@ def _pointwise_loss(input, target, weight, reduction, fn, node_cls, where):
         node = node_cls()
         node.reduction, node.denom = reduction, denom
         node.shapes = (x.shape, t.shape, None if w is None else w.shape)
+        node.composite = composite
         tensors = (input, target) + ((weight,) if weight is not None else ())
-        record(node, tensors, (d, -d, w, elem if w is not None else None))
+        record(node, tensors, (d, -d, w, elem if w is not None else None, x, t))
         return _result(out, node)
     return _result(out)
 
@@ -133,7 +155,9 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     def fn(diff, rec):
         return diff * diff, (2 * diff if rec else None)
 
-    return _pointwise_loss(input, target, weight, reduction, fn, MseLossBackward0, "mse_loss")
+    return _pointwise_loss(
+        input, target, weight, reduction, fn, MseLossBackward0, "mse_loss", lambda d: d * d
+    )
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
@@ -144,7 +168,9 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
         xp = _xp(diff)
         return xp.abs(diff), (xp.sign(diff) if rec else None)
 
-    return _pointwise_loss(input, target, weight, reduction, fn, L1LossBackward0, "l1_loss")
+    return _pointwise_loss(
+        input, target, weight, reduction, fn, L1LossBackward0, "l1_loss", lambda d: d.abs()
+    )
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -163,7 +189,13 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         d = xp.where(small, diff / beta, xp.sign(diff)).astype(diff.dtype, copy=False) if rec else None
         return elem, d
 
-    return _pointwise_loss(input, target, None, reduction, fn, SmoothL1LossBackward0, "smooth_l1_loss")
+    def composite(d):
+        a = d.abs()
+        return where(a < beta, (0.5 / beta) * d * d, a - 0.5 * beta)
+
+    return _pointwise_loss(
+        input, target, None, reduction, fn, SmoothL1LossBackward0, "smooth_l1_loss", composite
+    )
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -180,7 +212,11 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
         d = xp.where(small, diff, delta * xp.sign(diff)).astype(diff.dtype, copy=False) if rec else None
         return elem, d
 
-    return _pointwise_loss(input, target, weight, reduction, fn, HuberLossBackward0, "huber_loss")
+    def composite(d):
+        a = d.abs()
+        return where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
+
+    return _pointwise_loss(input, target, weight, reduction, fn, HuberLossBackward0, "huber_loss", composite)
 
 
 # --------------------------------------------------------------------- cross-entropy and NLL
@@ -233,15 +269,60 @@ def _check_index_target(x, t, where):
         )
 
 
-class _ClassLossBackward(Node):
-    """Backward of cross-entropy (from logits) or NLL (from log-probabilities) over (M, C) rows."""
+def _rows(t, c):
+    """`_class_layout` with differentiable ops: (M, C) rows of a tensor."""
+    if t.ndim == 1:
+        return t.unsqueeze(0)
+    return t if t.ndim == 2 else movedim(t, 1, -1).reshape(-1, c)
 
-    __slots__ = ("layout", "reduction", "denom", "smoothing", "from_logits", "probs_target", "plain")
+
+class _ClassLossBackward(Node):
+    """Backward of cross-entropy (from logits) or NLL (from log-probabilities) over (M, C) rows.
+
+    Its recorded backward goes through the loss written with differentiable ops (`decompose`).
+    """
+
+    __slots__ = (
+        "layout",
+        "reduction",
+        "denom",
+        "smoothing",
+        "from_logits",
+        "probs_target",
+        "plain",
+        "saved_roles",  # set per node: the plain and the general case save different things
+    )
+    decomposed = True
+
+    def decompose(self, *saved):
+        if self.plain:
+            _, tc, x = saved
+            total = -log_softmax(x, 1)[_xp(tc).arange(tc.shape[0]), tc].sum()
+            return total / self.denom if self.reduction == "mean" else total
+        _, tc, wt, valid, w, _, _, x, target = saved
+        x_shape = self.layout[0]
+        c = x_shape[1] if len(x_shape) > 1 else x_shape[0]
+        logp = _rows(x, c)
+        if self.from_logits:
+            logp = log_softmax(logp, 1)
+        ls = self.smoothing
+        if self.probs_target:
+            coef = _rows(target, c).to(logp.dtype)
+            coef = coef * (1 - ls) + ls / c if ls else coef
+            per = -(logp * (coef if w is None else coef * w)).sum(1)
+        else:
+            per = -logp[_xp(tc).arange(tc.shape[0]), tc] * wt
+            if ls:
+                smooth = -(logp if w is None else logp * w).sum(1) * valid
+                per = (1 - ls) * per + (ls / c) * smooth
+        if self.reduction == "none":
+            return per.reshape(() if len(x_shape) == 1 else (x_shape[0],) + tuple(x_shape[2:]))
+        return per.sum() if self.reduction == "sum" else per.sum() / self.denom
 
     def backward(self, g):
         if self.plain:
             return self._plain_backward(g)
-        p, tc, wt, valid, w, tp, logp = self.saved
+        p, tc, wt, valid, w, tp, logp, _, _ = self.saved
         xp = _xp(p)
         x_shape, moved_shape = self.layout
         m, c = p.shape
@@ -282,7 +363,7 @@ class _ClassLossBackward(Node):
         """Softmax minus one-hot, scaled: cross-entropy of (N, C) logits, no weights or smoothing."""
         if not self.needs_grad(0):
             return (None, None)
-        p, tc = self.saved
+        p, tc, _ = self.saved
         xp = _xp(p)
         scale = (g / self.denom if self.reduction == "mean" else g).astype(p.dtype, copy=False)
         grad = xp.multiply(p, scale)
@@ -323,7 +404,8 @@ def _plain_cross_entropy(input, target, ignore_index, reduction):
     node.plain = True
     node.reduction = reduction
     node.denom = m
-    record(node, (input, target), (e, t))
+    node.saved_roles = (None, None, 0)
+    record(node, (input, target), (e, t, x))
     node.save_versions(target)
     return _result(out, node)
 
@@ -406,7 +488,8 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
             p = e
         else:
             p = x2
-        record(node, (input, target), (p, tc, wt, valid, w, tp, logp))
+        node.saved_roles = (None,) * 7 + (0, 1)
+        record(node, (input, target), (p, tc, wt, valid, w, tp, logp, x, t))
         return _result(out, node)
     return _result(out)
 
@@ -444,10 +527,23 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 
 class _BinaryLossBackward(Node):
-    __slots__ = ("reduction", "denom", "shapes")
+    """Backward of reduce(f(input, target)) with both derivatives of f computed in forward.
+
+    The recorded backward goes through `elementwise(x, t)`, f written with differentiable ops.
+    """
+
+    __slots__ = ("reduction", "denom", "shapes", "consts")
+    saved_roles = (None, None, 0, 1)
+    decomposed = True
+
+    def decompose(self, d_in, d_t, x, t):
+        elem = self.elementwise(x, t.to(x.dtype), *self.consts)
+        if self.reduction == "mean" and self.denom != elem.numel():
+            return elem.sum() / self.denom  # kl_div's batchmean
+        return _reduced(elem, self.reduction)
 
     def backward(self, g):
-        d_in, d_t = self.saved
+        d_in, d_t, _, _ = self.saved
         s_in, s_t = self.shapes
         scale = g / self.denom if self.reduction == "mean" else g
         gi = sum_to(d_in * scale, s_in).astype(d_in.dtype, copy=False) if self.needs_grad(0) else None
@@ -460,9 +556,20 @@ class _BinaryLossBackward(Node):
 class BinaryCrossEntropyBackward0(_BinaryLossBackward):
     __slots__ = ()
 
+    @staticmethod
+    def elementwise(x, t, w):
+        elem = -(t * x.log().clamp(min=-100) + (1 - t) * (-x).log1p().clamp(min=-100))
+        return elem if w is None else elem * w
+
 
 class BinaryCrossEntropyWithLogitsBackward0(_BinaryLossBackward):
     __slots__ = ()
+
+    @staticmethod
+    def elementwise(x, t, w, pw):
+        sp_neg = (-x.abs()).exp().log1p() + (-x).clamp(min=0)  # softplus(-x), without overflow
+        elem = (1 - t) * x + (sp_neg if pw is None else (1 + (pw - 1) * t) * sp_neg)
+        return elem if w is None else elem * w
 
 
 def _reduce(elem, reduction):
@@ -503,7 +610,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
             d_in, d_t = d_in * w, d_t * w
         node = BinaryCrossEntropyBackward0()
         node.reduction, node.denom, node.shapes = reduction, denom, (x.shape, t.shape)
-        record(node, (input, target), (d_in, d_t))
+        node.consts = (w,)
+        record(node, (input, target), (d_in, d_t, x, t))
         return _result(out, node)
     return _result(out)
 
@@ -547,7 +655,8 @@ def binary_cross_entropy_with_logits(
             d_in = xp.broadcast_to(d_in, np.broadcast_shapes(d_in.shape, x.shape))
         node = BinaryCrossEntropyWithLogitsBackward0()
         node.reduction, node.denom, node.shapes = reduction, denom, (x.shape, t.shape)
-        record(node, (input, target), (d_in, d_t))
+        node.consts = (w, pw)
+        record(node, (input, target), (d_in, d_t, x, t))
         return _result(out, node)
     return _result(out)
 
@@ -557,6 +666,12 @@ def binary_cross_entropy_with_logits(
 
 class KlDivBackward0(_BinaryLossBackward):
     __slots__ = ()
+
+    @staticmethod
+    def elementwise(x, t, log_target):
+        if log_target:
+            return t.exp() * (t - x)
+        return where(t > 0, t * t.log(), 0.0) - t * x
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
@@ -603,6 +718,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         d_t = xp.broadcast_to(d_t, shape)
         node = KlDivBackward0()
         node.reduction, node.denom, node.shapes = red, denom, (x.shape, t.shape)
-        record(node, (input, target), (d_in, d_t))
+        node.consts = (log_target,)
+        record(node, (input, target), (d_in, d_t, x, t))
         return _result(out, node)
     return _result(out)

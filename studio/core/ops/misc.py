@@ -7,10 +7,13 @@ import warnings
 import numpy as np
 
 from .. import backend as B
-from .._arrays import shape_str, sum_to, wrap_dim
+from .._arrays import astype, shape_str, sum_to, wrap_dim
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from .elementwise import inplace as _inplace
+from .elementwise import maximum
+from .reduce import norm
+from .shape import _into_zeros, _zeroed_at
 
 _xp = B.array_module
 
@@ -20,6 +23,7 @@ _xp = B.array_module
 
 class NativeDropoutBackward0(Node):
     __slots__ = ()
+    saved_roles = (None,)  # the scaled keep-mask
 
     def backward(self, g):
         (mask,) = self.saved
@@ -92,20 +96,19 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 
 class EmbeddingBackward0(Node):
     __slots__ = ("num_weights", "padding_idx", "scale_grad_by_freq")
+    saved_roles = (None,)
 
     def backward(self, g):
         (idx,) = self.saved
-        xp = _xp(g)
         d = g.shape[-1]
         flat = idx.reshape(-1)
         rows = g.reshape(-1, d)
         if self.scale_grad_by_freq:
-            counts = xp.bincount(flat, minlength=self.num_weights)
-            rows = rows / counts[flat][:, None].astype(g.dtype)
-        gw = xp.zeros((self.num_weights, d), dtype=g.dtype)
-        xp.add.at(gw, flat, rows)
+            counts = _xp(flat).bincount(flat, minlength=self.num_weights)
+            rows = rows / astype(counts[flat][:, None], g.dtype)
+        gw = _into_zeros((self.num_weights, d), (flat,), rows, True)
         if self.padding_idx is not None:
-            gw[self.padding_idx] = 0
+            gw = _zeroed_at(gw, self.padding_idx)
         return (None, gw)
 
 
@@ -172,18 +175,16 @@ def _pad_index(xp, n, left, right, mode):
 
 class ConstantPadNdBackward0(Node):
     __slots__ = ("src", "dst", "in_shape")
+    saved_roles = ()
 
     def backward(self, g):
-        xp = _xp(g)
-        gx = xp.zeros(self.in_shape, dtype=g.dtype)
-        gx[self.src] = g[self.dst]
-        return (gx,)
+        return (_into_zeros(self.in_shape, self.src, g[self.dst]),)
 
 
 class IndexPadBackward0(Node):
     """Backward of reflect/replicate/circular padding: scatter-add along each padded dim."""
 
-    __slots__ = ("axes", "sizes")
+    __slots__ = ("axes", "sizes", "saved_roles")  # saved: one constant index array per padded dim
 
     def name(self):
         return "ReflectionPadBackward0"
@@ -192,8 +193,7 @@ class IndexPadBackward0(Node):
         xp = _xp(g)
         for axis, n, idx in reversed(list(zip(self.axes, self.sizes, self.saved))):
             moved = xp.moveaxis(g, axis, 0)
-            acc = xp.zeros((n,) + moved.shape[1:], dtype=g.dtype)
-            xp.add.at(acc, idx, moved)
+            acc = _into_zeros((n,) + tuple(moved.shape[1:]), (idx,), moved, True)
             g = xp.moveaxis(acc, 0, axis)
         return (g,)
 
@@ -272,6 +272,7 @@ def pad(input, pad, mode="constant", value=None):
         node = IndexPadBackward0()
         node.axes = tuple(axes)
         node.sizes = tuple(x.shape[a] for a in axes)
+        node.saved_roles = (None,) * len(indices)
         record(node, (input,), tuple(indices))
         return _result(out, node)
     return _result(out)
@@ -304,6 +305,11 @@ def one_hot(tensor, num_classes=-1):
 
 class NormalizeBackward0(Node):
     __slots__ = ("axis", "p", "eps")
+    saved_roles = (0, None, None)
+    decomposed = True
+
+    def decompose(self, x, n, d):
+        return x / norm(x, self.p, self.axis, keepdim=True).clamp(min=self.eps)
 
     def backward(self, g):
         x, n, d = self.saved
@@ -352,10 +358,18 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 
 
 class CosineSimilarityBackward0(Node):
-    __slots__ = ("axis", "shapes")
+    __slots__ = ("axis", "shapes", "eps")
+    saved_roles = (None, None, None, None, None, 0, 1)
+    decomposed = True
+
+    def decompose(self, a, b, n1, n2, cos, x1, x2):
+        x1, x2 = x1.expand(a.shape), x2.expand(b.shape)
+        n1 = maximum((x1 * x1).sum(self.axis, keepdim=True).sqrt(), self.eps)
+        n2 = maximum((x2 * x2).sum(self.axis, keepdim=True).sqrt(), self.eps)
+        return ((x1 / n1) * (x2 / n2)).sum(self.axis)
 
     def backward(self, g):
-        x1, x2, n1, n2, cos = self.saved
+        x1, x2, n1, n2, cos, _, _ = self.saved
         xp = _xp(g)
         g = xp.expand_dims(g, self.axis)
         c = xp.expand_dims(cos, self.axis)
@@ -393,9 +407,9 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     cos = ((a / n1) * (b / n2)).sum(axis=axis)
     if needs_grad(x1, x2):
         node = CosineSimilarityBackward0()
-        node.axis = axis
+        node.axis, node.eps = axis, small
         node.shapes = (x1._data.shape, x2._data.shape)
-        record(node, (x1, x2), (a, b, n1, n2, cos))
+        record(node, (x1, x2), (a, b, n1, n2, cos, x1._data, x2._data))
         node.save_versions(x1, x2)
         return _result(cos, node)
     return _result(cos)

@@ -2,6 +2,8 @@
 
 Each keeps the normalized input and the inverse standard deviation for its hand-written backward:
 gx = invstd * (gxhat - mean(gxhat) - xhat * mean(gxhat * xhat)) over the normalized elements.
+A recorded backward (create_graph=True) goes through the same normalization written with
+differentiable ops (`decompose`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,18 @@ def _affine_grads(node, g, xhat, reduce_axes, param_shape, first):
     return gw, gb
 
 
+def _standardized(x, axes, eps):
+    """(x - mean) / sqrt(var + eps) over `axes`, with differentiable ops."""
+    xc = x - x.mean(axes, keepdim=True)
+    return xc / ((xc * xc).mean(axes, keepdim=True) + eps).sqrt()
+
+
+def _affine(xhat, w, b, shape):
+    """xhat * w + b, the parameters (absent or tensors) viewed as `shape`."""
+    out = xhat if w is None else xhat * w.reshape(shape)
+    return out if b is None else out + b.reshape(shape)
+
+
 def _inputs_and_flags(input, weight, bias):
     tensors = [input]
     if weight is not None or bias is not None:
@@ -49,10 +63,17 @@ def _inputs_and_flags(input, weight, bias):
 
 
 class NativeBatchNormBackward0(Node):
-    __slots__ = ("axes", "training", "param_shape")
+    __slots__ = ("axes", "training", "param_shape", "eps")
+    saved_roles = (None, None, 1, 0, 2, None)
+    decomposed = True
+
+    def decompose(self, xhat, invstd, w, x, b, mean):
+        # in evaluation the running statistics are constants
+        xhat = _standardized(x, self.axes, self.eps) if self.training else (x - mean) * invstd
+        return _affine(xhat, w, b, (1, -1) + (1,) * (x.ndim - 2))
 
     def backward(self, g):
-        xhat, invstd, w = self.saved
+        xhat, invstd, w, _, _, _ = self.saved
         g_hat = g if w is None else g * w
         gx = None
         if self.needs_grad(0):
@@ -129,8 +150,9 @@ def batch_norm(
     tensors = _inputs_and_flags(input, weight, bias)
     if needs_grad(*tensors):
         node = NativeBatchNormBackward0()
-        node.axes, node.training, node.param_shape = axes, bool(training), (c,)
-        record(node, tensors, (xhat, invstd, w))
+        node.axes, node.training, node.param_shape, node.eps = axes, bool(training), (c,), eps
+        b = bias._data if bias is not None else None
+        record(node, tensors, (xhat, invstd, w, x, b, mean))
         node.save_versions(weight)
         return _result(out, node)
     return _result(out)
@@ -140,10 +162,15 @@ def batch_norm(
 
 
 class NativeLayerNormBackward0(Node):
-    __slots__ = ("axes", "lead_axes", "param_shape")
+    __slots__ = ("axes", "lead_axes", "param_shape", "eps")
+    saved_roles = (None, None, 1, 0, 2)
+    decomposed = True
+
+    def decompose(self, xhat, invstd, w, x, b):
+        return _affine(_standardized(x, self.axes, self.eps), w, b, self.param_shape)
 
     def backward(self, g):
-        xhat, invstd, w = self.saved
+        xhat, invstd, w, _, _ = self.saved
         gx = None
         if self.needs_grad(0):
             gx = _norm_backward(g if w is None else g * w, xhat, invstd, self.axes)
@@ -186,7 +213,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         node.axes = axes
         node.lead_axes = tuple(range(x.ndim - k))
         node.param_shape = normalized_shape
-        record(node, tensors, (xhat, invstd, w))
+        node.eps = eps
+        b = bias._data if bias is not None else None
+        record(node, tensors, (xhat, invstd, w, x, b))
         node.save_versions(weight)
         return _result(out, node)
     return _result(out)
@@ -196,10 +225,16 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 class NativeGroupNormBackward0(Node):
-    __slots__ = ("grouped", "param_shape", "reduce_axes")
+    __slots__ = ("grouped", "param_shape", "reduce_axes", "eps")
+    saved_roles = (None, None, 1, 0, 2)
+    decomposed = True
+
+    def decompose(self, xhat, invstd, w, x, b):
+        xhat = _standardized(x.reshape(self.grouped), (2,), self.eps).reshape(x.shape)
+        return _affine(xhat, w, b, (1, -1) + (1,) * (x.ndim - 2))
 
     def backward(self, g):
-        xhat, invstd, w = self.saved
+        xhat, invstd, w, _, _ = self.saved
         gx = None
         if self.needs_grad(0):
             g_hat = g if w is None else g * w
@@ -248,7 +283,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         node.grouped = grouped
         node.param_shape = (c,)
         node.reduce_axes = (0,) + tuple(range(2, x.ndim))
-        record(node, tensors, (xhat, invstd, w))
+        node.eps = eps
+        b = bias._data if bias is not None else None
+        record(node, tensors, (xhat, invstd, w, x, b))
         node.save_versions(weight)
         return _result(out, node)
     return _result(out)

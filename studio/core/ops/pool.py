@@ -7,12 +7,18 @@ the kernel offsets with slice-adds.
 
 from __future__ import annotations
 
+import math
 import numbers
+
+import numpy as np
 
 from .. import backend as B
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
+from ..tensor import _wrap
 from .conv import _pad2d
+from .misc import pad
+from .shape import gather, stack
 
 _xp = B.array_module
 
@@ -111,11 +117,29 @@ def _index_dtype(xp, count):
     return xp.int8 if count <= 127 else xp.int16 if count <= 32767 else xp.int32
 
 
+def _padded_taps(x4, pads, value, kernel, stride, dilation, out_hw):
+    """The strided views of `x4` padded by `pads` (with differentiable ops) that each kernel offset reads."""
+    (pt, pb), (pl, pr) = pads
+    if pt or pb or pl or pr:
+        x4 = pad(x4, (pl, pr, pt, pb), value=value)
+    return [x4[:, :, rows, cols] for _, rows, cols in _offset_slices(kernel, stride, dilation, out_hw)]
+
+
 class MaxPool2DWithIndicesBackward0(Node):
+    """Backward of max pooling; recorded, it goes through picking the saved maxima (a gather)."""
+
     __slots__ = ("geom", "in_shape")
+    saved_roles = (None, 0)
+    decomposed = True
+
+    def decompose(self, idx, x4):
+        x4_shape, kernel, stride, dilation, pads = self.geom
+        taps = _padded_taps(x4, pads, -math.inf, kernel, stride, dilation, idx.shape[2:])
+        which = _wrap(_xp(idx).asarray(idx, dtype=np.int64)[:, :, None])
+        return gather(stack(taps, 2), 2, which)[:, :, 0].reshape(self._meta[0])
 
     def backward(self, g):
-        (idx,) = self.saved
+        (idx, _) = self.saved
         xp = _xp(g)
         x4_shape, kernel, stride, dilation, pads = self.geom
         n, c, h, w = x4_shape
@@ -179,7 +203,7 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
         node = MaxPool2DWithIndicesBackward0()
         node.geom = (x4.shape, kernel, stride, dilation, pads)
         node.in_shape = x.shape
-        record(node, (input,), (idx,))
+        record(node, (input,), (idx, x4))
         res = _result(out, node)
     else:
         res = _result(out)
@@ -202,10 +226,22 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 class AvgPool2DBackward0(Node):
+    """Backward of average pooling; recorded, it goes through the window sums as slices."""
+
     __slots__ = ("geom", "in_shape")
+    saved_roles = (None, 0)
+    decomposed = True
+
+    def decompose(self, div, x4):
+        x4_shape, kernel, stride, pads, out_hw = self.geom
+        taps = _padded_taps(x4, pads, 0.0, kernel, stride, (1, 1), out_hw)
+        total = taps[0]
+        for t in taps[1:]:
+            total = total + t
+        return (total / div).reshape(self._meta[0])
 
     def backward(self, g):
-        (div,) = self.saved
+        (div, _) = self.saved
         xp = _xp(g)
         x4_shape, kernel, stride, pads, out_hw = self.geom
         n, c, h, w = x4_shape
@@ -271,7 +307,7 @@ def avg_pool2d(
         node = AvgPool2DBackward0()
         node.geom = (x4.shape, kernel, stride, pads, (ho, wo))
         node.in_shape = x.shape
-        record(node, (input,), (div,))
+        record(node, (input,), (div, x4))
         return _result(out, node)
     return _result(out)
 
@@ -291,6 +327,7 @@ def _adaptive_matrix(xp, size, out, dtype):
 
 class AdaptiveAvgPool2DBackward0(Node):
     __slots__ = ("in_shape", "x4_shape")
+    saved_roles = (None, None)  # the averaging matrices
 
     def backward(self, g):
         ah, aw = self.saved

@@ -10,12 +10,12 @@ import numbers
 import numpy as np
 
 from .. import backend as B
-from .._arrays import wrap_dim, wrap_dims
+from .._arrays import astype, wrap_dim, wrap_dims
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from ..tensor import Tensor
 from .elementwise import maximum, minimum
-from .shape import _along
+from .shape import _along, _into_zeros
 
 _xp = B.array_module
 
@@ -88,13 +88,14 @@ def _expand_back(g, in_shape, axes, keepdim):
     if not keepdim and g.ndim:
         g = g.reshape(_keep_shape(in_shape, axes))
     xp = _xp(g)
-    n = 1
-    for s in in_shape:
-        n *= s
-    if n <= _SMALL:
-        out = xp.empty(in_shape, g.dtype)
-        out[...] = g
-        return out
+    if type(g) is np.ndarray:
+        n = 1
+        for s in in_shape:
+            n *= s
+        if n <= _SMALL:
+            out = xp.empty(in_shape, g.dtype)
+            out[...] = g
+            return out
     return xp.broadcast_to(g, in_shape)
 
 
@@ -135,9 +136,10 @@ def _check_nonempty(x, axes, where):
 
 class SumBackward0(Node):
     __slots__ = ("in_shape", "axes", "keepdim", "in_dtype")
+    saved_roles = ()
 
     def backward(self, g):
-        g = g.astype(self.in_dtype, copy=False)
+        g = astype(g, self.in_dtype)
         return (_expand_back(g, self.in_shape, self.axes, self.keepdim),)
 
 
@@ -145,8 +147,19 @@ class SumBackward1(SumBackward0):
     __slots__ = ()
 
 
-def sum(input, dim=None, keepdim=False, *, dtype=None):
+def _numpy_names(dim, keepdim, axis, keepdims, where):
+    """PyTorch's numpy spellings: `axis` for `dim` and `keepdims` for `keepdim`."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{where}() received both dim and its alias axis")
+        dim = axis
+    return dim, keepdim if keepdims is None else keepdims
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
     """Sum over `dim` (int, tuple, or None for every dim); ints and bools sum as int64."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims, "sum")
     x = input._data
     axes = _axes(dim, x.ndim, "sum")
     xs = _int_to_long(x, dtype)
@@ -165,9 +178,10 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 
 class MeanBackward0(Node):
     __slots__ = ("in_shape", "axes", "keepdim", "count", "in_dtype")
+    saved_roles = ()
 
     def backward(self, g):
-        g = (g / self.count).astype(self.in_dtype, copy=False)
+        g = astype(g / self.count, self.in_dtype)
         return (_expand_back(g, self.in_shape, self.axes, self.keepdim),)
 
 
@@ -175,8 +189,10 @@ class MeanBackward1(MeanBackward0):
     __slots__ = ()
 
 
-def mean(input, dim=None, keepdim=False, *, dtype=None):
+def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
     """Mean over `dim`; the input must be floating point (or `dtype` given)."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims, "mean")
     x = input._data
     in_dtype = x.dtype
     if dtype is not None:
@@ -282,11 +298,22 @@ def _var_parts(input, dim, correction, unbiased, keepdim, where):
     return x, axes, d, denom, var_out, mean_k
 
 
+def _variance(x, axes, keepdim, denom):
+    """The variance written with differentiable ops: how var and std record their backward."""
+    d = x - x.mean(axes, keepdim=True)
+    return (d * d).sum(axes, keepdim=keepdim) / denom
+
+
 class VarBackward0(Node):
     __slots__ = ("axes", "keepdim", "denom")
+    saved_roles = (None, 0)
+    decomposed = True
+
+    def decompose(self, d, x):
+        return _variance(x, self.axes, self.keepdim, self.denom)
 
     def backward(self, g):
-        (d,) = self.saved
+        d, _ = self.saved
         gk = _keep(g, d.shape, self.axes, self.keepdim)
         with np.errstate(invalid="ignore", divide="ignore"):
             return ((gk * (2 / self.denom)) * d,)
@@ -298,16 +325,21 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=1):
     if needs_grad(input):
         node = VarBackward0()
         node.axes, node.keepdim, node.denom = axes, keepdim, denom
-        record(node, (input,), (d,))
+        record(node, (input,), (d, x))
         return _result(out, node)
     return _result(out)
 
 
 class StdBackward0(Node):
     __slots__ = ("axes", "keepdim", "denom")
+    saved_roles = (None, None, 0)
+    decomposed = True
+
+    def decompose(self, d, out, x):
+        return _variance(x, self.axes, self.keepdim, self.denom).sqrt()
 
     def backward(self, g):
-        d, out = self.saved
+        d, out, _ = self.saved
         xp = _xp(d)
         gk = _keep(g, d.shape, self.axes, self.keepdim)
         ok = _keep(out, d.shape, self.axes, self.keepdim)
@@ -323,7 +355,7 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=1):
     if needs_grad(input):
         node = StdBackward0()
         node.axes, node.keepdim, node.denom = axes, keepdim, denom
-        record(node, (input,), (d, out))
+        record(node, (input,), (d, out, x))
         return _result(out, node)
     return _result(out)
 
@@ -347,13 +379,14 @@ class AmaxBackward0(Node):
     """Gradient split evenly among the elements equal to the extremum."""
 
     __slots__ = ("axes", "keepdim")
+    saved_roles = (None, None)  # which elements are extreme is piecewise constant
 
     def backward(self, g):
         x, out = self.saved
         mask = x == _keep(out, x.shape, self.axes, self.keepdim)
         count = mask.sum(axis=self.axes, keepdims=True)
         gk = _keep(g, x.shape, self.axes, self.keepdim)
-        return ((gk / count).astype(g.dtype, copy=False) * mask,)
+        return (astype(gk / count, x.dtype) * mask,)
 
 
 class AminBackward0(AmaxBackward0):
@@ -395,16 +428,14 @@ class MaxBackward0(Node):
     """Gradient of max/min along a dim: it flows to the selected index only."""
 
     __slots__ = ("axis", "keepdim", "in_shape")
+    saved_roles = (None,)
 
     def backward(self, g):
         (idx,) = self.saved
-        xp = _xp(g)
         if not self.in_shape:
-            return (g.copy(),)
-        gx = xp.zeros(self.in_shape, g.dtype)
+            return (+g,)  # a copy of an array; a tensor as it is
         gk = _keep(g, self.in_shape, (self.axis,), self.keepdim)
-        gx[_along(idx, self.axis)] = gk
-        return (gx,)
+        return (_into_zeros(self.in_shape, _along(idx, self.axis), gk),)
 
 
 class MinBackward0(MaxBackward0):
@@ -486,6 +517,7 @@ def argmin(input, dim=None, keepdim=False):
 
 class LogsumexpBackward0(Node):
     __slots__ = ("axes", "keepdim")
+    saved_roles = (0, "out")
 
     def backward(self, g):
         x, out = self.saved
@@ -521,6 +553,7 @@ def logsumexp(input, dim, keepdim=False):
 
 class LinalgVectorNormBackward0(Node):
     __slots__ = ("axes", "keepdim", "p")
+    saved_roles = (0, "out")
 
     def backward(self, g):
         x, out = self.saved
@@ -544,7 +577,7 @@ class LinalgVectorNormBackward0(Node):
                 ax = xp.abs(x)
                 ratio = xp.where(ok == 0, 0, ax / ok)
                 gx = xp.where(ax == 0, 0, xp.sign(x) * ratio ** (p - 1)) * gk
-        return (gx.astype(x.dtype, copy=False),)
+        return (astype(gx, x.dtype),)
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
@@ -593,13 +626,14 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 
 class CumsumBackward0(Node):
     __slots__ = ("axis", "in_dtype")
+    saved_roles = ()
 
     def backward(self, g):
         xp = _xp(g)
         if g.ndim == 0:
-            return (g.astype(self.in_dtype, copy=False),)
+            return (astype(g, self.in_dtype),)
         rev = xp.flip(xp.cumsum(xp.flip(g, self.axis), axis=self.axis), self.axis)
-        return (rev.astype(self.in_dtype, copy=False),)
+        return (astype(rev, self.in_dtype),)
 
 
 def cumsum(input, dim, *, dtype=None):
@@ -659,14 +693,13 @@ class SortBackward0(Node):
     """Values picked along a dim by indices: their gradients go back to those positions."""
 
     __slots__ = ("axis", "in_shape")
+    saved_roles = (None,)
 
     def backward(self, g):
         (idx,) = self.saved
         if not self.in_shape:
-            return (g.copy(),)
-        gx = _xp(g).zeros(self.in_shape, g.dtype)
-        gx[_along(idx, self.axis)] = g
-        return (gx,)
+            return (+g,)  # a copy of an array; a tensor as it is
+        return (_into_zeros(self.in_shape, _along(idx, self.axis), g),)
 
 
 class TopkBackward0(SortBackward0):

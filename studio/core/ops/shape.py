@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from .. import backend as B
-from .._arrays import shape_str, sum_to, wrap_dim, wrap_dims
+from .._arrays import astype, permuted, shape_str, sum_to, wrap_dim, wrap_dims
 from ..autograd import views as _views
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
@@ -21,7 +21,7 @@ from ..autograd.views import DEFAULT as _DEFAULT
 from ..autograd.views import MULTI_OUTPUT as _MULTI_OUTPUT
 from ..autograd.views import NO_GRAD as _NO_GRAD
 from ..autograd.views import mark_view as _mark_view
-from ..tensor import Tensor
+from ..tensor import Tensor, _wrap
 from .elementwise import _check_inplace, clone
 
 _xp = B.array_module
@@ -119,6 +119,58 @@ def _index_add(target, index, values):
     xp.add.at(target.reshape(-1), lin.reshape(-1), flat)
 
 
+def _filled_zeros(shape, index, values, accumulate):
+    xp = _xp(values)
+    out = xp.zeros(shape, values.dtype)
+    if accumulate:
+        _index_add(out, index, values)
+    else:
+        out[index] = values
+    return out
+
+
+class IndexPutBackward0(Node):
+    """Values written into zeros at an index: their gradient is read back from there."""
+
+    __slots__ = ("index", "values_shape")
+    saved_roles = ()
+
+    def backward(self, g):
+        return (sum_to(g[self.index], self.values_shape),)
+
+
+def index_put_zeros(shape, index, values, accumulate=False):
+    """Zeros of `shape` with tensor `values` written at `index` (added where positions repeat)."""
+    out = _filled_zeros(shape, index, values._data, accumulate)
+    if needs_grad(values):
+        node = IndexPutBackward0()
+        node.index, node.values_shape = index, values._data.shape
+        record(node, (values,))
+        return _result(out, node)
+    return _result(out)
+
+
+def _into_zeros(shape, index, values, accumulate=False):
+    """The gradient of reading `index` from a tensor of `shape`: zeros with `values` put back there.
+
+    Arrays in a plain backward; in a recorded one (tensors) a differentiable op.
+    """
+    if isinstance(values, Tensor):
+        return index_put_zeros(shape, index, values, accumulate)
+    return _filled_zeros(shape, index, values, accumulate)
+
+
+def _zeroed_at(g, index):
+    """`g` with zeros at `index`: the gradient of a tensor whose values there were overwritten."""
+    if isinstance(g, Tensor):
+        keep = _xp(g._data).ones(g._data.shape, bool)
+        keep[index] = False
+        return g * _wrap(keep)
+    g = g.copy()
+    g[index] = 0
+    return g
+
+
 def _index_array(index, x, where):
     """The integer array of an index tensor, on `x`'s device."""
     idx = index._data if isinstance(index, Tensor) else np.asarray(index)
@@ -134,6 +186,7 @@ def _index_array(index, x, where):
 
 class ViewBackward0(Node):
     __slots__ = ("in_shape",)
+    saved_roles = ()
 
     def backward(self, g):
         return (g.reshape(self.in_shape),)
@@ -282,9 +335,10 @@ def unsqueeze(input, dim):
 
 class PermuteBackward0(Node):
     __slots__ = ("inverse",)
+    saved_roles = ()
 
     def backward(self, g):
-        return (g.transpose(self.inverse),)
+        return (permuted(g, self.inverse),)
 
 
 class TransposeBackward0(PermuteBackward0):
@@ -374,6 +428,7 @@ def contiguous(input):
 
 class ExpandBackward0(Node):
     __slots__ = ("in_shape",)
+    saved_roles = ()
 
     def backward(self, g):
         return (sum_to(g, self.in_shape),)
@@ -419,6 +474,7 @@ def broadcast_to(input, shape):
 
 class RepeatBackward0(Node):
     __slots__ = ("in_shape", "reps")
+    saved_roles = ()
 
     def backward(self, g):
         inner = (1,) * (len(self.reps) - len(self.in_shape)) + tuple(self.in_shape)
@@ -458,6 +514,7 @@ class SplitBackward0(Node):
     """Several views along one dim: their gradients are joined back (zeros where none came)."""
 
     __slots__ = ("n_outputs", "axis", "in_shape", "sizes", "in_dtype")
+    saved_roles = ()
 
     def backward(self, *grads):
         xp = None
@@ -560,11 +617,10 @@ def unbind(input, dim=0):
 
 class SliceBackward0(Node):
     __slots__ = ("in_shape", "index", "advanced")
+    saved_roles = ()
 
     def backward(self, g):
-        gx = _xp(g).zeros(self.in_shape, g.dtype)
-        gx[self.index] = g
-        return (gx,)
+        return (_into_zeros(self.in_shape, self.index, g),)
 
 
 def narrow(input, dim, start, length):
@@ -584,6 +640,7 @@ def narrow(input, dim, start, length):
 
 class CatBackward0(Node):
     __slots__ = ("axis", "sizes", "dtypes")
+    saved_roles = ()
 
     def backward(self, g):
         grads = []
@@ -593,7 +650,7 @@ class CatBackward0(Node):
                 grads.append(None)
             else:
                 piece = g[(slice(None),) * self.axis + (slice(start, start + s),)]
-                grads.append(piece.astype(dt, copy=False))
+                grads.append(astype(piece, dt))
             start += s or 0
         return tuple(grads)
 
@@ -672,10 +729,11 @@ concat = concatenate = cat
 
 class StackBackward0(Node):
     __slots__ = ("axis", "dtypes")
+    saved_roles = ()
 
     def backward(self, g):
         return tuple(
-            g[(slice(None),) * self.axis + (i,)].astype(dt, copy=False) if self.needs_grad(i) else None
+            astype(g[(slice(None),) * self.axis + (i,)], dt) if self.needs_grad(i) else None
             for i, dt in enumerate(self.dtypes)
         )
 
@@ -751,11 +809,12 @@ def _check_index(x, idx, axis, where, src=None):
 
 class GatherBackward0(Node):
     __slots__ = ("in_shape", "axis")
+    saved_roles = (None,)
 
     def backward(self, g):
         (idx,) = self.saved
-        gx = _xp(g).zeros(self.in_shape or (1,), g.dtype)  # a 0-d input was gathered as (1,)
-        _index_add(gx, _along(idx, self.axis), g.reshape(idx.shape))
+        # a 0-d input was gathered as (1,)
+        gx = _into_zeros(self.in_shape or (1,), _along(idx, self.axis), g.reshape(idx.shape), True)
         return (gx.reshape(self.in_shape),)
 
 
@@ -783,20 +842,17 @@ class ScatterBackward0(Node):
     """Positions written by the scatter get no gradient from the input; src gets them."""
 
     __slots__ = ("axis", "src_shape", "add")
+    saved_roles = (None,)
 
     def backward(self, g):
         (idx,) = self.saved
         pos = _along(idx, self.axis)
         gx = None
         if self.needs_grad(0):
-            gx = g
-            if not self.add:
-                gx = g.copy()
-                gx[pos] = 0
+            gx = g if self.add else _zeroed_at(g, pos)
         gs = None
         if self.needs_grad(1):
-            gs = _xp(g).zeros(self.src_shape, g.dtype)
-            gs[tuple(slice(0, n) for n in idx.shape)] = g[pos]
+            gs = _into_zeros(self.src_shape, tuple(slice(0, n) for n in idx.shape), g[pos])
         return (gx, gs)
 
 
@@ -866,9 +922,13 @@ def scatter_add(input, dim, index, src):
 
 class IndexSelectBackward0(Node):
     __slots__ = ("in_shape", "axis")
+    saved_roles = (None,)
 
     def backward(self, g):
         (idx,) = self.saved
+        if isinstance(g, Tensor):  # a recorded backward: the same sum, as a differentiable op
+            index = (slice(None),) * self.axis + (idx,)
+            return (_into_zeros(self.in_shape or (1,), index, g, True).reshape(self.in_shape),)
         xp = _xp(g)
         gx = xp.zeros(self.in_shape or (1,), g.dtype)  # a 0-d input was indexed as (1,)
         if self.axis == 0:
@@ -922,16 +982,16 @@ def _mask_array(mask, x, where):
 
 class MaskedFillBackward0(Node):
     __slots__ = ("in_shape", "value_shape")
+    saved_roles = (None,)
 
     def backward(self, g):
         (m,) = self.saved
         xp = _xp(g)
-        zero = g.dtype.type(0)
         gx = gv = None
         if self.needs_grad(0):
-            gx = sum_to(xp.where(m, zero, g), self.in_shape)
+            gx = sum_to(xp.where(m, 0.0, g), self.in_shape)
         if self.needs_grad(1):
-            gv = xp.where(m, g, zero).sum().reshape(self.value_shape)
+            gv = xp.where(m, g, 0.0).sum().reshape(self.value_shape)
         return (gx, gv)
 
 
@@ -975,12 +1035,11 @@ def masked_fill(input, mask, value):
 
 class MaskedSelectBackward0(Node):
     __slots__ = ("in_shape", "full_shape")
+    saved_roles = (None,)
 
     def backward(self, g):
         (m,) = self.saved
-        xp = _xp(g)
-        gx = xp.zeros(self.full_shape, g.dtype)
-        gx[xp.broadcast_to(m, self.full_shape)] = g
+        gx = _into_zeros(self.full_shape, _xp(m).broadcast_to(m, self.full_shape), g)
         return (sum_to(gx, self.in_shape),)
 
 
@@ -1010,6 +1069,7 @@ def masked_select(input, mask):
 
 class FlipBackward0(Node):
     __slots__ = ("axes",)
+    saved_roles = ()
 
     def backward(self, g):
         return (_xp(g).flip(g, self.axes),)
@@ -1028,6 +1088,7 @@ def flip(input, dims):
 
 class RollBackward0(Node):
     __slots__ = ("shifts", "axes")
+    saved_roles = ()
 
     def backward(self, g):
         xp = _xp(g)
@@ -1060,6 +1121,7 @@ def roll(input, shifts, dims=None):
 
 class TrilBackward0(Node):
     __slots__ = ("diagonal", "upper")
+    saved_roles = ()
 
     def backward(self, g):
         xp = _xp(g)
@@ -1207,14 +1269,10 @@ class IndexBackward0(Node):
     """Gradient of indexing: scattered back into zeros; repeated advanced indices accumulate."""
 
     __slots__ = ("in_shape", "index", "advanced")
+    saved_roles = ()
 
     def backward(self, g):
-        gx = _xp(g).zeros(self.in_shape, g.dtype)
-        if self.advanced:
-            _index_add(gx, self.index, g)
-        else:
-            gx[self.index] = g
-        return (gx,)
+        return (_into_zeros(self.in_shape, self.index, g, self.advanced),)
 
 
 class SelectBackward0(IndexBackward0):
@@ -1264,15 +1322,15 @@ class CopySlices(Node):
     """setitem recorded: the old values under the index get no gradient, the new ones do."""
 
     __slots__ = ("index", "value_shape", "value_dtype")
+    saved_roles = ()
 
     def backward(self, g):
         gv = None
         if self.needs_grad(1):
-            gv = sum_to(g[self.index], self.value_shape).astype(self.value_dtype, copy=False)
+            gv = astype(sum_to(g[self.index], self.value_shape), self.value_dtype)
         gx = None
         if self.needs_grad(0):
-            gx = g.copy()
-            gx[self.index] = 0
+            gx = _zeroed_at(g, self.index)
         return (gx, gv)
 
 
