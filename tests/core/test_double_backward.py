@@ -40,7 +40,7 @@ REDUCTIONS_AND_SHAPES = {
     "sum_mean": lambda x: (x.sum(1) ** 2, x.mean() * x[0]),
     "var_std": lambda x: x.var(1) * x.std(),
     "max_amax": lambda x: (x.max(1)[0] ** 2, x.amax(0) * x[1]),
-    "logsumexp": lambda x: x.logsumexp(1),
+    "logsumexp_prod": lambda x: (x.logsumexp(1), x.prod(1), x[:2, :3].prod() * x[0]),
     "norms": lambda x: x.norm(dim=1) + x.norm(p=1) * x[0, :3],
     "cumsum_sort_topk": lambda x: x.cumsum(1) ** 2 + x.sort(1)[0] ** 2 + x.topk(2)[0].sum(),
     "view_permute_expand": lambda x: x.T.reshape(2, 6).expand(3, 2, 6) ** 3,

@@ -224,9 +224,25 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
 
 
 class ProdBackward0(Node):
-    """Product of all other factors, by cumulative products from both sides (exact with zeros)."""
+    """Product of all other factors, by cumulative products from both sides (exact with zeros).
+
+    Recorded, it goes through the product as a chain of multiplications (exact with zeros too).
+    """
 
     __slots__ = ("axes", "keepdim")
+    saved_roles = (0,)
+    decomposed = True
+
+    def decompose(self, x):
+        rest = [i for i in range(x.ndim) if i not in self.axes]
+        flat = x.permute(*(rest + list(self.axes))).reshape(tuple(x.shape[i] for i in rest) + (-1,))
+        if flat.shape[-1] == 0:
+            out = flat.sum(-1) * 0 + 1  # the empty product
+        else:
+            out = flat[..., 0]
+            for i in range(1, flat.shape[-1]):
+                out = out * flat[..., i]
+        return out.reshape(_keep_shape(x.shape, self.axes)) if self.keepdim else out
 
     def backward(self, g):
         (x,) = self.saved
