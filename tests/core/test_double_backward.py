@@ -164,6 +164,7 @@ def test_third_derivative():
     np.testing.assert_allclose(g3.numpy(), 24 * x.detach().numpy(), rtol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
 def test_backward_with_create_graph_gives_grad_a_graph():
     x = sc.tensor([1.0, 2.0, 3.0], requires_grad=True)
     (x**3).sum().backward(create_graph=True)
@@ -358,6 +359,18 @@ def test_once_differentiable_function_refuses_double_backward():
         sc.autograd.grad(g.sum(), x)
 
 
+def test_backward_with_create_graph_warns_once_of_the_reference_cycle(recwarn):
+    from studio.core.autograd import entry
+
+    entry._CYCLE_WARNED.clear()
+    x = sc.tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(2):
+        (x * x).sum().backward(create_graph=True)
+    cycle = [w for w in recwarn if "reference cycle" in str(w.message)]
+    assert len(cycle) == 1 and cycle[0].category is UserWarning
+    x.grad = None
+
+
 def test_create_graph_retains_the_graph_and_plain_backward_does_not():
     x = sc.tensor([1.0, 2.0], requires_grad=True)
     y = (x.exp() * x).sum()
@@ -367,6 +380,7 @@ def test_create_graph_retains_the_graph_and_plain_backward_does_not():
         sc.autograd.grad(y, x)
 
 
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
 def test_hooks_see_recorded_gradients():
     x = sc.tensor([1.0, 2.0], requires_grad=True)
     h = x * x

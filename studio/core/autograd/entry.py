@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from .. import backend as B
 from ..tensor import Tensor, _wrap
 from . import engine
@@ -85,6 +87,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         retain_graph = create_graph
     outputs = _as_tuple(tensors)
     _check_outputs(outputs, "backward")
+    if create_graph:
+        _warn_cycle_once()
     grads = _make_grads(outputs, _as_tuple(grad_tensors), "backward", create_graph)
     if inputs is not None:
         ins = _as_tuple(inputs)
@@ -108,6 +112,24 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         root_grads.append(g)
     if roots:
         run_backward(roots, root_grads, bool(retain_graph), create_graph=create_graph)
+
+
+_CYCLE_WARNED = []
+
+
+def _warn_cycle_once():
+    """PyTorch's warning (given once) that .grad with a graph ties a leaf to itself."""
+    if _CYCLE_WARNED:
+        return
+    _CYCLE_WARNED.append(True)
+    warnings.warn(
+        "Using backward() with create_graph=True will create a reference cycle between the parameter "
+        "and its gradient which can cause a memory leak. We recommend using autograd.grad when creating "
+        "the graph to avoid this. If you have to use this function, make sure to reset the .grad fields "
+        "of your parameters to None after use to break the cycle and avoid the leak.",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def grad(
