@@ -17,7 +17,10 @@ from .._arrays import shape_str
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from ..creation import zeros
-from ..tensor import Tensor
+from ..tensor import Tensor, _wrap
+from .activation import softmax
+from .elementwise import where
+from .linalg import matmul
 from .linear import linear
 from .rnn import _scratch
 from .shape import cat
@@ -57,11 +60,37 @@ def _product(xp, a, b):
     return xp.matmul(a, b, out=out)
 
 
-class MultiHeadAttentionBackward0(Node):
-    """Backward of softmax(q k^T * scale + mask) (dropped out) times v, for every head at once."""
+def _heads_of(t, num_heads):
+    """`_heads` with differentiable ops: (L, N, E) -> (N, heads, L, head_dim)."""
+    L, N, E = t.shape
+    return t.reshape(L, N, num_heads, E // num_heads).permute(1, 2, 0, 3)
 
-    __slots__ = ("num_heads", "scale", "own_p")
+
+class MultiHeadAttentionBackward0(Node):
+    """Backward of softmax(q k^T * scale + mask) (dropped out) times v, for every head at once.
+
+    Recorded, it goes through the same attention written with differentiable ops (`decompose`).
+    """
+
+    __slots__ = ("num_heads", "scale", "own_p", "empty_rows")
     n_outputs = 2
+    saved_roles = (0, 1, 2, None, None, None)
+    decomposed = True
+
+    def decompose(self, q, k, v, p, keep, mask):
+        h = self.num_heads
+        s = matmul(_heads_of(q, h), _heads_of(k, h).transpose(-1, -2)) * self.scale
+        if mask is not None:
+            s = s + mask
+        dead = _xp(p).isneginf(s._data.max(-1, keepdims=True))  # rows with every key excluded
+        if dead.any():
+            dead = _wrap(dead)
+            weights = where(dead, self.empty_rows, softmax(where(dead, 0.0, s), -1))
+        else:
+            weights = softmax(s, -1)
+        pd = weights if keep is None else weights * keep
+        out = matmul(pd, _heads_of(v, h)).permute(2, 0, 1, 3)
+        return out.reshape(q.shape[0], q.shape[1], -1), pd
 
     def release(self) -> None:
         saved = self.saved
@@ -71,7 +100,7 @@ class MultiHeadAttentionBackward0(Node):
             _scratch.give(saved[4], saved[3] if self.own_p else None)
 
     def backward(self, gout, gweights):
-        q, k, v, p, keep = self.saved
+        q, k, v, p, keep = self.saved[:5]
         xp = _xp(p)
         h = self.num_heads
         qh, kh, vh = _heads(q, h), _heads(k, h), _heads(v, h)
@@ -170,9 +199,8 @@ def attention_heads(query, key, value, num_heads, mask=None, dropout_p=0.0, need
     xp = _xp(q)
     qh, kh, vh = _heads(q, num_heads), _heads(k, num_heads), _heads(v, num_heads)
     sc = 1.0 / math.sqrt(qh.shape[-1]) if scale is None else float(scale)
-    p = _softmax_scores(
-        xp, qh, kh, q.dtype.type(sc), mask, zero_empty_rows=not need_weights and mask is not None
-    )
+    zero_empty = not need_weights and mask is not None
+    p = _softmax_scores(xp, qh, kh, q.dtype.type(sc), mask, zero_empty_rows=zero_empty)
     keep = None
     if dropout_p > 0:
         if dropout_p >= 1:
@@ -187,7 +215,8 @@ def attention_heads(query, key, value, num_heads, mask=None, dropout_p=0.0, need
         node = MultiHeadAttentionBackward0()
         node.num_heads, node.scale = num_heads, sc
         node.own_p = not (need_weights and keep is None)
-        record(node, (query, key, value), (q, k, v, p, keep))
+        node.empty_rows = 0.0 if zero_empty else math.nan
+        record(node, (query, key, value), (q, k, v, p, keep, mask))
         node.save_versions(query, key, value)
         return _result(out, node, 0), (_result(pd, node, 1) if need_weights else None)
     if not (need_weights and keep is None):

@@ -25,6 +25,10 @@ from .. import backend as B
 from .._arrays import shape_str
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
+from .activation import relu
+from .elementwise import sigmoid, tanh
+from .linear import linear
+from .shape import stack
 
 _xp = B.array_module
 
@@ -251,14 +255,35 @@ class _ScratchNode(Node):
             _scratch.give(*(saved[i] for i in self.scratch_slots))
 
 
+def _recurrence(x, state, step, reverse):
+    """Run `step(x_t, state) -> state` over the sequence with differentiable ops (a recorded backward
+    goes through this); the output at each step is the state's first tensor."""
+    T = x.shape[0]
+    outs = [None] * T
+    for t in range(T - 1, -1, -1) if reverse else range(T):
+        state = step(x[t], state)
+        outs[t] = state[0]
+    return (stack(outs),) + tuple(state)
+
+
 class RnnBackward0(_ScratchNode):
     """Backward of a tanh or relu RNN layer over a whole sequence."""
 
     __slots__ = ("reverse", "relu", "has_bias")
     n_outputs = 2
+    saved_roles = (0, None, 2, 3, 1, 4, 5)
+    decomposed = True
+
+    def decompose(self, x, hs, w_ih, w_hh, h0, b_ih, b_hh):
+        act = relu if self.relu else tanh
+
+        def step(xt, state):
+            return (act(linear(xt, w_ih, b_ih) + linear(state[0], w_hh, b_hh)),)
+
+        return _recurrence(x, (h0,), step, self.reverse)
 
     def backward(self, gout, ghn):
-        x, hs, w_ih, w_hh = self.saved
+        x, hs, w_ih, w_hh = self.saved[:4]
         xp = _xp(hs)
         T = x.shape[0]
         out, hprev = _split_states(hs, self.reverse)
@@ -308,7 +333,8 @@ def _rnn_layer(input, hx, weight_ih, weight_hh, bias_ih, bias_hh, reverse, relu)
     if needs_grad(*inputs):
         node = RnnBackward0()
         node.reverse, node.relu, node.has_bias = reverse, relu, bias_ih is not None
-        record(node, inputs, (x, hs, weight_ih._data, w_hh))
+        biases = (None, None) if bias_ih is None else (bias_ih._data, bias_hh._data)
+        record(node, inputs, (x, hs, weight_ih._data, w_hh, hx._data) + biases)
         node.save_versions(input, weight_ih, weight_hh)
         return _result(out, node, 0), _result(h_n, node, 1)
     return _result(out), _result(h_n)
@@ -360,9 +386,20 @@ class LstmBackward0(_ScratchNode):
     __slots__ = ("reverse", "has_bias", "input_size")
     n_outputs = 3
     scratch_slots = (1, 2)
+    saved_roles = (None, None, None, 3, 4, 0, 1, 2, 5, 6)
+    decomposed = True
+
+    def decompose(self, zs, cs, acts, w_ih, w_hh, x, h0, c0, b_ih, b_hh):
+        def step(xt, state):
+            h, c = state
+            i, f, g, o = (linear(xt, w_ih, b_ih) + linear(h, w_hh, b_hh)).chunk(4, 1)
+            c = sigmoid(f) * c + sigmoid(i) * tanh(g)
+            return (sigmoid(o) * tanh(c), c)
+
+        return _recurrence(x, (h0, c0), step, self.reverse)
 
     def backward(self, gout, ghn, gcn):
-        zs, cs, acts, w_ih, w_hh = self.saved
+        zs, cs, acts, w_ih, w_hh = self.saved[:5]
         xp = _xp(zs)
         T, R, N = acts.shape
         H, I = R // 5, self.input_size
@@ -523,7 +560,9 @@ def lstm_layer(input, hx, cx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, 
     if needs_grad(*inputs):
         node = LstmBackward0()
         node.reverse, node.has_bias, node.input_size = reverse, has_bias, I
-        record(node, inputs, (zs, cs, acts, weight_ih._data, weight_hh._data))
+        biases = (bias_ih._data, bias_hh._data) if has_bias else (None, None)
+        states = (x, hx._data, cx._data) + biases
+        record(node, inputs, (zs, cs, acts, weight_ih._data, weight_hh._data) + states)
         node.save_versions(input, weight_ih, weight_hh)
         return _result(out, node, 0), _result(h_n, node, 1), _result(c_n, node, 2)
     _scratch.give(cs, acts)
@@ -539,9 +578,22 @@ class GruBackward0(_ScratchNode):
     __slots__ = ("reverse", "has_bias")
     n_outputs = 2
     scratch_slots = (2, 3)
+    saved_roles = (0, None, None, None, 2, 3, 1, 4, 5)
+    decomposed = True
+
+    def decompose(self, x, hs, acts, hn, w_ih, w_hh, h0, b_ih, b_hh):
+        def step(xt, state):
+            h = state[0]
+            ir, iz, in_ = linear(xt, w_ih, b_ih).chunk(3, 1)
+            hr, hz, hn_ = linear(h, w_hh, b_hh).chunk(3, 1)
+            r, z = sigmoid(ir + hr), sigmoid(iz + hz)
+            n = tanh(in_ + r * hn_)
+            return ((1 - z) * n + z * h,)
+
+        return _recurrence(x, (h0,), step, self.reverse)
 
     def backward(self, gout, ghn):
-        x, hs, acts, hn, w_ih, w_hh = self.saved
+        x, hs, acts, hn, w_ih, w_hh = self.saved[:6]
         xp = _xp(hs)
         T, G, N = acts.shape
         H = G // 3
@@ -640,7 +692,8 @@ def gru_layer(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, rever
     if needs_grad(*inputs):
         node = GruBackward0()
         node.reverse, node.has_bias = reverse, bias_ih is not None
-        record(node, inputs, (x, hs, acts, hn, weight_ih._data, w_hh))
+        biases = (None, None) if bias_ih is None else (bias_ih._data, bias_hh._data)
+        record(node, inputs, (x, hs, acts, hn, weight_ih._data, w_hh, hx._data) + biases)
         node.save_versions(input, weight_ih, weight_hh)
         return _result(out, node, 0), _result(h_n, node, 1)
     _scratch.give(acts, hn)
