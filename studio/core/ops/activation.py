@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import backend as B
 from .._arrays import astype, wrap_dim
 from ..autograd.graph import Node
@@ -51,8 +53,8 @@ def _float(x):
 
 
 def _mask(cond, dtype):
-    """A 0/1 array of `dtype` from a boolean condition."""
-    return astype(cond, dtype)
+    """A 0/1 array of `dtype` from a boolean condition (a 0/1 tensor in a recorded backward)."""
+    return cond.astype(dtype) if type(cond) is np.ndarray else astype(cond, dtype)
 
 
 def _sigmoid(x):

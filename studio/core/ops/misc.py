@@ -108,7 +108,7 @@ class EmbeddingBackward0(Node):
             rows = rows / astype(counts[flat][:, None], g.dtype)
         gw = _into_zeros((self.num_weights, d), (flat,), rows, True)
         if self.padding_idx is not None:
-            gw = _zeroed_at(gw, self.padding_idx)
+            gw = _zeroed_at(gw, self.padding_idx, own=True)
         return (None, gw)
 
 

@@ -160,13 +160,17 @@ def _into_zeros(shape, index, values, accumulate=False):
     return _filled_zeros(shape, index, values, accumulate)
 
 
-def _zeroed_at(g, index):
-    """`g` with zeros at `index`: the gradient of a tensor whose values there were overwritten."""
+def _zeroed_at(g, index, own=False):
+    """`g` with zeros at `index`: the gradient of a tensor whose values there were overwritten.
+
+    An array is copied first unless the caller `own`s it; a tensor (a recorded backward) is masked.
+    """
     if isinstance(g, Tensor):
         keep = _xp(g._data).ones(g._data.shape, bool)
         keep[index] = False
         return g * _wrap(keep)
-    g = g.copy()
+    if not own:
+        g = g.copy()
     g[index] = 0
     return g
 
