@@ -450,7 +450,8 @@ class Tensor:
     # ------------------------------------------------------------------------------- autograd
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate into the leaves' `.grad` the gradient of this tensor (of `gradient` · this tensor)."""
-        _fresh(self)
+        if self.__class__ is not Tensor or self._view is not None:
+            _fresh(self)
         fn = self.grad_fn
         data = self._data
         if (

@@ -7,6 +7,8 @@ each node's backward runs as differentiable operations (see `recorded`).
 
 from __future__ import annotations
 
+from itertools import filterfalse
+
 from ..tensor import Tensor, _wrap
 from . import grad_mode, recorded
 from .graph import _FREED, AccumulateGrad
@@ -106,7 +108,7 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
     deps = _dependencies(root_nodes)
     # `grad` runs only the nodes that lead to the requested inputs: other branches are never computed
     needed = _needed(root_nodes, {n for n, _ in capture}) if capture and not accumulate else None
-    ready = [n for n in root_nodes if n not in deps]
+    ready = list(filterfalse(deps.__contains__, root_nodes))  # C-level: no comprehension frame
     captured = [None] * (max(capture.values()) + 1) if capture else None
     handed_out = set()  # ids of arrays already given to a leaf: a second leaf gets a copy
     pop_ready, push_ready = ready.pop, ready.append
@@ -117,7 +119,8 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
 
     prev_mode = grad_mode._enabled
     grad_mode._enabled = graph = bool(create_graph)
-    recording += graph
+    if graph:
+        recording += 1
     try:
         while ready:
             node = pop_ready()
@@ -145,7 +148,10 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
                         captured[slot] = buf
             if is_leaf:
                 if accumulate and buf is not None:
-                    _accumulate(node.variable, buf, handed_out, hooks=False)
+                    if graph:
+                        _accumulate_recorded(node.variable, buf)
+                    else:
+                        _accumulate(node.variable, buf, handed_out, hooks=False)
                 continue
             nexts = node.next_functions
             if needed is not None:
@@ -200,7 +206,8 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
                     push_ready(nxt)
     finally:
         grad_mode._enabled = prev_mode
-        recording -= graph
+        if graph:
+            recording -= 1
     return captured
 
 
@@ -283,9 +290,6 @@ def _accumulate(t, g, handed_out, hooks=True):
     """Add gradient array `g` into leaf `t`'s `.grad`, running the leaf's hooks first unless told not to."""
     if hooks and t._hooks:
         g = _leaf_hooks(t, g)
-    if isinstance(g, Tensor):
-        _accumulate_recorded(t, g)
-        return
     dst = t._data
     if g.shape != dst.shape:
         if g.size != dst.size:
@@ -307,8 +311,10 @@ def _accumulate(t, g, handed_out, hooks=True):
         grad._data = grad._data + g
 
 
-def _accumulate_recorded(t, g):
+def _accumulate_recorded(t, g, hooks=False):
     """`.grad` of leaf `t` from a recorded pass: a tensor with a graph, added out of place (as PyTorch)."""
+    if hooks and t._hooks:
+        g = _leaf_hooks(t, g)
     dst = t._data
     if g._data.shape != dst.shape:
         g = g.reshape(dst.shape)

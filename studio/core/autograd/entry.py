@@ -100,13 +100,20 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         res = grad(outputs, ins, given, retain_graph, create_graph, allow_unused=True)
         handed_out = set()
         for t, g in zip(ins, res):
-            if g is not None:  # grad() ran the hooks
-                engine._accumulate(t, g if create_graph else g._data, handed_out, hooks=False)
+            if g is None:
+                continue
+            if create_graph:  # grad() ran the hooks
+                engine._accumulate_recorded(t, g)
+            else:
+                engine._accumulate(t, g._data, handed_out, hooks=False)
         return
     roots, root_grads = [], []
     for out, g in zip(outputs, grads):
         if out.grad_fn is None:
-            engine._accumulate(out, g, set())
+            if create_graph:
+                engine._accumulate_recorded(out, g, hooks=True)
+            else:
+                engine._accumulate(out, g, set())
             continue
         roots.append((out.grad_fn, out._output_nr))
         root_grads.append(g)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import backend as B
 from .._arrays import astype, shape_str, sum_to
+from ..autograd import grad_mode
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from ..tensor import Tensor
@@ -117,7 +118,7 @@ def matmul(input, other):
         out = out[..., 0, :]
     if yv:
         out = out[..., 0]
-    if needs_grad(input, other):
+    if grad_mode._enabled and (input._rg or other._rg):  # needs_grad inlined: a hot op
         if xv or yv:
             node = DotBackward0() if xv and yv else MvBackward0()
             node.vec = (xv, yv)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import backend as B
 from .._arrays import shape_str
+from ..autograd import grad_mode
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from .linalg import einsum, matmul
@@ -75,7 +76,8 @@ def linear(input, weight, bias=None):
         out += b
     if x.ndim != 2:
         out = out.reshape(x.shape[:-1] + (w.shape[0],))
-    if needs_grad(input, weight, bias):
+    # needs_grad inlined: a hot op
+    if grad_mode._enabled and (input._rg or weight._rg or (bias is not None and bias._rg)):
         node = AddmmBackward0() if b is not None else MmBackward0()
         node.in_shape = x.shape
         node.has_bias = b is not None

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import backend as B
 from .._arrays import astype, wrap_dim, wrap_dims
+from ..autograd import grad_mode
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from ..tensor import Tensor
@@ -139,7 +140,8 @@ class SumBackward0(Node):
     saved_roles = ()
 
     def backward(self, g):
-        g = astype(g, self.in_dtype)
+        if g.dtype != self.in_dtype:  # a tensor's dtype never equals numpy's: it is cast (or kept)
+            g = astype(g, self.in_dtype)
         return (_expand_back(g, self.in_shape, self.axes, self.keepdim),)
 
 
@@ -168,7 +170,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None)
             out = xs.sum(axis=axes, keepdims=keepdim, dtype=np.float32).astype(np.float16)
     else:
         out = xs.sum(axis=axes, keepdims=keepdim)
-    if needs_grad(input):
+    if grad_mode._enabled and input._rg:  # needs_grad inlined: a hot op
         node = SumBackward0() if dim is None else SumBackward1()
         node.in_shape, node.axes, node.keepdim, node.in_dtype = x.shape, axes, keepdim, x.dtype
         record(node, (input,))
@@ -181,7 +183,9 @@ class MeanBackward0(Node):
     saved_roles = ()
 
     def backward(self, g):
-        g = astype(g / self.count, self.in_dtype)
+        g = g / self.count
+        if g.dtype != self.in_dtype:
+            g = astype(g, self.in_dtype)
         return (_expand_back(g, self.in_shape, self.axes, self.keepdim),)
 
 
@@ -214,7 +218,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
         out = xp.full(shape, np.nan, x.dtype)
     else:
         out = xp.mean(x, axis=axes, keepdims=keepdim)  # float16 accumulates in float32 here
-    if needs_grad(input):
+    if grad_mode._enabled and input._rg:  # needs_grad inlined: a hot op
         node = MeanBackward0() if dim is None else MeanBackward1()
         node.in_shape, node.axes, node.keepdim = x.shape, axes, keepdim
         node.count, node.in_dtype = builtins.max(count, 1), in_dtype
