@@ -130,8 +130,8 @@ def embedding(
         if not -num <= padding_idx < num:
             raise AssertionError("Padding_idx must be within num_embeddings")
         padding_idx = padding_idx + num if padding_idx < 0 else padding_idx
-    if sparse:
-        raise RuntimeError("embedding: sparse gradients are not supported; use sparse=False")
+    # `sparse=True` is accepted: the gradient is PyTorch's sparse one in dense form (there is no sparse
+    # layout here), which SparseAdam and the other optimizers read alike
     if idx.size and (idx.min() < 0 or idx.max() >= num):
         raise IndexError(
             f"index out of range in self: embedding of {num} rows "

@@ -378,4 +378,15 @@ def _check(name, value, ok):
         raise ValueError(f"Invalid {name}: {value}")
 
 
+def _check_betas(betas):
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+
+
+def _refuse_differentiable(name, differentiable):
+    if differentiable:
+        raise RuntimeError(f"{name}: differentiable=True is not supported (steps run outside the graph)")
+
+
 __all__ = ["Optimizer", "required"]
