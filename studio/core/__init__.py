@@ -14,6 +14,9 @@ from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set
 from .backend import (
     Generator,
     bool_,
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
     device,
     double,
     dtype,
@@ -27,11 +30,16 @@ from .backend import (
     int16,
     int32,
     int64,
+    layout,
     long,
     manual_seed,
+    memory_format,
+    preserve_format,
     seed,
     set_default_dtype,
     short,
+    sparse_coo,
+    strided,
     uint8,
 )
 from .tensor import Size, Tensor
@@ -43,9 +51,12 @@ int = int32  # noqa: A001
 default_generator = backend.default_generator
 
 from . import (
+    accelerator,  # noqa: E402
     autograd,  # noqa: E402
+    backends,  # noqa: E402
     cuda,  # noqa: E402
     data,  # noqa: E402
+    distributed,  # noqa: E402
     metrics,  # noqa: E402
     nn,  # noqa: E402
     optim,  # noqa: E402
@@ -77,6 +88,8 @@ from .creation import (  # noqa: E402
     zeros,
     zeros_like,
 )
+from .legacy import CPU_TYPES as _CPU_TYPES  # noqa: E402
+from .legacy import CUDA_TYPES as _CUDA_TYPES  # noqa: E402
 from .ops.activation import log_softmax, relu, softmax  # noqa: E402
 from .ops.elementwise import (  # noqa: E402
     abs,
@@ -160,6 +173,11 @@ from .ops.reduce import *  # noqa: E402
 from .ops.shape import *  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
+globals().update(_CPU_TYPES)  # FloatTensor, LongTensor, ... (PyTorch's legacy typed constructors)
+for _name, _cls in _CUDA_TYPES.items():
+    setattr(cuda, _name, _cls)
+del _name, _cls
+
 
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
@@ -171,3 +189,11 @@ def numel(input) -> int:
 
 def is_floating_point(input) -> bool:
     return input.is_floating_point()
+
+
+from ._missing import module_getattr as _module_getattr  # noqa: E402
+
+
+def __getattr__(name):
+    """PyTorch names Studio lacks: an AttributeError that names the feature and what to use instead."""
+    return _module_getattr(__name__, "torch", name)

@@ -288,6 +288,47 @@ def dtype_of_python(value) -> dtype:
     return (bool_, int64, get_default_dtype())[cat]
 
 
+class layout:
+    """How a tensor's elements are laid out; every tensor here is dense and strided."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"studio.core.{self.name}"
+
+    def __reduce__(self):
+        return (_layout_by_name, (self.name,))
+
+
+strided = layout("strided")
+sparse_coo = layout("sparse_coo")
+
+
+def _layout_by_name(name):
+    return {"strided": strided, "sparse_coo": sparse_coo}[name]
+
+
+class memory_format:
+    """A memory layout requested of a tensor (accepted; arrays here are kept in C order)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"studio.core.{self.name}"
+
+
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+preserve_format = memory_format("preserve_format")
+
+
 # -------------------------------------------------------------------------------------- generators
 
 

@@ -1,4 +1,4 @@
-"""`studio.core.cuda`: whether a CUDA device is usable (through cupy), as `torch.cuda` says."""
+"""`studio.core.cuda`: whether a CUDA device is usable (through cupy) and its memory, as `torch.cuda` says."""
 
 from __future__ import annotations
 
@@ -9,13 +9,53 @@ def is_available() -> bool:
     return _B.cuda_available()
 
 
+def is_initialized() -> bool:
+    return _B.cuda_available()
+
+
 def device_count() -> int:
     if not _B.cuda_available():
         return 0
     return _B._cupy.cuda.runtime.getDeviceCount()
 
 
-def synchronize() -> None:
+def _require():
+    if not _B.cuda_available():
+        raise RuntimeError(
+            "No CUDA GPUs are available: install the gpu extra (pip install 'studio[gpu]') on a machine "
+            "with an NVIDIA GPU, or run on the CPU"
+        )
+    return _B._cupy
+
+
+def current_device() -> int:
+    return _require().cuda.runtime.getDevice()
+
+
+def set_device(device) -> None:
+    index = _B.as_device(device).index if not isinstance(device, int) else device
+    _require().cuda.runtime.setDevice(int(index or 0))
+
+
+def get_device_name(device=None) -> str:
+    cp = _require()
+    index = 0 if device is None else (_B.as_device(device).index or 0)
+    name = cp.cuda.runtime.getDeviceProperties(index)["name"]
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def get_device_capability(device=None) -> tuple:
+    cp = _require()
+    index = 0 if device is None else (_B.as_device(device).index or 0)
+    props = cp.cuda.runtime.getDeviceProperties(index)
+    return (props["major"], props["minor"])
+
+
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    return _B.cuda_available()
+
+
+def synchronize(device=None) -> None:
     if _B.cuda_available():
         _B._cupy.cuda.Stream.null.synchronize()
 
@@ -26,3 +66,42 @@ def manual_seed(seed) -> None:
 
 def manual_seed_all(seed) -> None:
     _B.manual_seed(seed)
+
+
+# ------------------------------------------------------------------- memory (cupy's memory pool)
+_peak = [0]
+
+
+def _pool():
+    return _B._cupy.get_default_memory_pool() if _B.cuda_available() else None
+
+
+def empty_cache() -> None:
+    pool = _pool()
+    if pool is not None:
+        pool.free_all_blocks()
+
+
+def memory_allocated(device=None) -> int:
+    pool = _pool()
+    used = int(pool.used_bytes()) if pool is not None else 0
+    _peak[0] = max(_peak[0], used)
+    return used
+
+
+def max_memory_allocated(device=None) -> int:
+    memory_allocated(device)
+    return _peak[0]
+
+
+def memory_reserved(device=None) -> int:
+    pool = _pool()
+    return int(pool.total_bytes()) if pool is not None else 0
+
+
+def max_memory_reserved(device=None) -> int:
+    return memory_reserved(device)
+
+
+def reset_peak_memory_stats(device=None) -> None:
+    _peak[0] = memory_allocated(device)

@@ -418,10 +418,18 @@ class Tensor:
             else device
         )
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking=False):
+        """`type()`: PyTorch's type name ('torch.FloatTensor'); `type(t)`: this tensor as type `t` (a
+        legacy class such as `torch.LongTensor`, its name, or a dtype)."""
+        from . import legacy
+
         if dtype is None:
-            return f"studio.core.{self.dtype.name}"
-        return self.to(dtype)
+            return legacy.type_name(self)
+        dt, cuda = legacy.resolve(dtype)
+        out = self.to(dt)
+        if cuda is not None and cuda != out.is_cuda:
+            out = out.cuda() if cuda else out.cpu()
+        return out
 
     def type_as(self, other):
         return self.to(other.dtype)
@@ -446,6 +454,12 @@ class Tensor:
 
     def byte(self):
         return self.to(B.uint8)
+
+    def char(self):
+        return self.to(B.int8)
+
+    def short(self):
+        return self.to(B.int16)
 
     # ------------------------------------------------------------------------------- autograd
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -1078,6 +1092,90 @@ class Tensor:
 
     def nonzero(self, *, as_tuple=False):
         return _sh.nonzero(self, as_tuple=as_tuple)
+
+    # ------------------------------------------------------------------- devices, layouts and kinds
+    # the predicates PyTorch scripts test: only the CPU and CUDA exist here
+    is_xpu = is_mps = is_meta = is_ipu = is_xla = is_vulkan = is_maia = is_mtia = property(lambda self: False)
+    is_sparse = is_sparse_csr = is_quantized = is_mkldnn = is_nested = property(lambda self: False)
+
+    @property
+    def is_cpu(self) -> bool:
+        return not B.is_cuda_array(self._data)
+
+    @property
+    def layout(self):
+        return B.strided
+
+    def get_device(self) -> int:
+        """The CUDA device index, or -1 on the CPU."""
+        return self.device.index or 0 if self.is_cuda else -1
+
+    def is_complex(self) -> bool:
+        return False
+
+    def is_signed(self) -> bool:
+        return self.dtype.is_signed
+
+    def is_inference(self) -> bool:
+        return False
+
+    def is_pinned(self) -> bool:
+        return False
+
+    def pin_memory(self):
+        return self
+
+    def share_memory_(self):
+        return self
+
+    def is_shared(self) -> bool:
+        return False
+
+    # ------------------------------------------------------------- new tensors like this one (new_*)
+    def _new_kwargs(self, dtype, device):
+        return {
+            "dtype": self.dtype if dtype is None else dtype,
+            "device": self.device if device is None else device,
+        }
+
+    def new_tensor(
+        self, data, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False
+    ):
+        """A copy of `data` with this tensor's dtype and device unless given."""
+        from .creation import tensor
+
+        if isinstance(data, Tensor):
+            data = data.detach()
+        return tensor(data, **self._new_kwargs(dtype, device), requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+        from .creation import zeros
+
+        return zeros(*size, **self._new_kwargs(dtype, device), requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+        from .creation import ones
+
+        return ones(*size, **self._new_kwargs(dtype, device), requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+        from .creation import empty
+
+        return empty(*size, **self._new_kwargs(dtype, device), requires_grad=requires_grad)
+
+    def new_full(
+        self, size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False
+    ):
+        from .creation import full
+
+        return full(size, fill_value, **self._new_kwargs(dtype, device), requires_grad=requires_grad)
+
+    def new(self, *args, **kwargs):
+        """The legacy `x.new(...)`: a tensor of this tensor's type made from sizes or data."""
+        from .legacy import CPU_TYPES, CUDA_TYPES, type_name
+
+        kinds = CUDA_TYPES if self.is_cuda else CPU_TYPES
+        return kinds[type_name(self).rpartition(".")[2]](*args, **kwargs)
 
 
 class Size(tuple):

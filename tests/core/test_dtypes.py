@@ -142,7 +142,7 @@ def test_to_and_conversion_methods():
     assert x.long().float().dtype == sc.float32
     assert x.to(sc.float32) is x
     assert x.to(sc.ones(1, dtype=sc.float64)).dtype == sc.float64
-    assert x.type() == "studio.core.float32" and x.type(sc.float64).dtype == sc.float64
+    assert x.type() == "torch.FloatTensor" and x.type(sc.float64).dtype == sc.float64
     assert x.type_as(sc.tensor([1])).dtype == sc.int64
     with pytest.raises(TypeError, match="invalid argument"):
         x.to([1])

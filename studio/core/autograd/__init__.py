@@ -10,6 +10,7 @@ from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, se
 from .gradcheck import gradcheck, gradgradcheck
 from .graph import AccumulateGrad, Node
 from .graph_walk import GraphEdge, GraphNode, GraphWalk, graph_walk
+from .variable import Variable
 
 __all__ = [
     "AccumulateGrad",
@@ -19,6 +20,7 @@ __all__ = [
     "GraphNode",
     "GraphWalk",
     "Node",
+    "Variable",
     "backward",
     "enable_grad",
     "grad",

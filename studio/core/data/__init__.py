@@ -50,7 +50,9 @@ def __getattr__(name):
     try:
         module, attr = _LAZY[name]
     except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+        from .._missing import module_getattr
+
+        return module_getattr(__name__, "torch.utils.data", name)
     mod = importlib.import_module(module, __name__)
     value = mod if attr is None else getattr(mod, attr)
     globals()[name] = value

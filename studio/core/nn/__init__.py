@@ -1,6 +1,6 @@
 """Neural network building blocks: modules, layers, losses, initialisation and utilities."""
 
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .activation import (
     ELU,
     GELU,
@@ -34,6 +34,7 @@ from .loss import (
 )
 from .module import Module
 from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .parallel import DataParallel
 from .parameter import Buffer, Parameter
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool1d, MaxPool2d
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
@@ -43,6 +44,7 @@ from .transformer import TransformerEncoder, TransformerEncoderLayer
 __all__ = [
     "functional",
     "init",
+    "parallel",
     "utils",
     "AdaptiveAvgPool2d",
     "AvgPool2d",
@@ -56,6 +58,7 @@ __all__ = [
     "Conv2d",
     "ConvTranspose2d",
     "CrossEntropyLoss",
+    "DataParallel",
     "Dropout",
     "Dropout2d",
     "ELU",
@@ -105,3 +108,9 @@ __all__ = [
     "TransformerEncoderLayer",
     "Unflatten",
 ]
+
+
+def __getattr__(name):
+    from .._missing import module_getattr
+
+    return module_getattr(__name__, "torch.nn", name)

@@ -59,3 +59,9 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """softmax(-x) along `dim`."""
     return _act.softmin(input, dim, dtype)
+
+
+def __getattr__(name):
+    from .._missing import module_getattr
+
+    return module_getattr(__name__, "torch.nn.functional", name)

@@ -35,3 +35,9 @@ __all__ = [
     "SparseAdam",
     "lr_scheduler",
 ]
+
+
+def __getattr__(name):
+    from .._missing import module_getattr
+
+    return module_getattr(__name__, "torch.optim", name)

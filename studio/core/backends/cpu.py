@@ -1,0 +1,7 @@
+"""`backends.cpu`: what the CPU offers."""
+
+from __future__ import annotations
+
+
+def get_cpu_capability() -> str:
+    return "DEFAULT"
