@@ -9,6 +9,8 @@ checksum of its own; `load` verifies them, so a changed or damaged byte is refus
 and the tensor. Files without checksums (older ones, or other writers') load as they are.
 Loading reads only regular files (a pipe, a device or a folder is an OSError at once), never
 executes anything from the file, and every failure is one error that names the file.
+Only objects beyond that data (a whole module, as `torch.save(model)` stores it) are pickled, as
+PyTorch does, and read back only with `weights_only=False`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import struct
 
 import numpy as np
 
-from . import atomic
+from . import _pickled, atomic
 from . import backend as B
 from .tensor import Tensor, _wrap
 
@@ -151,7 +153,11 @@ def save(obj, f, *, metadata=None) -> None:
     renamed over the target; see `studio.core.atomic`) or a binary file object. `metadata`, a dict
     of strings, is kept in the file and returned by `load_with_metadata` (a Studio addition).
     """
-    data = _encode_file(obj, metadata)
+    try:
+        data = _encode_file(obj, metadata)
+    except TypeError:
+        # objects beyond data (a whole module, an optimizer): pickled, as PyTorch does
+        data = _pickled.dumps(obj)
     if hasattr(f, "write"):
         f.write(data)
         return
@@ -421,6 +427,10 @@ def _hashable(k):
 
 def load_with_metadata(f, map_location=None):
     """`load`, and the metadata dict given to `save` (empty for files without any)."""
+    return _load(f, map_location, weights_only=True)
+
+
+def _load(f, map_location, weights_only):
     if hasattr(f, "read"):
         where = f"'{getattr(f, 'name', 'the file object')}'"
     else:
@@ -429,6 +439,8 @@ def load_with_metadata(f, map_location=None):
         data = f.read() if hasattr(f, "read") else _read_path(os.fspath(f))
         if not isinstance(data, bytes | bytearray | memoryview):
             raise _Bad("is open in text mode: weights are read from binary files ('rb')")
+        if _pickled.is_pickled(data):
+            return _pickled.loads(bytes(data), where, weights_only), {}
         meta, entries, body = _parse(data, where)
         doc = _studio_doc(meta)
         if doc is not None and "tensors" in doc:
@@ -446,6 +458,8 @@ def load(f, map_location=None, *, weights_only=True):
 
     map_location: where tensors go: None (where they were saved), a device or its name, a dict
     mapping saved device names to new ones, or a function of the saved device name.
-    `weights_only` is accepted for PyTorch's signature: nothing but data is ever read.
+    weights_only: True (the default, as in PyTorch 2.6+) refuses files that hold pickled Python
+    objects (`save` of a whole module); False reads them, running whatever the pickle says, so pass
+    it only for files you trust. Tensors and plain containers never need it.
     """
-    return load_with_metadata(f, map_location)[0]
+    return _load(f, map_location, weights_only)[0]

@@ -46,23 +46,36 @@ class ExceptionWrapper:
     def __init__(self, exc_info=None, where="in background"):
         exc_info = exc_info or sys.exc_info()
         self.exc_type = exc_info[0]
-        self.exc_msg = "".join(traceback.format_exception(*exc_info))
+        try:
+            self.exc_msg = "".join(traceback.format_exception(*exc_info))
+        except MemoryError:  # too little memory left to format it: the error itself must still arrive
+            self.exc_msg = f"{self.exc_type.__name__}: {exc_info[1]}\n"
         self.where = where
 
     def reraise(self):
         msg = f"Caught {self.exc_type.__name__} {self.where}.\nOriginal {self.exc_msg}"
         if self.exc_type is KeyError:
             msg = KeyErrorMessage(msg)
-        try:
-            exception = self.exc_type(msg)
-        except Exception:  # an exception type that takes other arguments
-            raise RuntimeError(msg) from None
+        exception = _rebuild_exception(self.exc_type, msg)
         try:
             raise exception
         finally:
             # no cycle through this frame: the caller's iterator (and its workers) can be freed
             # as soon as the exception is dropped
             del exception
+
+
+def _rebuild_exception(exc_type, msg):
+    """`exc_type(msg)`, or its nearest base class that takes a message (numpy's allocation error is a
+    MemoryError that wants other arguments), RuntimeError at the end."""
+    for cls in exc_type.__mro__:
+        if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+            continue
+        try:
+            return cls(msg)
+        except Exception:  # noqa: BLE001 - a constructor with other arguments: try its base
+            continue
+    return RuntimeError(msg)
 
 
 class KeyErrorMessage(str):

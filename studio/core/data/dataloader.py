@@ -279,10 +279,10 @@ class _MultiProcessIter(_BaseIter):
                 w.start()
                 self._index_queues.append(iq)
                 self._workers.append(w)
+            self._start_epoch(first=True)  # draws the first indices: a failing sampler stops the workers
         except BaseException:
             self._shutdown_workers()
             raise
-        self._start_epoch(first=True)
 
     def _reset(self, loader):
         super()._reset(loader)

@@ -9,6 +9,8 @@ import numpy as np
 from .. import backend as B
 from ..tensor import Tensor
 
+_DRAW_BLOCK = 4096  # indices drawn at a time by samplers with replacement
+
 
 def _private_generator(generator):
     """The generator to draw from: the given one, or a fresh one seeded from the default generator.
@@ -74,7 +76,9 @@ class RandomSampler(Sampler):
         n = len(self.data_source)
         rng = _private_generator(self.generator).numpy
         if self.replacement:
-            yield from rng.integers(0, n, self.num_samples).tolist()
+            # drawn a block at a time: num_samples may be far larger than memory (an "endless" loader)
+            for start in range(0, self.num_samples, _DRAW_BLOCK):
+                yield from rng.integers(0, n, min(_DRAW_BLOCK, self.num_samples - start)).tolist()
             return
         for _ in range(self.num_samples // n):
             yield from rng.permutation(n).tolist()
@@ -136,7 +140,14 @@ class WeightedRandomSampler(Sampler):
     def __iter__(self):
         rng = B.rng(self.generator, np)
         p = self.weights / self.weights.sum()
-        yield from rng.choice(p.size, self.num_samples, replace=self.replacement, p=p).tolist()
+        if not self.replacement:  # at most one draw per non-zero weight: bounded by the data
+            yield from rng.choice(p.size, self.num_samples, replace=False, p=p).tolist()
+            return
+        cdf = np.cumsum(p)
+        cdf[-1] = 1.0
+        for start in range(0, self.num_samples, _DRAW_BLOCK):
+            u = rng.random(min(_DRAW_BLOCK, self.num_samples - start))
+            yield from np.searchsorted(cdf, u, side="right").clip(max=p.size - 1).tolist()
 
     def __len__(self):
         return self.num_samples
