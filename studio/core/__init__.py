@@ -179,6 +179,21 @@ for _name, _cls in _CUDA_TYPES.items():
 del _name, _cls
 
 
+from ._out import add_out_arguments as _add_out_arguments  # noqa: E402
+
+# PyTorch's common functions take out=: the result is written into a given tensor
+_add_out_arguments(
+    globals(),
+    (  # noqa: SIM905 - a word list reads better than a hundred quoted names
+        "abs add addcdiv addcmul arange argmax argmin bmm cat ceil clamp clip concat cos cumsum div dot exp "
+        "floor log log_softmax logsumexp matmul max maximum mean min minimum mm mul mv neg ones pow prod "
+        "rand "
+        "randint randn remainder round rsqrt sigmoid sign sin softmax sqrt square stack std sub sum tanh var "
+        "where zeros linspace eye full logical_and logical_or logical_not eq ne lt le gt ge sort topk"
+    ).split(),
+)
+
+
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
 

@@ -1191,6 +1191,8 @@ def _index_item(item, x):
         if type(arr) is not type(x):
             arr = B.to_device_array(arr, B.device_of(x))
         return builtins.int(arr) if arr.ndim == 0 and arr.dtype.kind in "iu" else arr
+    if isinstance(item, range):  # PyTorch indexes with a range as with the list of its values
+        return _xp(x).arange(item.start, item.stop, item.step, dtype=np.int64)
     if isinstance(item, list | np.ndarray) or B.is_cuda_array(item):
         arr = _xp(x).asarray(np.asarray(item) if isinstance(item, list) else item)
         if arr.dtype.kind == "f":
