@@ -1093,6 +1093,36 @@ class Tensor:
     def nonzero(self, *, as_tuple=False):
         return _sh.nonzero(self, as_tuple=as_tuple)
 
+    def diag(self, diagonal=0):
+        from .ops import diag
+
+        return diag.diag(self, diagonal)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        from .ops import diag
+
+        return diag.diagonal(self, offset, dim1, dim2)
+
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1):
+        from .ops import diag
+
+        return diag.diag_embed(self, offset, dim1, dim2)
+
+    def diagflat(self, offset=0):
+        from .ops import diag
+
+        return diag.diagflat(self, offset)
+
+    def trace(self):
+        from .ops import diag
+
+        return diag.trace(self)
+
+    def movedim(self, source, destination):
+        return _sh.movedim(self, source, destination)
+
+    moveaxis = movedim
+
     # ------------------------------------------------------------------- devices, layouts and kinds
     # the predicates PyTorch scripts test: only the CPU and CUDA exist here
     is_xpu = is_mps = is_meta = is_ipu = is_xla = is_vulkan = is_maia = is_mtia = property(lambda self: False)

@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1d, Conv2d and ConvTranspose2d over (N, C, *spatial) inputs."""
+"""Convolution layers: Conv1d, Conv2d, Conv3d and ConvTranspose2d over (N, C, *spatial) inputs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -121,7 +121,7 @@ class _ConvNd(Module):
             raise TypeError(f"{name}.forward expected a Tensor, got {type(input).__name__}")
         n = self._n
         shape = tuple(input.shape)
-        spatial = ("L",) if n == 1 else ("H", "W")
+        spatial = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}[n]
         if len(shape) not in (n + 1, n + 2) or shape[-n - 1] != self.in_channels:
             expect = ", ".join(("N", str(self.in_channels), *spatial))
             unbatched = ", ".join((str(self.in_channels), *spatial))
@@ -215,6 +215,18 @@ class Conv2d(_Conv):
 
     _n = 2
     _conv = staticmethod(F.conv2d)
+
+
+class Conv3d(_Conv):
+    """3-D convolution (cross-correlation) over (N, C_in, D, H, W) or (C_in, D, H, W) inputs.
+
+    Args: in_channels, out_channels, kernel_size, stride=1, padding=0 (int, tuple, 'same' or 'valid'),
+    dilation=1, groups=1, bias=True, padding_mode='zeros' ('reflect', 'replicate', 'circular').
+    Output size per spatial dim: floor((D + 2*padding - dilation*(kernel_size-1) - 1) / stride + 1).
+    """
+
+    _n = 3
+    _conv = staticmethod(F.conv3d)
 
 
 class ConvTranspose2d(_ConvNd):

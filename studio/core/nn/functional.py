@@ -26,6 +26,9 @@ from ..ops.activation import (
 )
 from ..ops.attention import scaled_dot_product_attention
 from ..ops.conv import conv1d, conv2d, conv_transpose2d
+from ..ops.conv3d import conv3d
+from ..ops.embedding_bag import embedding_bag
+from ..ops.fold import fold, unfold
 from ..ops.linear import bilinear, linear
 from ..ops.loss import (
     binary_cross_entropy,
@@ -42,6 +45,14 @@ from ..ops.mha import multi_head_attention_forward
 from ..ops.misc import cosine_similarity, dropout, dropout2d, embedding, normalize, one_hot, pad
 from ..ops.norm import batch_norm, group_norm, layer_norm
 from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool1d, max_pool2d
+from ..ops.resize import (
+    interpolate,
+    pixel_shuffle,
+    pixel_unshuffle,
+    upsample,
+    upsample_bilinear,
+    upsample_nearest,
+)
 
 # PyTorch's functional softmax family takes an unused `_stacklevel` before `dtype`.
 
