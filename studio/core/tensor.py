@@ -421,11 +421,9 @@ class Tensor:
     def type(self, dtype=None, non_blocking=False):
         """`type()`: PyTorch's type name ('torch.FloatTensor'); `type(t)`: this tensor as type `t` (a
         legacy class such as `torch.LongTensor`, its name, or a dtype)."""
-        from . import legacy
-
         if dtype is None:
-            return legacy.type_name(self)
-        dt, cuda = legacy.resolve(dtype)
+            return _legacy.type_name(self)
+        dt, cuda = _legacy.resolve(dtype)
         out = self.to(dt)
         if cuda is not None and cuda != out.is_cuda:
             out = out.cuda() if cuda else out.cpu()
@@ -1094,29 +1092,19 @@ class Tensor:
         return _sh.nonzero(self, as_tuple=as_tuple)
 
     def diag(self, diagonal=0):
-        from .ops import diag
-
-        return diag.diag(self, diagonal)
+        return _diag.diag(self, diagonal)
 
     def diagonal(self, offset=0, dim1=0, dim2=1):
-        from .ops import diag
-
-        return diag.diagonal(self, offset, dim1, dim2)
+        return _diag.diagonal(self, offset, dim1, dim2)
 
     def diag_embed(self, offset=0, dim1=-2, dim2=-1):
-        from .ops import diag
-
-        return diag.diag_embed(self, offset, dim1, dim2)
+        return _diag.diag_embed(self, offset, dim1, dim2)
 
     def diagflat(self, offset=0):
-        from .ops import diag
-
-        return diag.diagflat(self, offset)
+        return _diag.diagflat(self, offset)
 
     def trace(self):
-        from .ops import diag
-
-        return diag.trace(self)
+        return _diag.trace(self)
 
     def movedim(self, source, destination):
         return _sh.movedim(self, source, destination)
@@ -1172,40 +1160,30 @@ class Tensor:
         self, data, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False
     ):
         """A copy of `data` with this tensor's dtype and device unless given."""
-        from .creation import tensor
-
         if isinstance(data, Tensor):
             data = data.detach()
-        return tensor(data, **self._new_kwargs(dtype, device), requires_grad=requires_grad)
+        return _creation.tensor(data, **self._new_kwargs(dtype, device), requires_grad=requires_grad)
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
-        from .creation import zeros
-
-        return zeros(*size, **self._new_kwargs(dtype, device), requires_grad=requires_grad)
+        return _creation.zeros(*size, **self._new_kwargs(dtype, device), requires_grad=requires_grad)
 
     def new_ones(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
-        from .creation import ones
-
-        return ones(*size, **self._new_kwargs(dtype, device), requires_grad=requires_grad)
+        return _creation.ones(*size, **self._new_kwargs(dtype, device), requires_grad=requires_grad)
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
-        from .creation import empty
-
-        return empty(*size, **self._new_kwargs(dtype, device), requires_grad=requires_grad)
+        return _creation.empty(*size, **self._new_kwargs(dtype, device), requires_grad=requires_grad)
 
     def new_full(
         self, size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False
     ):
-        from .creation import full
-
-        return full(size, fill_value, **self._new_kwargs(dtype, device), requires_grad=requires_grad)
+        return _creation.full(
+            size, fill_value, **self._new_kwargs(dtype, device), requires_grad=requires_grad
+        )
 
     def new(self, *args, **kwargs):
         """The legacy `x.new(...)`: a tensor of this tensor's type made from sizes or data."""
-        from .legacy import CPU_TYPES, CUDA_TYPES, type_name
-
-        kinds = CUDA_TYPES if self.is_cuda else CPU_TYPES
-        return kinds[type_name(self).rpartition(".")[2]](*args, **kwargs)
+        kinds = _legacy.CUDA_TYPES if self.is_cuda else _legacy.CPU_TYPES
+        return kinds[_legacy.type_name(self).rpartition(".")[2]](*args, **kwargs)
 
 
 class Size(tuple):
@@ -1250,9 +1228,11 @@ _np_ones, _np_array = np.ones, np.array
 # families. This block is the engine's one deliberate circle in its imports; they come last because
 # those modules build on the classes above.
 from . import creation as _creation  # noqa: E402
+from . import legacy as _legacy  # noqa: E402
 from .autograd import engine as _engine  # noqa: E402
 from .autograd import entry as _entry  # noqa: E402
 from .ops import activation as _act  # noqa: E402
+from .ops import diag as _diag  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import linalg as _la  # noqa: E402
 from .ops import reduce as _red  # noqa: E402

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._arrays import wrap_dim
 from ..creation import as_tensor
 from ..tensor import Tensor
-from ._util import wrap_dim
 from .misc import pad as _pad
 from .shape import movedim
 
