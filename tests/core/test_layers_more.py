@@ -261,3 +261,38 @@ def test_transformer_decoder_with_padding_masks_matches_pytorch(torch):
         return lambda t, m: model(t, m, memory_key_padding_mask=lib.tensor(pad))
 
     _both(torch, run(sc, ours), run(torch, theirs), _x(2, 4, 8), _x(2, 3, 8), tol=2e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"proj_size": 3},
+        {"proj_size": 2, "num_layers": 2, "bidirectional": True, "batch_first": True},
+        {"proj_size": 3, "bias": False},
+    ],
+)
+def test_lstm_with_projection_matches_pytorch(torch, kwargs):
+    ours, theirs = nn.LSTM(4, 5, **kwargs), torch.nn.LSTM(4, 5, **kwargs)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) and repr(ours) == repr(theirs)
+    _copy_weights(ours, theirs)
+
+    def run(model):
+        def f(x):
+            y, (h, c) = model(x)
+            y2, (h2, c2) = model(x, (h, c))
+            return y.sum() + y2.sum() * 0.5 + (h2 * 2).sum() + (c2 * 3).sum()
+
+        return f
+
+    _both(torch, run(ours), run(theirs), _x(6, 2, 4), tol=3e-6)
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=3e-6)
+
+
+def test_lstm_projection_errors():
+    with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
+        nn.LSTM(4, 5, proj_size=5)
+    with pytest.raises(ValueError, match="only supported for LSTM"):
+        nn.GRU(4, 5, proj_size=2)
+    with pytest.raises(RuntimeError, match=r"Expected hidden size \(1, 2, 3\)"):
+        nn.LSTM(4, 5, proj_size=3)(sc.zeros(6, 2, 4), (sc.zeros(1, 2, 5), sc.zeros(1, 2, 5)))

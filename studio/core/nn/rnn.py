@@ -73,8 +73,18 @@ class RNNBase(Module):
         hidden_size = _positive_int(name, "hidden_size", hidden_size)
         num_layers = _positive_int(name, "num_layers", num_layers)
         input_size = _positive_int(name, "input_size", input_size, allow_zero=True)
-        if proj_size != 0:
-            raise ValueError(f"{name}: proj_size is not supported; got proj_size={proj_size!r}, expected 0")
+        if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral) or proj_size < 0:
+            raise ValueError(
+                f"{name}: proj_size should be a positive integer or zero to disable projections, "
+                f"got proj_size={proj_size!r}"
+            )
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        if proj_size >= hidden_size:
+            raise ValueError(
+                f"{name}: proj_size has to be smaller than hidden_size, got proj_size={proj_size}, "
+                f"hidden_size={hidden_size}"
+            )
         if dropout > 0 and num_layers == 1:
             warnings.warn(
                 "dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
@@ -90,17 +100,20 @@ class RNNBase(Module):
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
-        self.proj_size = 0
+        self.proj_size = int(proj_size)
         gate_size = _GATES[mode] * hidden_size
+        real_hidden = proj_size or hidden_size  # the size of h, which the projection makes smaller
         directions = 2 if bidirectional else 1
         self._flat_weights_names = []
         for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * directions
+            layer_input = input_size if layer == 0 else real_hidden * directions
             for direction in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
-                shapes = [("weight_ih", (gate_size, layer_input)), ("weight_hh", (gate_size, hidden_size))]
+                shapes = [("weight_ih", (gate_size, layer_input)), ("weight_hh", (gate_size, real_hidden))]
                 if bias:
                     shapes += [("bias_ih", (gate_size,)), ("bias_hh", (gate_size,))]
+                if proj_size:
+                    shapes.append(("weight_hr", (proj_size, hidden_size)))
                 for pname, shape in shapes:
                     setattr(self, pname + suffix, Parameter(empty(shape, device=device, dtype=dtype)))
                     self._flat_weights_names.append(pname + suffix)
@@ -121,13 +134,20 @@ class RNNBase(Module):
 
     @property
     def all_weights(self):
-        """Per layer and direction, the list [weight_ih, weight_hh, bias_ih, bias_hh] (biases if any)."""
-        per = 4 if self.bias else 2
+        """Per layer and direction, the list [weight_ih, weight_hh, bias_ih, bias_hh, weight_hr] (biases and
+        projection if any)."""
+        per = self._per_layer
         w = self._flat_weights
         return [w[i : i + per] for i in range(0, len(w), per)]
 
+    @property
+    def _per_layer(self) -> int:
+        return (4 if self.bias else 2) + (1 if self.proj_size else 0)
+
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if not self.bias:
@@ -155,7 +175,8 @@ class RNNBase(Module):
 
     def _check_hidden(self, hx, batch, what):
         directions = 2 if self.bidirectional else 1
-        expected = (self.num_layers * directions, batch, self.hidden_size)
+        size = self.proj_size if what == "hidden" and self.proj_size else self.hidden_size
+        expected = (self.num_layers * directions, batch, size)
         if tuple(hx.shape) != expected:
             raise RuntimeError(
                 f"{type(self).__name__}: Expected {what} size {expected}, got {list(hx.shape)}"
@@ -200,7 +221,8 @@ class RNNBase(Module):
         n_states = len(states)
         N = x.shape[1]
         weights = self._flat_weights
-        per = 4 if self.bias else 2
+        per = self._per_layer
+        sizes = [self.proj_size or self.hidden_size, self.hidden_size]  # of h, and of c
         finals = [[] for _ in range(n_states)]
         layer_input = x
         for layer in range(self.num_layers):
@@ -209,10 +231,10 @@ class RNNBase(Module):
                 k = layer * directions + direction
                 w = weights[k * per : (k + 1) * per]
                 if not self.bias:
-                    w = w + [None, None]
+                    w = w[:2] + [None, None] + w[2:]
                 init_states = [
-                    zeros((N, self.hidden_size), dtype=x.dtype, device=x.device) if s is None else s[k]
-                    for s in states
+                    zeros((N, size), dtype=x.dtype, device=x.device) if s is None else s[k]
+                    for s, size in zip(states, sizes)
                 ]
                 res = self._layer(layer_input, init_states, w, direction == 1)
                 outs.append(res[0])
@@ -279,6 +301,8 @@ class LSTM(RNNBase):
         super().__init__("LSTM", *args, **kwargs)
 
     def _layer(self, x, states, w, reverse):
+        if self.proj_size:
+            return _projected_lstm_layer(x, states[0], states[1], *w, reverse=reverse)
         return _ops.lstm_layer(x, states[0], states[1], *w, reverse=reverse)
 
     def forward(self, input, hx=None):
@@ -295,6 +319,21 @@ class LSTM(RNNBase):
         if not batched:
             h_n, c_n = h_n.squeeze(1), c_n.squeeze(1)
         return self._finish(output, batched), (h_n, c_n)
+
+
+def _projected_lstm_layer(x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr, reverse=False):
+    """One LSTM layer whose hidden state is projected, h_t = (o * tanh(c_t)) W_hr^T, step by step in
+    differentiable ops (the fused kernel has no projection). Returns (output, h_n, c_n)."""
+    gates_x = F.linear(x, w_ih, b_ih)  # every step's input part at once
+    steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
+    outputs = [None] * x.shape[0]
+    for t in steps:
+        gates = gates_x[t] + F.linear(h, w_hh, b_hh)
+        i, f, g, o = gates.chunk(4, 1)
+        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        h = F.linear(o.sigmoid() * c.tanh(), w_hr)
+        outputs[t] = h
+    return stack(outputs, 0), h, c
 
 
 class GRU(RNNBase):
