@@ -13,6 +13,7 @@ from . import backend
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import (
     Generator,
+    bfloat16,
     bool_,
     channels_last,
     channels_last_3d,
@@ -173,6 +174,7 @@ from .ops.linalg import *  # noqa: E402
 from .ops.reduce import *  # noqa: E402
 from .ops.shape import *  # noqa: E402
 from .serialization import load, save  # noqa: E402
+from .type_info import can_cast, finfo, iinfo, promote_types, result_type  # noqa: E402
 
 globals().update(_CPU_TYPES)  # FloatTensor, LongTensor, ... (PyTorch's legacy typed constructors)
 for _name, _cls in _CUDA_TYPES.items():

@@ -18,7 +18,7 @@ class _Formatter:
     """Picks one number format and one width for every element shown, as PyTorch's formatter does."""
 
     def __init__(self, shown: np.ndarray):
-        self.floating = shown.dtype.kind == "f"
+        self.floating = B.is_float_np(shown.dtype)
         self.int_mode = True
         self.sci_mode = False
         self.max_width = 1

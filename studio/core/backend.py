@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins as _builtins
 
+import ml_dtypes as _ml_dtypes
 import numpy as np
 
 try:  # cupy is optional (the `gpu` extra); its absence is reported only when CUDA is asked for
@@ -164,7 +165,7 @@ class dtype:
         self.name = name
         self.np = np.dtype(np_dtype)
         self.is_floating_point = category == 2
-        self.is_signed = self.np.kind in "if"
+        self.is_signed = category == 2 or self.np.kind == "i"
         self.itemsize = self.np.itemsize
         self._category = category  # 0 bool, 1 integer, 2 floating point: PyTorch's promotion order
 
@@ -179,6 +180,7 @@ class dtype:
 
 
 float16 = dtype("float16", np.float16, 2)
+bfloat16 = dtype("bfloat16", _ml_dtypes.bfloat16, 2)  # numpy's extension type from ml_dtypes
 float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
 int8 = dtype("int8", np.int8, 1)
@@ -191,13 +193,21 @@ bool_ = dtype("bool", np.bool_, 0)
 half, double = float16, float64  # PyTorch's aliases (`float` and `int` are set in studio.core)
 short, long = int16, int64
 
-ALL_DTYPES = (float16, float32, float64, int8, uint8, int16, int32, int64, bool_)
+ALL_DTYPES = (float16, bfloat16, float32, float64, int8, uint8, int16, int32, int64, bool_)
 _BY_NP = {d.np: d for d in ALL_DTYPES}
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 
 
 def _dtype_by_name(name):
     return _BY_NAME[name]
+
+
+_BFLOAT16_NP = np.dtype(_ml_dtypes.bfloat16)
+
+
+def is_float_np(np_dtype) -> bool:
+    """Whether a numpy dtype is one of the floating-point types (bfloat16's numpy kind is 'V')."""
+    return np_dtype.kind == "f" or np_dtype == _BFLOAT16_NP
 
 
 def from_numpy_dtype(np_dtype) -> dtype:
@@ -209,7 +219,7 @@ def from_numpy_dtype(np_dtype) -> dtype:
             return _BY_NP[d]
         raise TypeError(
             f"can't convert an array of type {d}: the supported types are "
-            "float64, float32, float16, int64, int32, int16, int8, uint8 and bool"
+            "float64, float32, float16, bfloat16, int64, int32, int16, int8, uint8 and bool"
         ) from None
 
 

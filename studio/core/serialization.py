@@ -44,6 +44,7 @@ _CODES = {
     "float64": "F64",
     "float32": "F32",
     "float16": "F16",
+    "bfloat16": "BF16",
     "int64": "I64",
     "int32": "I32",
     "int16": "I16",
@@ -51,7 +52,7 @@ _CODES = {
     "uint8": "U8",
     "bool": "BOOL",
 }
-_DTYPES = {code: np.dtype(name).newbyteorder("<") for name, code in _CODES.items()}
+_DTYPES = {code: B.as_dtype(name).np.newbyteorder("<") for name, code in _CODES.items()}
 
 
 class _Writer:

@@ -191,7 +191,7 @@ class Tensor:
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach()."
             )
-        if requires_grad and self._data.dtype.kind not in "fc":
+        if requires_grad and not B.is_float_np(self._data.dtype):
             raise RuntimeError(
                 f"only Tensors of floating point dtype can require gradients, got {self.dtype}"
             )
@@ -248,7 +248,7 @@ class Tensor:
         return B.is_cuda_array(self._data)
 
     def is_floating_point(self) -> bool:
-        return self._data.dtype.kind == "f"
+        return B.is_float_np(self._data.dtype)
 
     def element_size(self) -> int:
         return self._data.itemsize
@@ -440,6 +440,9 @@ class Tensor:
 
     def half(self):
         return self.to(B.float16)
+
+    def bfloat16(self):
+        return self.to(B.bfloat16)
 
     def long(self):
         return self.to(B.int64)

@@ -46,7 +46,7 @@ def _make_grads(outputs, grad_outputs, where, create_graph=False):
                     f"{where}: grad can be implicitly created only for scalar outputs, but output {i} has "
                     f"shape {tuple(out._data.shape)}; pass a gradient of that shape"
                 )
-            if out._data.dtype.kind != "f":
+            if not B.is_float_np(out._data.dtype):
                 raise RuntimeError(
                     f"{where}: grad can be implicitly created only for real scalar outputs but got "
                     f"{out.dtype}"

@@ -412,7 +412,7 @@ def _plain_cross_entropy(input, target, ignore_index, reduction):
 
 def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, from_logits, where):
     x = input._data
-    if x.dtype.kind != "f":
+    if not B.is_float_np(x.dtype):
         raise RuntimeError(f"{where}: expected a floating point input, got {x.dtype}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")

@@ -201,7 +201,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     in_dtype = x.dtype
     if dtype is not None:
         x = x.astype(B.as_dtype(dtype).np)
-    if x.dtype.kind != "f":
+    if not B.is_float_np(x.dtype):
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
             f"complex dtype. Got: {B.from_numpy_dtype(x.dtype).name}"
