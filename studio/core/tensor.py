@@ -1109,6 +1109,26 @@ class Tensor:
     def trace(self):
         return _diag.trace(self)
 
+    def index_add(self, dim, index, source, *, alpha=1):
+        return _idx.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return self.copy_(_idx.index_add(self, dim, index, source, alpha=alpha))
+
+    def index_fill(self, dim, index, value):
+        return _idx.index_fill(self, dim, index, value)
+
+    def index_fill_(self, dim, index, value):
+        return self.copy_(_idx.index_fill(self, dim, index, value))
+
+    def scatter_add_(self, dim, index, src):
+        return self.copy_(_sh.scatter_add(self, dim, index, src))
+
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        if src is not None and not isinstance(src, Tensor):
+            src, value = None, src  # scatter_(dim, index, 1.0): a number to write
+        return self.copy_(_sh.scatter(self, dim, index, src, value=value, reduce=reduce))
+
     def movedim(self, source, destination):
         return _sh.movedim(self, source, destination)
 
@@ -1237,6 +1257,7 @@ from .autograd import entry as _entry  # noqa: E402
 from .ops import activation as _act  # noqa: E402
 from .ops import diag as _diag  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
+from .ops import index_ops as _idx  # noqa: E402
 from .ops import linalg as _la  # noqa: E402
 from .ops import reduce as _red  # noqa: E402
 from .ops import shape as _sh  # noqa: E402

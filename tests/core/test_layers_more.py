@@ -296,3 +296,41 @@ def test_lstm_projection_errors():
         nn.GRU(4, 5, proj_size=2)
     with pytest.raises(RuntimeError, match=r"Expected hidden size \(1, 2, 3\)"):
         nn.LSTM(4, 5, proj_size=3)(sc.zeros(6, 2, 4), (sc.zeros(1, 2, 5), sc.zeros(1, 2, 5)))
+
+
+@pytest.mark.parametrize(
+    "name,kwargs,shape",
+    [
+        ("InstanceNorm1d", {}, (2, 3, 7)),
+        ("InstanceNorm1d", {"affine": True}, (3, 7)),
+        ("InstanceNorm2d", {"affine": True}, (2, 3, 4, 5)),
+        ("InstanceNorm2d", {"track_running_stats": True}, (2, 3, 4, 5)),
+        ("InstanceNorm3d", {}, (2, 3, 2, 3, 4)),
+        ("BatchNorm3d", {}, (2, 3, 2, 3, 4)),
+    ],
+)
+def test_instance_and_3d_batch_norm_match_pytorch(torch, name, kwargs, shape):
+    ours, theirs = getattr(nn, name)(3, **kwargs), getattr(torch.nn, name)(3, **kwargs)
+    assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
+    _both(torch, ours, theirs, _x(*shape), tol=1e-5)
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[key].numpy(), value.numpy(), rtol=1e-5, atol=1e-6)
+    ours.eval(), theirs.eval()
+    _both(torch, ours, theirs, _x(*shape), tol=1e-5, grad=False)
+
+
+def test_index_add_and_in_place_scatters_match_pytorch(torch):
+    def program(L):
+        x = L.zeros(5, 3, requires_grad=True)
+        src = L.arange(12.0).reshape(4, 3).requires_grad_()
+        idx = L.tensor([0, 2, 2, 4])
+        z = (x * 1).index_add(0, idx, src, alpha=2)
+        z.index_add_(0, idx, src)
+        z.sum().backward()
+        w = L.zeros(2, 4)
+        w.scatter_(1, L.tensor([[1], [3]]), 1.0)
+        w2 = L.zeros(3, 5).scatter_add_(0, L.tensor([[0, 1, 2, 0, 0]]), L.ones(1, 5))
+        w3 = L.zeros(3, 2).index_fill(0, L.tensor([1]), 7.0)
+        return [t.tolist() for t in (z, src.grad, x.grad, w, w2, w3)]
+
+    assert program(sc) == program(torch)

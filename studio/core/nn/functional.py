@@ -29,6 +29,7 @@ from ..ops.conv import conv1d, conv2d, conv_transpose2d
 from ..ops.conv3d import conv3d
 from ..ops.embedding_bag import embedding_bag
 from ..ops.fold import fold, unfold
+from ..ops.instance_norm import instance_norm
 from ..ops.linear import bilinear, linear
 from ..ops.loss import (
     binary_cross_entropy,

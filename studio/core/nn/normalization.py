@@ -12,7 +12,16 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "LayerNorm",
+]
 
 
 def _register_affine(module, shape, affine: bool, bias: bool, device, dtype) -> None:
@@ -143,6 +152,75 @@ class BatchNorm2d(_BatchNorm):
 
     _ranks = (4,)
     _layout = "(N, C, H, W)"
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalization over (N, C, D, H, W) inputs, per channel C (see `_BatchNorm`)."""
+
+    _ranks = (5,)
+    _layout = "(N, C, D, H, W)"
+
+
+class _InstanceNorm(_BatchNorm):
+    """Normalises each sample's channel over its spatial positions: y = (x - mean) / sqrt(var + eps),
+    with an optional per-channel affine map (affine=False by default) and optional running statistics
+    (track_running_stats=False by default), used in eval mode when kept. Unbatched inputs are accepted.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, input):
+        unbatched = input.dim() == self._ranks[0]
+        x = input.unsqueeze(0) if unbatched else input
+        if not isinstance(input, Tensor) or x.dim() != self._ranks[-1]:
+            self._check_input(input)
+        if x.shape[1] != self.num_features and self.affine:
+            raise ValueError(
+                f"expected input's size at dim=1 to match num_features ({self.num_features}), but got: "
+                f"{x.shape[1]}."
+            )
+        out = F.instance_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training or not self.track_running_stats,
+            self.momentum if self.momentum is not None else 0.0,
+            self.eps,
+        )
+        return out.squeeze(0) if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalization over (N, C, L) or (C, L) inputs."""
+
+    _ranks = (2, 3)
+    _layout = "(N, C, L) or (C, L)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalization over (N, C, H, W) or (C, H, W) inputs."""
+
+    _ranks = (3, 4)
+    _layout = "(N, C, H, W) or (C, H, W)"
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalization over (N, C, D, H, W) or (C, D, H, W) inputs."""
+
+    _ranks = (4, 5)
+    _layout = "(N, C, D, H, W) or (C, D, H, W)"
 
 
 class LayerNorm(Module):

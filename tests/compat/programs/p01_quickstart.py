@@ -90,7 +90,11 @@ def main():
     with torch.no_grad():
         same = bool(torch.equal(model2(x), model(x)))
     return {
-        "exact": {"shapes": first_shapes[0] + first_shapes[1], "dtype": first_shapes[2], "reloaded_same": same,
-                  "n_params": sum(p.numel() for p in model.parameters())},
+        "exact": {
+            "shapes": first_shapes[0] + first_shapes[1],
+            "dtype": first_shapes[2],
+            "reloaded_same": same,
+            "n_params": sum(p.numel() for p in model.parameters()),
+        },
         "loose": {"test_loss": losses, "test_error": [untrained_error, 1.0 - accuracy]},
     }

@@ -29,9 +29,17 @@ def main():
     (da,) = torch.autograd.grad(q.sum(), a)
     return {
         "exact": {
-            "loss": loss, "w_grad": w.grad, "b_grad": b.grad, "grad_fn": grad_fn_name,
-            "z_requires_grad": z.requires_grad, "z2_requires_grad": z2.requires_grad,
-            "det_requires_grad": z_det.requires_grad, "first": first, "second": second, "third": inp.grad,
-            "da": da, "is_leaf": [w.is_leaf, z.is_leaf],
+            "loss": loss,
+            "w_grad": w.grad,
+            "b_grad": b.grad,
+            "grad_fn": grad_fn_name,
+            "z_requires_grad": z.requires_grad,
+            "z2_requires_grad": z2.requires_grad,
+            "det_requires_grad": z_det.requires_grad,
+            "first": first,
+            "second": second,
+            "third": inp.grad,
+            "da": da,
+            "is_leaf": [w.is_leaf, z.is_leaf],
         }
     }

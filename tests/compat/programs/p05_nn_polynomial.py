@@ -28,6 +28,10 @@ def main():
         optimizer.step()
     linear_layer = model[0]
     return {
-        "exact": {"losses": losses, "weight": linear_layer.weight, "bias": linear_layer.bias,
-                  "xx_shape": list(xx.shape)}
+        "exact": {
+            "losses": losses,
+            "weight": linear_layer.weight,
+            "bias": linear_layer.bias,
+            "xx_shape": list(xx.shape),
+        }
     }

@@ -81,5 +81,8 @@ def main():
             valid.append(sum(F.cross_entropy(net(xb), yb) for xb, yb in valid_dl).item() / len(valid_dl))
     return {
         "exact": {"scratch_losses": scratch, "same_as_cross_entropy": bool(same)},
-        "loose": {"valid_loss": valid, "valid_error": [untrained_error, 1.0 - accuracy(net(x_valid), y_valid).item()]},
+        "loose": {
+            "valid_loss": valid,
+            "valid_error": [untrained_error, 1.0 - accuracy(net(x_valid), y_valid).item()],
+        },
     }

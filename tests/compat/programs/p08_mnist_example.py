@@ -1,19 +1,17 @@
 """The MNIST example: Conv2d, Dropout, max_pool2d, log_softmax and nll_loss, Adadelta with StepLR, and
 the device chosen through torch.accelerator (8x8 digits from a CSV instead of the download)."""
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.optim as optim
-from torch.optim.lr_scheduler import StepLR
-
 from _data import digits
+from torch.optim.lr_scheduler import StepLR
 
 
 class Net(nn.Module):
     def __init__(self):
-        super(Net, self).__init__()
+        super().__init__()
         self.conv1 = nn.Conv2d(1, 16, 3, 1)
         self.conv2 = nn.Conv2d(16, 32, 3, 1)
         self.dropout1 = nn.Dropout(0.25)

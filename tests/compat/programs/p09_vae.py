@@ -1,17 +1,15 @@
 """Variational auto-encoder (the VAE example): encoder and decoder of Linear layers, the
 reparameterisation trick with randn_like, binary cross-entropy plus KL divergence, Adam."""
 
-import numpy as np
 import torch
+from _data import digits
 from torch import nn, optim
 from torch.nn import functional as F
-
-from _data import digits
 
 
 class VAE(nn.Module):
     def __init__(self):
-        super(VAE, self).__init__()
+        super().__init__()
         self.fc1 = nn.Linear(64, 32)
         self.fc21 = nn.Linear(32, 4)
         self.fc22 = nn.Linear(32, 4)

@@ -20,7 +20,7 @@ def weights_init(m):
 
 class Generator(nn.Module):
     def __init__(self):
-        super(Generator, self).__init__()
+        super().__init__()
         self.main = nn.Sequential(
             nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False),
             nn.BatchNorm2d(ngf * 4),
@@ -38,7 +38,7 @@ class Generator(nn.Module):
 
 class Discriminator(nn.Module):
     def __init__(self):
-        super(Discriminator, self).__init__()
+        super().__init__()
         self.main = nn.Sequential(
             nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),
             nn.LeakyReLU(0.2, inplace=True),
@@ -98,4 +98,6 @@ def main():
     with torch.no_grad():
         fake = netG(fixed_noise).detach().cpu()
     finite = bool(np.isfinite(np.array(d_losses + g_losses)).all())
-    return {"exact": {"fake_shape": list(fake.shape), "finite": finite, "in_range": bool(fake.abs().max() <= 1)}}
+    return {
+        "exact": {"fake_shape": list(fake.shape), "finite": finite, "in_range": bool(fake.abs().max() <= 1)}
+    }

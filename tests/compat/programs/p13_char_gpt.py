@@ -132,7 +132,11 @@ def main():
     out = model.generate(torch.zeros((1, 1), dtype=torch.long), 20, temperature=0.8, top_k=5)
     n_params = sum(p.numel() for p in model.parameters())
     return {
-        "exact": {"n_params": n_params, "out_shape": list(out.shape), "tied": model.lm_head.weight is model.transformer.wte.weight,
-                  "groups": [len(g["params"]) for g in optimizer.param_groups]},
+        "exact": {
+            "n_params": n_params,
+            "out_shape": list(out.shape),
+            "tied": model.lm_head.weight is model.transformer.wte.weight,
+            "groups": [len(g["params"]) for g in optimizer.param_groups],
+        },
         "loose": {"loss": losses},
     }

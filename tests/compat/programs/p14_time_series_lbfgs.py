@@ -9,7 +9,7 @@ import torch.optim as optim
 
 class Sequence(nn.Module):
     def __init__(self):
-        super(Sequence, self).__init__()
+        super().__init__()
         self.lstm1 = nn.LSTMCell(1, 16)
         self.lstm2 = nn.LSTMCell(16, 16)
         self.linear = nn.Linear(16, 1)
@@ -48,6 +48,7 @@ def main():
     seq.double()
     criterion = nn.MSELoss()
     optimizer = optim.LBFGS(seq.parameters(), lr=0.8)
+
     def test_loss():
         with torch.no_grad():
             future = 10
@@ -56,6 +57,7 @@ def main():
 
     losses = [test_loss()[0]]
     for i in range(3):
+
         def closure():
             optimizer.zero_grad()
             out = seq(input)

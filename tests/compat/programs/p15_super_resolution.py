@@ -9,13 +9,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.nn.init as init
 import torch.optim as optim
-
 from _data import digits
 
 
 class Net(nn.Module):
     def __init__(self, upscale_factor):
-        super(Net, self).__init__()
+        super().__init__()
         self.relu = nn.ReLU()
         self.conv1 = nn.Conv2d(1, 16, (5, 5), (1, 1), (2, 2))
         self.conv2 = nn.Conv2d(16, 16, (3, 3), (1, 1), (1, 1))
@@ -40,7 +39,9 @@ def main():
     images, _ = digits()
     high = torch.from_numpy(images[:256, None] / 16.0)
     low = F.interpolate(high, scale_factor=0.5, mode="bilinear", align_corners=False)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(low, high), batch_size=32, shuffle=True)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(low, high), batch_size=32, shuffle=True
+    )
     model = Net(upscale_factor=2)
     criterion = nn.MSELoss()
     optimizer = optim.Adam(model.parameters(), lr=0.01)
@@ -55,6 +56,10 @@ def main():
             mse = criterion(model(low), high).item()
             psnrs.append(10 * math.log10(1 / mse))
     return {
-        "exact": {"low": low[:2], "gain": init.calculate_gain("relu"), "out_shape": list(model(low[:2]).shape)},
+        "exact": {
+            "low": low[:2],
+            "gain": init.calculate_gain("relu"),
+            "out_shape": list(model(low[:2]).shape),
+        },
         "loose": {"negative_psnr": [-p for p in psnrs]},
     }
