@@ -93,6 +93,7 @@ from .legacy import CPU_TYPES as _CPU_TYPES  # noqa: E402
 from .legacy import CUDA_TYPES as _CUDA_TYPES  # noqa: E402
 from .ops.activation import log_softmax, relu, softmax  # noqa: E402
 from .ops.diag import diag, diag_embed, diagflat, diagonal, trace  # noqa: E402
+from .ops.index_ops import unique  # noqa: E402
 from .ops.elementwise import (  # noqa: E402
     abs,
     absolute,

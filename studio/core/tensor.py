@@ -1129,6 +1129,9 @@ class Tensor:
             src, value = None, src  # scatter_(dim, index, 1.0): a number to write
         return self.copy_(_sh.scatter(self, dim, index, src, value=value, reduce=reduce))
 
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        return _idx.unique(self, sorted, return_inverse, return_counts, dim)
+
     def movedim(self, source, destination):
         return _sh.movedim(self, source, destination)
 

@@ -59,6 +59,7 @@ def _load_and_run(path: Path, tag: str):
     name = f"_compat_{path.stem}_{tag}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as a script's __main__ is: pickle finds its classes there
     try:
         spec.loader.exec_module(module)
         return module.main()

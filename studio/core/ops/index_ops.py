@@ -1,7 +1,9 @@
-"""`index_add` and the in-place scatters (`index_add_`, `scatter_add_`, `scatter_`, `index_fill_`),
-composed of scatter_add, scatter and copy_, so their gradients come from those ops."""
+"""`index_add`, `index_fill` (and, through Tensor, their in-place forms), composed of scatter_add and
+scatter so that their gradients come from those ops; and `unique`."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from .._arrays import wrap_dim
 from ..tensor import Tensor
@@ -40,3 +42,23 @@ def index_fill(input, dim, index, value):
     shape[d] = index.shape[0]
     like = input.new_zeros(shape)
     return scatter(input, d, _expanded_index(index, like, d), value=value)
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct values of `input` (sorted), with optionally the inverse indices and the counts.
+
+    Not differentiable, as in PyTorch. With `dim`, the distinct slices along that dim.
+    """
+    from .. import backend as B
+    from ..creation import as_tensor
+
+    x = B.to_numpy(input._data)
+    axis = None if dim is None else wrap_dim(dim, x.ndim, "unique")
+    values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True, axis=axis)
+    dev = input.device
+    out = [as_tensor(values, device=dev)]
+    if return_inverse:
+        out.append(as_tensor(inverse.reshape(x.shape if axis is None else -1).astype(np.int64), device=dev))
+    if return_counts:
+        out.append(as_tensor(counts.astype(np.int64), device=dev))
+    return out[0] if len(out) == 1 else tuple(out)
