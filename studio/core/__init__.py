@@ -93,7 +93,6 @@ from .legacy import CPU_TYPES as _CPU_TYPES  # noqa: E402
 from .legacy import CUDA_TYPES as _CUDA_TYPES  # noqa: E402
 from .ops.activation import log_softmax, relu, softmax  # noqa: E402
 from .ops.diag import diag, diag_embed, diagflat, diagonal, trace  # noqa: E402
-from .ops.index_ops import unique  # noqa: E402
 from .ops.elementwise import (  # noqa: E402
     abs,
     absolute,
@@ -171,6 +170,7 @@ from .ops.elementwise import (  # noqa: E402
     where,
 )
 from .ops.elementwise import div as true_divide  # noqa: E402
+from .ops.index_ops import unique  # noqa: E402
 from .ops.linalg import *  # noqa: E402
 from .ops.reduce import *  # noqa: E402
 from .ops.shape import *  # noqa: E402
@@ -216,3 +216,23 @@ from ._missing import module_getattr as _module_getattr  # noqa: E402
 def __getattr__(name):
     """PyTorch names Studio lacks: an AttributeError that names the feature and what to use instead."""
     return _module_getattr(__name__, "torch", name)
+
+
+def _function_as_method(fn):
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = fn.__name__
+    method.__doc__ = fn.__doc__
+    return method
+
+
+# Tensor methods that are exactly the function of the same name with the tensor first, as in PyTorch
+for _name in (
+    "absolute addcdiv addcmul bernoulli bitwise_and bitwise_not bitwise_or bitwise_xor clamp_max clamp_min "
+    "floor_divide fmax fmin fmod greater greater_equal inner less less_equal multinomial not_equal remainder "
+    "tan tile vdot"
+).split():
+    if not hasattr(Tensor, _name):
+        setattr(Tensor, _name, _function_as_method(globals()[_name]))
+del _name

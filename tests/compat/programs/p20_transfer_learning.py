@@ -4,7 +4,6 @@ StepLR, train and eval phases with torch.set_grad_enabled."""
 
 import copy
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.optim as optim
