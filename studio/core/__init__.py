@@ -228,7 +228,7 @@ def _function_as_method(fn):
 
 
 # Tensor methods that are exactly the function of the same name with the tensor first, as in PyTorch
-for _name in (
+for _name in (  # noqa: SIM905 - a word list reads better than quoted names
     "absolute addcdiv addcmul bernoulli bitwise_and bitwise_not bitwise_or bitwise_xor clamp_max clamp_min "
     "floor_divide fmax fmin fmod greater greater_equal inner less less_equal multinomial not_equal remainder "
     "tan tile vdot"
