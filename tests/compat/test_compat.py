@@ -28,7 +28,11 @@ def _compare_exact(ours, theirs):
 
 
 def _same(a, b, where):
-    if isinstance(a, str | bool) or a is None:
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), f"{where}: {a!r} != {b!r}"
+        for k in a:
+            _same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, str | bool) or a is None:
         assert a == b, f"{where}: {a!r} != {b!r}"
     elif isinstance(a, list | tuple) and any(isinstance(v, str | list | tuple) for v in a):
         assert isinstance(b, list | tuple) and len(a) == len(b), f"{where}: {a!r} != {b!r}"
