@@ -16,6 +16,7 @@ import numpy as np
 from . import backend as B
 from ._arrays import wrap_dim
 from ._format import format_tensor
+from .autograd import grad_mode as _grad_mode
 from .autograd import views as _views
 from .autograd.graph import RemovableHandle
 
@@ -1128,6 +1129,30 @@ class Tensor:
         if src is not None and not isinstance(src, Tensor):
             src, value = None, src  # scatter_(dim, index, 1.0): a number to write
         return self.copy_(_sh.scatter(self, dim, index, src, value=value, reduce=reduce))
+
+    def resize_(self, *sizes, memory_format=None):
+        """Give this tensor the shape `sizes` in place: its elements are kept in order as far as they go
+        and new ones are zero (PyTorch leaves them uninitialised). Not allowed under autograd."""
+        shape = _shape_args(sizes)
+        if self._rg and _grad_mode._enabled:
+            raise RuntimeError("cannot resize variables that require grad")
+        n = 1
+        for d in shape:
+            n *= d
+        flat = self._data.reshape(-1)
+        if n == flat.size:
+            self._data = flat.reshape(shape)
+        else:
+            xp = B.array_module(self._data)
+            new = xp.zeros(n, self._data.dtype)
+            k = min(n, flat.size)
+            new[:k] = flat[:k]
+            self._data = new.reshape(shape)
+        self._vc[0] += 1
+        return self
+
+    def resize_as_(self, other):
+        return self.resize_(*other.shape)
 
     def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
         return _idx.unique(self, sorted, return_inverse, return_counts, dim)

@@ -149,3 +149,20 @@ def test_utils_data_paths_are_the_data_modules():
     from studio.core.data import sampler
 
     assert DataLoader is sc.data.DataLoader and RandomSampler is sampler.RandomSampler
+
+
+def test_resize_and_container_match_pytorch(torch):
+    for lib in (sc, torch):
+        t = lib.arange(6.0)
+        t.resize_(2, 2)
+        first = t.tolist()
+        t.resize_(3)
+        if lib is sc:
+            ours = (first, t.tolist())
+        else:
+            assert ours == (first, t.tolist())
+    with pytest.raises(RuntimeError, match="cannot resize variables that require grad"):
+        sc.ones(2, requires_grad=True).resize_(3)
+    with pytest.warns(FutureWarning, match="nn.Container"):
+        c = nn.Container(a=nn.Linear(2, 2))
+    assert list(c.state_dict()) == ["a.weight", "a.bias"]

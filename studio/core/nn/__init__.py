@@ -16,7 +16,7 @@ from .activation import (
     Tanh,
 )
 from .attention import MultiheadAttention, NonDynamicallyQuantizableLinear
-from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from .containers import Container, ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose2d
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten, Unflatten
@@ -96,6 +96,7 @@ __all__ = [
     "ConstantPad1d",
     "ConstantPad2d",
     "ConstantPad3d",
+    "Container",
     "Conv1d",
     "Conv2d",
     "Conv3d",

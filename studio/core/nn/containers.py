@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
@@ -10,7 +11,7 @@ from ..tensor import Tensor
 from .module import Module, _addindent
 from .parameter import Parameter
 
-__all__ = ["ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
+__all__ = ["Container", "ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
 
 
 def _index(idx, size: int, kind: str) -> int:
@@ -19,6 +20,22 @@ def _index(idx, size: int, kind: str) -> int:
     if not -size <= idx < size:
         raise IndexError(f"index {idx} is out of range for {kind} of length {size}")
     return idx + size if idx < 0 else idx
+
+
+class Container(Module):
+    """The container of PyTorch's first releases, now plain Module: `Container(name=module, ...)`
+    registers the given modules as children (with a deprecation warning, as in PyTorch)."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        warnings.warn(
+            "`nn.Container` is deprecated. All of its functionality is now implemented in `nn.Module`. "
+            "Subclass that instead.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        for key, value in kwargs.items():
+            self.add_module(key, value)
 
 
 class Sequential(Module):
