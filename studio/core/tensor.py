@@ -522,6 +522,7 @@ class Tensor:
                     t.grad._data = t.grad._data + g
             return None
 
+        _keep.retains_grad = True
         self.grad_fn.register_prehook(_keep)
 
     @property
@@ -552,7 +553,11 @@ class Tensor:
             grads[nr if multi else 0] = res if recorded else res._data
             return grads
 
-        return self.grad_fn.register_prehook(_pre)
+        handle = self.grad_fn.register_prehook(_pre)
+        # as in PyTorch, .grad retained by retain_grad() is the gradient after every hook, even later ones
+        hooks = self.grad_fn._pre_hooks
+        hooks.sort(key=lambda h: getattr(h, "retains_grad", False))
+        return handle
 
     # ------------------------------------------------------------------------------ arithmetic
     def __add__(self, other):
