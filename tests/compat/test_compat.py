@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from harness import programs, run_on_studio, run_on_torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from compat_harness import programs, run_on_studio, run_on_torch  # noqa: E402
 
 try:
     import torch as _torch  # noqa: F401
