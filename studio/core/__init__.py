@@ -212,9 +212,16 @@ def is_floating_point(input) -> bool:
 
 from ._missing import module_getattr as _module_getattr  # noqa: E402
 
+_LAZY_SUBMODULES = ("onnx",)  # imported on first use, as torch.onnx is, to keep start-up quick
+
 
 def __getattr__(name):
-    """PyTorch names Studio lacks: an AttributeError that names the feature and what to use instead."""
+    """Lazy submodules; for PyTorch names Studio lacks, an AttributeError that names the feature and
+    what to use instead."""
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
     return _module_getattr(__name__, "torch", name)
 
 

@@ -9,7 +9,6 @@ _HINTS = {
     "jit": "TorchScript is not part of Studio; save weights with torch.save(model.state_dict(), ...)",
     "fx": "graph tracing (torch.fx) is not part of Studio; autograd.graph_walk lists a model's operations",
     "export": "torch.export is not part of Studio; save weights with torch.save(model.state_dict(), ...)",
-    "onnx": "ONNX export is not available in this version",
     "amp": "mixed precision (torch.amp) is not available in this version; train in float32",
     "autocast": "mixed precision (torch.autocast) is not available in this version; train in float32",
     "GradScaler": "mixed precision (GradScaler) is not available in this version; train in float32",

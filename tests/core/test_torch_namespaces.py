@@ -166,3 +166,7 @@ def test_resize_and_container_match_pytorch(torch):
     with pytest.warns(FutureWarning, match="nn.Container"):
         c = nn.Container(a=nn.Linear(2, 2))
     assert list(c.state_dict()) == ["a.weight", "a.bias"]
+
+
+def test_onnx_is_reachable_after_importing_the_package_alone():
+    assert callable(sc.onnx.export)
