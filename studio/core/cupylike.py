@@ -21,21 +21,149 @@ import numpy as _np
 # the namespace below shadows builtins such as bool, any, abs, max and round: use _b.* for those
 # numpy names cupy 14 does not have (dir(numpy) less dir(cupy), numpy 2.4)
 _MISSING = frozenset(
-    ["False_", "ScalarType", "True_", "asmatrix", "block", "bmat", "busday_count", "busday_offset", "busdaycalendar", "bytes_", "char", "character", "clongdouble", "complex256", "core", "ctypeslib", "datetime64", "datetime_as_string", "datetime_data", "dtypes", "einsum_path", "emath", "errstate", "f2py", "flexible", "float128", "frompyfunc", "fromregex", "geomspace", "get_include", "getbufsize", "geterr", "geterrcall", "histogram_bin_edges", "info", "insert", "is_busday", "isnat", "little_endian", "longdouble", "ma", "matrix", "matvec", "memmap", "nanpercentile", "nanquantile", "ndenumerate", "nditer", "nested_iters", "object_", "polyder", "polydiv", "polyint", "rec", "recarray", "record", "sctypeDict", "setbufsize", "seterr", "seterrcall", "show_runtime", "spacing", "str_", "strings", "test", "timedelta64", "typecodes", "unstack", "vecdot", "vecmat", "void", "testing", "lib", "linalg", "random", "fft", "polynomial", "exceptions", "typing", "version"]
+    [
+        "False_",
+        "ScalarType",
+        "True_",
+        "asmatrix",
+        "block",
+        "bmat",
+        "busday_count",
+        "busday_offset",
+        "busdaycalendar",
+        "bytes_",
+        "char",
+        "character",
+        "clongdouble",
+        "complex256",
+        "core",
+        "ctypeslib",
+        "datetime64",
+        "datetime_as_string",
+        "datetime_data",
+        "dtypes",
+        "einsum_path",
+        "emath",
+        "errstate",
+        "f2py",
+        "flexible",
+        "float128",
+        "frompyfunc",
+        "fromregex",
+        "geomspace",
+        "get_include",
+        "getbufsize",
+        "geterr",
+        "geterrcall",
+        "histogram_bin_edges",
+        "info",
+        "insert",
+        "is_busday",
+        "isnat",
+        "little_endian",
+        "longdouble",
+        "ma",
+        "matrix",
+        "matvec",
+        "memmap",
+        "nanpercentile",
+        "nanquantile",
+        "ndenumerate",
+        "nditer",
+        "nested_iters",
+        "object_",
+        "polyder",
+        "polydiv",
+        "polyint",
+        "rec",
+        "recarray",
+        "record",
+        "sctypeDict",
+        "setbufsize",
+        "seterr",
+        "seterrcall",
+        "show_runtime",
+        "spacing",
+        "str_",
+        "strings",
+        "test",
+        "timedelta64",
+        "typecodes",
+        "unstack",
+        "vecdot",
+        "vecmat",
+        "void",
+        "testing",
+        "lib",
+        "linalg",
+        "random",
+        "fft",
+        "polynomial",
+        "exceptions",
+        "typing",
+        "version",
+    ]
 )
 # numpy.ndarray attributes cupy.ndarray lacks
 _ARRAY_MISSING = frozenset(
     ["ctypes", "getfield", "resize", "setfield", "setflags", "to_device", "itemset", "__array_interface__"]
 )
 _LINALG_MISSING = frozenset(
-    ["diagonal", "matrix_norm", "multi_dot", "outer", "svdvals", "tensordot", "trace", "vecdot", "vector_norm"]
+    [
+        "diagonal",
+        "matrix_norm",
+        "multi_dot",
+        "outer",
+        "svdvals",
+        "tensordot",
+        "trace",
+        "vecdot",
+        "vector_norm",
+    ]
 )
 # what cupy.random.Generator offers (numpy's has normal, permutation, choice, shuffle, ... besides)
 _GENERATOR_METHODS = frozenset(
-    ["beta", "binomial", "chisquare", "dirichlet", "exponential", "f", "gamma", "geometric", "hypergeometric", "integers", "logseries", "poisson", "power", "random", "standard_exponential", "standard_gamma", "standard_normal", "uniform"]
+    [
+        "beta",
+        "binomial",
+        "chisquare",
+        "dirichlet",
+        "exponential",
+        "f",
+        "gamma",
+        "geometric",
+        "hypergeometric",
+        "integers",
+        "logseries",
+        "poisson",
+        "power",
+        "random",
+        "standard_exponential",
+        "standard_gamma",
+        "standard_normal",
+        "uniform",
+    ]
 )
 _RANDOM_FUNCTIONS = frozenset(
-    ["beta", "binomial", "choice", "exponential", "gamma", "normal", "permutation", "poisson", "rand", "randint", "randn", "random", "random_sample", "seed", "shuffle", "standard_normal", "uniform"]
+    [
+        "beta",
+        "binomial",
+        "choice",
+        "exponential",
+        "gamma",
+        "normal",
+        "permutation",
+        "poisson",
+        "rand",
+        "randint",
+        "randn",
+        "random",
+        "random_sample",
+        "seed",
+        "shuffle",
+        "standard_normal",
+        "uniform",
+    ]
 )
 
 _CONVERTING = frozenset({"asarray", "array", "asanyarray"})
@@ -101,7 +229,12 @@ class ufunc:
     def __init__(self, np_ufunc):
         self._u = np_ufunc
         self.__name__ = self.name = np_ufunc.__name__
-        self.nin, self.nout, self.nargs, self.types = np_ufunc.nin, np_ufunc.nout, np_ufunc.nargs, np_ufunc.types
+        self.nin, self.nout, self.nargs, self.types = (
+            np_ufunc.nin,
+            np_ufunc.nout,
+            np_ufunc.nargs,
+            np_ufunc.types,
+        )
 
     def _apply(self, method, args, kwargs):
         args = tuple(_unwrap(a, "ufunc") for a in args)
@@ -388,7 +521,7 @@ def _namespace(source, missing):
         value = getattr(source, name)
         if isinstance(value, _np.ufunc):
             space[name] = ufunc(value)
-        elif isinstance(value, types.ModuleType) or isinstance(value, type):
+        elif isinstance(value, types.ModuleType | type):
             space[name] = value
         elif callable(value) and not isinstance(value, _np.dtype):
             space[name] = _function(name, value)

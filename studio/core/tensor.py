@@ -294,12 +294,11 @@ class Tensor:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
             )
-        if B.is_cuda_array(self._data):
-            if not force:
-                raise TypeError(
-                    "can't convert cuda tensor to numpy. Use Tensor.cpu() to copy the tensor to host "
-                    "memory first."
-                )
+        if B.is_cuda_array(self._data) and not force:
+            raise TypeError(
+                "can't convert cuda tensor to numpy. Use Tensor.cpu() to copy the tensor to host "
+                "memory first."
+            )
         return B.to_numpy(self._data)
 
     def __array__(self, dtype=None, copy=None):

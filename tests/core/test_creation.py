@@ -20,7 +20,7 @@ def test_tensor_infers_dtype_like_torch(data, torch):
     assert ours.tolist() == theirs.tolist()
 
 
-@pytest.mark.skipif(B.CUPY_LIKE, reason="as_tensor and from_numpy share numpy memory, which device arrays cannot")
+@pytest.mark.skipif(B.CUPY_LIKE, reason="as_tensor and from_numpy share numpy memory; device arrays cannot")
 def test_tensor_from_numpy_arrays_and_tensors():
     a = np.arange(3, dtype=np.float64)
     t = sc.tensor(a)
