@@ -56,7 +56,10 @@ def test_compiled_kernels_match_the_numpy_paths(case, dtype, monkeypatch):
 
 
 def test_a_kernel_busy_in_another_thread_leaves_the_numpy_path(monkeypatch):
+    if K._numba.get_num_threads() == 1:
+        pytest.skip("one thread: kernels run serially and never wait for one another")
+    monkeypatch.setattr(K, "PARALLEL_MIN", 0)
     x = sc.tensor(np.arange(-3.0, 3.0, dtype=np.float32))
-    with K._busy:  # another thread inside a kernel
+    with K._busy:  # another thread inside a threaded kernel
         assert not K.call("relu_fwd", x._data, np.empty_like(x._data))
         assert sc.relu(x).tolist() == [0.0, 0.0, 0.0, 0.0, 1.0, 2.0]

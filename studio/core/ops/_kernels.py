@@ -5,8 +5,10 @@ callers keep their numpy code for everything else (cupy, odd layouts, machines w
 numba is imported and each kernel compiled on first use, then cached on disk, so importing the
 engine stays fast. `STUDIO_NO_NUMBA=1` turns the kernels off (the tests run both ways).
 
-numba's fork-safe thread pool (workqueue) must not be entered by two threads at once: a kernel
-called while another thread runs one answers False, and its caller takes the numpy path.
+Each kernel is compiled twice: serial for small arrays (starting threads costs more than they
+save there) and with numba's threads for large ones. numba's fork-safe thread pool (workqueue)
+must not be entered by two threads at once: a threaded kernel called while another thread runs
+one answers False, and its caller takes the numpy path.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ prange = range  # numba.prange once numba is loaded: the kernels below compile w
 _DISABLED = os.environ.get("STUDIO_NO_NUMBA") == "1"
 _numba = None
 _compiled: dict = {}
-_busy = threading.Lock()
+_busy = threading.Lock()  # held while a threaded kernel runs
+_compiling = threading.Lock()
+PARALLEL_MIN = 1 << 18  # elements in the first array from which a kernel runs on numba's threads
 
 
 def enabled() -> bool:
@@ -42,18 +46,59 @@ def enabled() -> bool:
     return True
 
 
+def _kernel(name: str, parallel: bool):
+    fn = _compiled.get((name, parallel))
+    if fn is None:
+        with _compiling:
+            fn = _compiled.get((name, parallel))
+            if fn is None:
+                jit = _numba.njit(parallel=parallel, cache=True, nogil=True)
+                fn = _compiled[(name, parallel)] = jit(_KERNELS[name])
+    return fn
+
+
 def call(name: str, *args) -> bool:
-    """Run kernel `name` on `args`; False when kernels are off or another thread is in one."""
-    if not enabled() or not _busy.acquire(blocking=False):
+    """Run kernel `name` on `args`; False when kernels are off or another thread is in a threaded one."""
+    if not enabled():
+        return False
+    if args[0].size < PARALLEL_MIN or _numba.get_num_threads() == 1:
+        _kernel(name, False)(*args)
+        return True
+    if not _busy.acquire(blocking=False):
         return False
     try:
-        fn = _compiled.get(name)
-        if fn is None:
-            fn = _compiled[name] = _numba.njit(parallel=True, cache=True, nogil=True)(_KERNELS[name])
-        fn(*args)
+        _kernel(name, True)(*args)
     finally:
         _busy.release()
     return True
+
+
+def warm() -> None:
+    """Load numba and the kernels for float32 (from the disk cache after the first time): a second
+    or more that a run can spend while its data loads rather than in its first step."""
+    if not enabled():
+        return
+    f, i8 = np.float32, np.int8
+    x, out = np.zeros((1, 2, 2), f), np.zeros((1, 1, 1), f)
+    flat = np.zeros(4, f)
+    examples = {
+        "maxpool_fwd": (x, 2, 2, out, np.zeros((1, 1, 1), i8)),
+        "maxpool2x2_fwd": (x, out, np.zeros((1, 1, 1), i8)),
+        "maxpool_bwd": (out, np.zeros((1, 1, 1), i8), 2, 2, x.copy()),
+        "relu_fwd": (flat, flat.copy()),
+        "relu_bwd": (flat, flat, flat.copy()),
+        "channels_first_out": (out, np.zeros(1, f), True, out.copy()),
+        "channels_first_grad": (out, out.copy(), np.zeros(1), True),
+    }
+    for parallel in (False, True):
+        if parallel and _numba.get_num_threads() == 1:
+            break
+        for name, args in examples.items():
+            if parallel:
+                with _busy:
+                    _kernel(name, True)(*args)
+            else:
+                _kernel(name, False)(*args)
 
 
 def usable(*arrays) -> bool:
