@@ -88,6 +88,8 @@ def _describe_images(path: Path, data: dict) -> dict:
 
         try:
             found = survey(path, cap=IMAGE_SIZE_CAP)
+        except FileNotFoundError:  # no images yet: a starting point all the same, at the default
+            found = {"size": (28, 28), "mode": "L"}
         except (OSError, ValueError) as e:
             raise DataError(str(e)) from None
         size, mode = size or found["size"], mode or found["mode"]

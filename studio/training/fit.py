@@ -172,28 +172,32 @@ def _load_data(project, prepare_data, stop, every=0.25):
     box, ticks = {}, queue.Queue()
     stopped = threading.Event()
 
+    def asked_to_stop():
+        return stopped.is_set() or bool(stop is not None and stop())
+
     def work():
         try:
-            box["data"] = prepare_data(project, progress=lambda d, t: ticks.put((d, t)), stop=stopped.is_set)
+            box["data"] = prepare_data(project, progress=lambda d, t: ticks.put((d, t)), stop=asked_to_stop)
         except BaseException as e:  # noqa: BLE001 - handed to the generator's thread
             box["error"] = e
         ticks.put(None)
 
     threading.Thread(target=work, name="studio-load-data", daemon=True).start()
     shown = 0.0
-    while True:
-        try:
-            tick = ticks.get(timeout=every)
-        except queue.Empty:
-            tick = ()
-        if stop is not None and stop():
-            stopped.set()
-        if tick is None:  # the work is done, or failed
-            break
-        now = time.monotonic()
-        if tick and (now - shown >= every or tick[0] == tick[1]):
-            shown = now
-            yield Event(LOADING, step=tick[0], total_steps=tick[1], message="decoding images")
+    try:
+        while True:
+            try:
+                tick = ticks.get(timeout=every)
+            except queue.Empty:
+                continue
+            if tick is None:  # the work is done, or failed
+                break
+            now = time.monotonic()
+            if now - shown >= every or tick[0] == tick[1]:
+                shown = now
+                yield Event(LOADING, step=tick[0], total_steps=tick[1], message="decoding images")
+    finally:
+        stopped.set()  # a generator closed early stops the decoding too
     if isinstance(box.get("error"), Cancelled):
         return None
     if "error" in box:
