@@ -167,8 +167,10 @@ def _load_data(project, prepare_data, stop, every=0.25):
     from studio.core.data.image_arrays import Cancelled
     from studio.core.ops._kernels import warm
 
-    # loading numba and its compiled kernels overlaps the data's loading, not the first step
-    threading.Thread(target=warm, name="studio-warm-kernels", daemon=True).start()
+    if (project.data or {}).get("kind") == "images":
+        # loading numba and its kernels (a second or more) overlaps the decoding, not the first step;
+        # other data loads too fast to hide it
+        threading.Thread(target=warm, name="studio-warm-kernels", daemon=True).start()
     box, ticks = {}, queue.Queue()
     stopped = threading.Event()
 
