@@ -485,6 +485,11 @@ def _binary(name, reflected=False, inplace=False):
     def op(self, other):
         if isinstance(other, _np.ndarray | list):
             _refuse(other)
+        if (
+            getattr(other, "__array_priority__", 0) > ndarray.__array_priority__
+            and type(other) is not ndarray
+        ):
+            return NotImplemented  # as cupy does: the other operand's reflected operator decides
         if inplace:
             fn(self._a, _unwrap(other, "ufunc"), out=self._a)
             return self
