@@ -194,6 +194,13 @@ def main(argv=None) -> int:
                 widths,
             )
         )
+    if torch is not None and not args.no_images and (not args.only or args.only in "image folder"):
+        for name, s, t in image_rows():
+            ratio = s / t if t else None
+            target = IMAGE_TARGETS.get(name)
+            met = ("yes" if ratio <= target else "NO") if ratio is not None and target else "-"
+            cells = (name, harness.fmt_time(s), harness.fmt_time(t), f"{ratio:.2f}", f"<= {target}", met)
+            print(_row(cells, widths))
     if not args.no_memory and not args.only:
         studio_kb = harness.peak_memory_kb("studio.core", ROOT)
         line = ["peak memory of the CNN run", f"{studio_kb / 1024:.1f} MiB"]
@@ -204,13 +211,6 @@ def main(argv=None) -> int:
         else:
             line += ["-", "-", "<= 1.5", "-"]
         print(_row(line, widths))
-    if torch is not None and not args.no_images and (not args.only or args.only in "image folder"):
-        for name, s, t in image_rows():
-            ratio = s / t if t else None
-            target = IMAGE_TARGETS.get(name)
-            met = ("yes" if ratio <= target else "NO") if ratio is not None and target else "-"
-            cells = (name, harness.fmt_time(s), harness.fmt_time(t), f"{ratio:.2f}", f"<= {target}", met)
-            print(_row(cells, widths))
     if not args.no_app and not args.only:
         rows = app_rows()
         if rows:

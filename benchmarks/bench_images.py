@@ -7,6 +7,8 @@ Each side runs in a fresh process, so that neither warms the other's caches.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -81,28 +83,27 @@ def _run(script, *args):
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def _studio_new(folder: Path, project: Path) -> None:
+def _studio(*argv) -> None:
+    """A studio command, its report kept out of the benchmark's table."""
     from studio.cli import main
 
-    if main(["new", "--data", str(folder), "-o", str(project), "--force"]) != 0:
-        raise RuntimeError("studio new failed on the benchmark folder")
+    with contextlib.redirect_stdout(io.StringIO()):
+        if main(list(argv)) != 0:
+            raise RuntimeError(f"studio {argv[0]} failed on the benchmark folder")
 
 
 def bench_image_folder(work: Path | None = None) -> list:
     """Rows (label, studio seconds, PyTorch seconds) for the first run, the cached run and one epoch."""
-    from studio.cli import main
-
     tmp = Path(work or tempfile.mkdtemp(prefix="studio-bench-images-"))
     try:
         folder = make_folder(tmp / "rgb5000") if not (tmp / "rgb5000").exists() else tmp / "rgb5000"
         project = tmp / "images.studio"
-        _studio_new(folder, project)
+        _studio("new", "--data", str(folder), "-o", str(project), "--force")
         shutil.rmtree(tmp / ".studio-cache", ignore_errors=True)
         first = _run(_STUDIO, ROOT, str(project), str(tmp / "weights"))
         second = _run(_STUDIO, ROOT, str(project), str(tmp / "weights"))
         script = tmp / "images_torch.py"
-        if main(["export", str(project), "-o", str(script), "--target", "torch"]) != 0:
-            raise RuntimeError("export failed")
+        _studio("export", str(project), "-o", str(script), "--target", "torch")
         ref = _run(_TORCH, str(script), str(folder), str(tmp / "torch.safetensors"))
     finally:
         if work is None:
