@@ -27,6 +27,17 @@ def _template_names() -> str:
     return ", ".join(t[0] for t in list_templates()) or "none shipped"
 
 
+def _image_size(text: str) -> list:
+    parts = text.lower().split("x")
+    try:
+        hw = [int(p) for p in parts] * (2 if len(parts) == 1 else 1)
+    except ValueError:
+        hw = []
+    if len(hw) != 2 or not all(1 <= v <= 4096 for v in hw):
+        raise argparse.ArgumentTypeError(f"expected N or HxW with sides from 1 to 4096, got {text!r}")
+    return hw
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="studio", description="Design and train neural networks. With no command, start the app."
@@ -39,6 +50,16 @@ def _parser() -> argparse.ArgumentParser:
         "--data", required=True, help="a CSV file, an image folder, or a sample: iris, digits, ..."
     )
     n.add_argument("--target", help="the CSV column to predict (default: the last column)")
+    n.add_argument(
+        "--image-size",
+        type=_image_size,
+        help="image folders: resize images to N (square) or HxW (default: their common size, at most 64)",
+    )
+    n.add_argument(
+        "--image-mode",
+        choices=("RGB", "L"),
+        help="image folders: RGB colour or L grey (default: RGB when any image has colour)",
+    )
     n.add_argument("--template", help="start from a template: " + _template_names())
     n.add_argument("-o", "--output", required=True, help="the project file to write (*.studio)")
     n.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -140,11 +161,16 @@ def cmd_new(args) -> int:
     if out.exists() and not args.force:
         raise CliError(f"{out} exists; use --force to overwrite it")
     data = _data_source(args.data, args.target)
+    if data["kind"] == "images":
+        chosen = {"image_size": args.image_size, "image_mode": args.image_mode}
+        data.update({k: v for k, v in chosen.items() if v})
+    elif args.image_size or args.image_mode:
+        raise CliError("--image-size and --image-mode apply to image folders")
     try:
         info = describe_data(data)
     except DataError as e:
         raise CliError(str(e)) from None
-    for key in ("target", "features"):
+    for key in ("target", "features", "image_size", "image_mode"):
         if info.get(key):
             data[key] = info[key]
     data["task"] = info["task"]
@@ -278,7 +304,15 @@ def cmd_train(args) -> int:
             print("\nstopping after this step...", file=sys.stderr)
             continue
         kind = ev.kind
-        if kind == "start":
+        if kind == "loading":
+            now = time.monotonic()
+            if tty and (now - last_draw > 0.1 or ev.step == ev.total_steps):
+                last_draw = now
+                sys.stderr.write(f"\r{_bar(ev.step, ev.total_steps)} {ev.message}   ")
+                sys.stderr.flush()
+        elif kind == "start":
+            if tty:
+                sys.stderr.write("\r" + " " * 70 + "\r")
             total_steps = getattr(ev, "total_steps", 0) or 0
             if getattr(ev, "message", ""):
                 print(ev.message)

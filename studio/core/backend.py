@@ -6,6 +6,7 @@ Op code asks `array_module(x)` for the module of its inputs and writes one code 
 from __future__ import annotations
 
 import builtins as _builtins
+import os
 
 import ml_dtypes as _ml_dtypes
 import numpy as np
@@ -16,6 +17,15 @@ except Exception:  # noqa: BLE001 - a broken CUDA install must not break the CPU
     _cupy = None
 
 numpy = np
+
+# STUDIO_CUPY_LIKE=1 (set by the test command) keeps the CPU device's arrays in the cupy-like type of
+# `cupylike`: the whole suite then runs the code paths that cupy takes, and fails where cupy would.
+CUPY_LIKE = os.environ.get("STUDIO_CUPY_LIKE") == "1"
+if CUPY_LIKE:
+    from . import cupylike as _host_xp
+else:
+    _host_xp = np
+host_ndarray = _host_xp.ndarray
 
 
 def cuda_available() -> bool:
@@ -101,7 +111,7 @@ def as_device(dev) -> device:
 
 def module_for_device(dev: device):
     if dev.type == "cpu":
-        return np
+        return _host_xp
     return _require_cuda()
 
 
@@ -113,6 +123,8 @@ def array_module(arr):
     """
     if type(arr) is np.ndarray:
         return np
+    if type(arr) is host_ndarray:
+        return _host_xp
     if _cupy is not None and isinstance(arr, _cupy.ndarray):
         return _cupy
     ns = getattr(arr, "_array_namespace", None)
@@ -129,27 +141,41 @@ def is_cuda_array(arr) -> bool:
     return _cupy is not None and isinstance(arr, _cupy.ndarray)
 
 
+def is_array(value) -> bool:
+    """True for an array of any device (numpy, cupy, or the cupy-like host arrays of the tests)."""
+    return isinstance(value, np.ndarray | host_ndarray) or is_cuda_array(value)
+
+
 def to_device_array(arr, dev: device):
     """Copy `arr` to `dev` (a no-op when it is already there)."""
     if dev.type == "cpu":
         if is_cuda_array(arr):
-            return arr.get()
-        return arr
+            arr = arr.get()
+        return _host_xp.asarray(arr) if CUPY_LIKE and type(arr) is not host_ndarray else arr
     cp = _require_cuda()
     if isinstance(arr, cp.ndarray) and (dev.index is None or arr.device.id == dev.index):
         return arr
     with cp.cuda.Device(dev.index or 0):
-        return cp.asarray(arr)
+        return cp.asarray(to_numpy(arr) if type(arr) is host_ndarray else arr)
+
+
+def host_array(arr):
+    """A numpy array as the CPU device holds it: itself, or a copy where arrays are cupy-like."""
+    return _host_xp.asarray(arr) if CUPY_LIKE and type(arr) is np.ndarray else arr
 
 
 def to_numpy(arr) -> np.ndarray:
-    return arr.get() if is_cuda_array(arr) else arr
+    if type(arr) is np.ndarray:
+        return arr
+    return arr.get() if is_cuda_array(arr) or type(arr) is host_ndarray else arr
 
 
 def ensure_array(data):
     """numpy turns 0-d results into scalars; tensors always hold arrays."""
-    if type(data) is np.ndarray or is_cuda_array(data):
+    if type(data) is host_ndarray or is_cuda_array(data):
         return data
+    if CUPY_LIKE:  # cupy never gives numpy arrays or scalars: the op used numpy on device data
+        raise TypeError(f"an op produced a {type(data).__name__} where device arrays were expected")
     return np.asarray(data)
 
 
@@ -345,18 +371,16 @@ preserve_format = memory_format("preserve_format")
 class Generator:
     """A random number generator like `torch.Generator`, on numpy's PCG64 (cupy's on CUDA)."""
 
-    __slots__ = ("device", "_seed", "_rng", "_cuda_rng")
+    __slots__ = ("device", "_seed", "_rng")
 
     def __init__(self, device="cpu"):
         self.device = as_device(device)
-        self._cuda_rng = None
         self.manual_seed(_builtins.int(np.random.SeedSequence().entropy % (2**63)))
 
     def manual_seed(self, seed):
         seed = _builtins.int(seed)
         self._seed = seed
         self._rng = np.random.Generator(np.random.PCG64(seed & 0xFFFFFFFFFFFFFFFF))
-        self._cuda_rng = None
         return self
 
     def seed(self):
@@ -379,12 +403,14 @@ class Generator:
         return self._rng
 
     def for_module(self, xp):
-        """The generator to draw from for arrays of module `xp`."""
+        """The generator to draw from for arrays of module `xp`.
+
+        A device draw comes from a device generator seeded from this one, fresh for each draw, so
+        that seeding, `get_state` and `set_state` rule the device's draws as they do the host's.
+        """
         if xp is np:
             return self._rng
-        if self._cuda_rng is None:
-            self._cuda_rng = xp.random.default_rng(self._rng.integers(0, 2**63))
-        return self._cuda_rng
+        return xp.random.default_rng(_builtins.int(self._rng.integers(0, 2**63)))
 
 
 default_generator = Generator()

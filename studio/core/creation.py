@@ -44,7 +44,7 @@ def from_numpy(ndarray):
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
     B.from_numpy_dtype(ndarray.dtype)
-    return _wrap(ndarray)
+    return _wrap(B.to_device_array(ndarray, B.CPU))  # the same array, except where arrays are cupy-like
 
 
 def _dtype_np(dtype, default=None):
@@ -191,7 +191,9 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
-    arr = _gen(generator, device).permutation(n)
+    rng = _gen(generator, device)
+    # cupy's Generator has no permutation(): the order of uniform draws is one
+    arr = rng.permutation(n) if isinstance(rng, np.random.Generator) else rng.random(n).argsort()
     return _finish(arr.astype(_dtype_np(dtype, B.int64)), requires_grad)
 
 
@@ -248,7 +250,11 @@ def uniform_(t, a=0.0, b=1.0, *, generator=None):
 
 def normal_(t, mean=0.0, std=1.0, *, generator=None):
     rng = B.rng(generator, B.array_module(t._data))
-    return _fill_random(t, rng.normal(mean, std, t._data.shape))
+    # cupy's Generator has no normal(): scale standard draws there
+    draws = rng.normal(mean, std, t._data.shape) if isinstance(rng, np.random.Generator) else None
+    if draws is None:
+        draws = rng.standard_normal(t._data.shape, dtype=t._data.dtype) * std + mean
+    return _fill_random(t, draws)
 
 
 def bernoulli_(t, p=0.5, *, generator=None):

@@ -37,7 +37,7 @@ __all__ = [
 def _array(x, where, name):
     if isinstance(x, Tensor):
         return x._data
-    if isinstance(x, np.ndarray) or B.is_cuda_array(x):
+    if B.is_array(x):
         return x
     if isinstance(x, list | tuple | int | float):
         return np.asarray(x)

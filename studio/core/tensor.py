@@ -73,7 +73,7 @@ def _to_array(data, dtype=None, device=None, copy=False):
         arr = data._data
         if dev is None:
             dev = data.device
-    elif isinstance(data, np.ndarray) or B.is_cuda_array(data):
+    elif B.is_array(data):
         arr = data
         if dtype is None:
             B.from_numpy_dtype(arr.dtype)  # refuses unsupported types with a clear message
@@ -148,7 +148,7 @@ class Tensor:
             raise TypeError(f"Tensor(): expected data or integer sizes, got {(data,) + sizes!r}")
         elif data is None:
             data = np.zeros((0,), B.get_default_dtype().np)
-        elif dtype is None and not isinstance(data, Tensor | np.ndarray) and not B.is_cuda_array(data):
+        elif dtype is None and not isinstance(data, Tensor) and not B.is_array(data):
             dtype = B.get_default_dtype()  # like torch.Tensor, the legacy constructor makes floats
         arr = _to_array(data, dtype, device)
         self._data = arr
@@ -286,9 +286,8 @@ class Tensor:
         return builtins.bool(self._data.flags.c_contiguous)
 
     def data_ptr(self) -> int:
-        return builtins.int(
-            self._data.__array_interface__["data"][0] if not self.is_cuda else self._data.data.ptr
-        )
+        data = self._data
+        return builtins.int(data.ctypes.data if type(data) is np.ndarray else data.data.ptr)
 
     # ----------------------------------------------------------------------------- conversions
     def numpy(self, *, force=False):
@@ -296,14 +295,12 @@ class Tensor:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
             )
-        if B.is_cuda_array(self._data):
-            if not force:
-                raise TypeError(
-                    "can't convert cuda tensor to numpy. Use Tensor.cpu() to copy the tensor to host "
-                    "memory first."
-                )
-            return B.to_numpy(self._data)
-        return self._data
+        if B.is_cuda_array(self._data) and not force:
+            raise TypeError(
+                "can't convert cuda tensor to numpy. Use Tensor.cpu() to copy the tensor to host "
+                "memory first."
+            )
+        return B.to_numpy(self._data)
 
     def __array__(self, dtype=None, copy=None):
         if _engine.recording and self._rg:
@@ -357,7 +354,7 @@ class Tensor:
 
     def __reduce_ex__(self, protocol):
         # Tensors travel between processes (DataLoader workers) as arrays, never with their graph.
-        return (_rebuild, (B.to_numpy(self._data), self._rg))
+        return (_rebuild, (B.to_numpy(self._data), self._rg, str(self.device)))
 
     def __copy__(self):
         # like torch: a leaf sharing the values, on the same device, with the same requires_grad
@@ -1271,8 +1268,8 @@ def _fresh(t, strict=True):
         _views.refresh(t, strict)
 
 
-def _rebuild(array, requires_grad):
-    t = _wrap(array)
+def _rebuild(array, requires_grad, device="cpu"):
+    t = _wrap(B.to_device_array(array, B.as_device(device)))
     if requires_grad:
         t._rg = True
     return t

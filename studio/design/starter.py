@@ -72,19 +72,35 @@ def _describe_csv(path: Path, data: dict) -> dict:
     return out
 
 
+IMAGE_SIZE_CAP = 64  # the largest side `studio new` proposes; bigger images are scaled down
+
+
 def _describe_images(path: Path, data: dict) -> dict:
+    """The folder's classes, and the mode and size its images share (unless the data settings say)."""
     if not path.is_dir():
         raise DataError(f"no image folder at {path}")
     classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
         raise DataError(f"{path} needs one sub-folder per class (found {len(classes)})")
-    size = tuple(data.get("image_size") or (28, 28))
-    channels = 3 if data.get("image_mode") == "RGB" else 1
+    size, mode = data.get("image_size"), data.get("image_mode")
+    if not size or not mode:
+        from studio.core.data.image_arrays import survey
+
+        try:
+            found = survey(path, cap=IMAGE_SIZE_CAP)
+        except FileNotFoundError:  # no images yet: a starting point all the same, at the default
+            found = {"size": (28, 28), "mode": "L"}
+        except (OSError, ValueError) as e:
+            raise DataError(str(e)) from None
+        size, mode = size or found["size"], mode or found["mode"]
+    size = tuple(int(v) for v in size)
     return {
-        "input_shape": (channels, *size),
+        "input_shape": (3 if mode == "RGB" else 1, *size),
         "dtype": "float32",
         "task": "classification",
         "num_classes": len(classes),
+        "image_size": list(size),
+        "image_mode": mode,
     }
 
 

@@ -143,8 +143,11 @@ def _from_arrays(x, y, data: dict, task: str, class_names, title: str) -> Prepar
     )
 
 
-def prepare_data(project) -> PreparedData:
-    """Load and split the data a project names (a sample, a CSV file or an image folder)."""
+def prepare_data(project, progress=None, stop=None) -> PreparedData:
+    """Load and split the data a project names (a sample, a CSV file or an image folder).
+
+    Image folders report `progress(done, total)` as they are decoded and end with
+    `studio.core.data.image_arrays.Cancelled` when `stop()` says so."""
     data = dict(project.data or {})
     kind = data.get("kind", "sample")
     if kind == "sample":
@@ -160,7 +163,7 @@ def prepare_data(project) -> PreparedData:
     if kind == "csv":
         return _prepare_csv(project, data)
     if kind == "images":
-        return _prepare_images(project, data)
+        return _prepare_images(project, data, progress, stop)
     raise DataError(f"unknown data kind {kind!r}: choose sample, csv or images")
 
 
@@ -219,9 +222,13 @@ def _prepare_csv(project, data):
     )
 
 
-def _prepare_images(project, data):
-    from studio.core.data import transforms as T
-    from studio.core.data.images import ImageFolder
+def image_cache_dir(project):
+    """Where decoded images are cached: a folder beside the saved project (None when unsaved)."""
+    return project.folder / ".studio-cache" if project.path else None
+
+
+def _prepare_images(project, data, progress=None, stop=None):
+    from studio.core.data.image_arrays import load_arrays
 
     if not data.get("path"):
         raise DataError("no image folder is chosen: pick one in the data panel")
@@ -229,20 +236,24 @@ def _prepare_images(project, data):
     size = tuple(int(v) for v in (data.get("image_size") or (28, 28)))
     mode = data.get("image_mode") or "L"
     try:
-        ds = ImageFolder(root, transform=T.ToTensor(), mode=mode, size=size, on_error="skip")
+        images = load_arrays(
+            root, mode, size, cache_dir=image_cache_dir(project), progress=progress, stop=stop
+        )
     except (OSError, ValueError) as e:
         raise DataError(str(e)) from None
-    if len(ds) == 0:
+    if len(images.x) == 0:
         raise DataError(f"no readable images under {root}: expected one sub-folder of images per class")
-    xs = np.stack([ds[i][0].numpy() for i in range(len(ds))]).astype(np.float32)
-    ys = np.asarray(ds.targets, np.int64)
+    xs = np.asarray(images.x, dtype=np.float32)
+    xs /= np.float32(255)  # as ToTensor scales 8-bit values
     prepared = _from_arrays(
         xs,
-        ys,
+        images.y,
         data,
         "classification",
-        list(ds.classes),
-        f"{root.name} ({len(xs)} images, {len(ds.classes)} classes)",
+        images.classes,
+        f"{root.name} ({len(xs)} images, {len(images.classes)} classes, {mode} {size[0]}x{size[1]})",
     )
+    if images.skipped:
+        prepared.summary += f"; {len(images.skipped)} unreadable image(s) left out"
     prepared.augmentation = dict(data.get("augmentation") or {})
     return prepared

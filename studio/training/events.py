@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 START, STEP, EPOCH, END, ERROR = "start", "step", "epoch", "end", "error"
 PAUSED, RESUMED = "paused", "resumed"  # sent by the worker process when it has really paused or resumed
+LOADING = "loading"  # data being read before the start: step of total_steps items done
 
 
 @dataclass
@@ -18,6 +19,7 @@ class Event:
     end: status ("completed" | "stopped" | "early_stopped"), metrics (final test metrics), run (summary).
     error: message (what went wrong, in plain words, with a hint), run (summary so far).
     paused / resumed: epoch, step (the last step done before the pause).
+    loading: step (items read so far), total_steps (items in all), message (what is read).
     """
 
     kind: str

@@ -18,7 +18,7 @@ from studio.design.export import LOSS_CLASSES, OPTIMIZER_CLASSES
 from studio.design.project import DEFAULT_TRAINING, SCHEDULES
 from studio.design.runs import new_run_id, runs_folder, unsaved_root, weights_files
 
-from .events import END, EPOCH, ERROR, START, STEP, Event
+from .events import END, EPOCH, ERROR, LOADING, START, STEP, Event
 
 # The settings, losses, optimizers and schedules are the design's: a project file and a run agree by
 # construction. The class-name maps are the exporter's, so a run and an exported script use the same classes.
@@ -159,6 +159,54 @@ def weights_dir_for(project) -> Path:
     return runs_folder(project)
 
 
+def _load_data(project, prepare_data, stop, every=0.25):
+    """prepare_data(project) on a thread, yielding LOADING events meanwhile; None when stopped."""
+    import queue
+    import threading
+
+    from studio.core.data.image_arrays import Cancelled
+    from studio.core.ops._kernels import warm
+
+    if (project.data or {}).get("kind") == "images":
+        # loading numba and its kernels (a second or more) overlaps the decoding, not the first step;
+        # other data loads too fast to hide it
+        threading.Thread(target=warm, name="studio-warm-kernels", daemon=True).start()
+    box, ticks = {}, queue.Queue()
+    stopped = threading.Event()
+
+    def asked_to_stop():
+        return stopped.is_set() or bool(stop is not None and stop())
+
+    def work():
+        try:
+            box["data"] = prepare_data(project, progress=lambda d, t: ticks.put((d, t)), stop=asked_to_stop)
+        except BaseException as e:  # noqa: BLE001 - handed to the generator's thread
+            box["error"] = e
+        ticks.put(None)
+
+    threading.Thread(target=work, name="studio-load-data", daemon=True).start()
+    shown = 0.0
+    try:
+        while True:
+            try:
+                tick = ticks.get(timeout=every)
+            except queue.Empty:
+                continue
+            if tick is None:  # the work is done, or failed
+                break
+            now = time.monotonic()
+            if now - shown >= every or tick[0] == tick[1]:
+                shown = now
+                yield Event(LOADING, step=tick[0], total_steps=tick[1], message="decoding images")
+    finally:
+        stopped.set()  # a generator closed early stops the decoding too
+    if isinstance(box.get("error"), Cancelled):
+        return None
+    if "error" in box:
+        raise box["error"]
+    return box["data"]
+
+
 def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None, init=None):
     """Train `project`'s design on its data, yielding `Event`s; appends the run to `project.runs`.
 
@@ -212,7 +260,16 @@ def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None
         return Event(ERROR, message=message, run=run)
 
     try:
-        prepared = data if data is not None else prepare_data(project)
+        if data is None:
+            data = yield from _load_data(project, prepare_data, stop)
+            if data is None:
+                run["status"] = "stopped"
+                run["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                run["message"] = "stopped while the data was loading"
+                project.runs.append(run)
+                yield Event(END, status="stopped", message=run["message"], run=run)
+                return
+        prepared = data
         device = s.get("device") or "cpu"
         if device == "cuda" and not core.cuda.is_available():
             raise TrainingError(

@@ -313,6 +313,10 @@ class TrainingPanel(QWidget):
         for ev in events:
             if ev.kind == "step":
                 last = ev
+            elif ev.kind == "loading":
+                self.progress.setRange(0, max(ev.total_steps, 1))
+                self.progress.setValue(ev.step)
+                self.progress.setFormat(f"{ev.message}: {ev.step:,} of {ev.total_steps:,}")
             elif ev.kind == "start":
                 self.progress.setRange(0, max(ev.total_steps, 1))
                 self.progress.setValue(0)

@@ -140,3 +140,50 @@ def test_no_command_starts_the_app(monkeypatch):
     calls = []
     monkeypatch.setattr(app, "run_app", lambda path=None: calls.append(path) or 0)
     assert main([]) == 0 and calls == [None]
+
+
+def _images(folder, classes, size, mode, count=3):
+    from PIL import Image
+
+    for c in classes:
+        (folder / c).mkdir(parents=True)
+        for i in range(count):
+            Image.new(mode, size[::-1], color=(40 * i,) * len(mode)).save(folder / c / f"{i}.png")
+
+
+def test_new_from_an_image_folder_follows_its_mode_and_size(tmp_path, capsys):
+    _images(tmp_path / "rgb", ("a", "b"), (32, 32), "RGB")
+    _images(tmp_path / "rgba", ("a", "b"), (24, 40), "RGBA")
+    _images(tmp_path / "grey", ("a", "b", "c"), (100, 200), "L")
+    expected = {"rgb": ("RGB", [32, 32]), "rgba": ("RGB", [24, 40]), "grey": ("L", [32, 64])}
+    for name, (mode, size) in expected.items():
+        path = tmp_path / f"{name}.studio"
+        code, _, err = run(capsys, "new", "--data", str(tmp_path / name), "-o", str(path))
+        assert code == 0, err
+        p = load_project(path)
+        assert (p.data["image_mode"], p.data["image_size"]) == (mode, size), name
+        inf = p.design.infer()
+        channels = 3 if mode == "RGB" else 1
+        assert inf.problems == [] and p.design.nodes[inf.input_id].params["shape"] == (channels, *size)
+    path = tmp_path / "chosen.studio"
+    argv = [
+        "new",
+        "--data",
+        str(tmp_path / "rgb"),
+        "-o",
+        str(path),
+        "--image-size",
+        "16x20",
+        "--image-mode",
+        "L",
+    ]
+    code, _, err = run(capsys, *argv)
+    assert code == 0, err
+    assert load_project(path).data["image_size"] == [16, 20] and load_project(path).data["image_mode"] == "L"
+    for bad in (["--image-size", "0"], ["--image-size", "3x"], ["--image-mode", "CMYK"]):
+        code, _, err = run(
+            capsys, "new", "--data", str(tmp_path / "rgb"), "-o", str(tmp_path / "x.studio"), *bad
+        )
+        assert code != 0 and "--image-" in err and "Traceback" not in err
+    code, _, err = run(capsys, "new", "--data", "iris", "-o", str(tmp_path / "i.studio"), "--image-size", "8")
+    assert code != 0 and "apply to image folders" in err

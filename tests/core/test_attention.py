@@ -188,6 +188,7 @@ def test_gradcheck_fused_attention():
     )
     mask = np.where(rng.random((1, 1, 3, 5)) < 0.3, -np.inf, 0.0)
     mask[..., 0] = 0.0
+    mask = sc.tensor(mask)._data  # the op takes arrays of its inputs' device
     assert gradcheck(lambda q, k, v: attention_heads(q, k, v, 2, mask, need_weights=True), (q, k, v))
     assert gradcheck(lambda q, k, v: attention_heads(q, k, v, 2)[0], (q, k, v))
 

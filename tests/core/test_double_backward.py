@@ -179,6 +179,7 @@ def test_multihead_attention_gradgradcheck():
     q, k, v = _t(3, 2, 4), _t(5, 2, 4, seed=1), _t(5, 2, 4, seed=2)
     mask = np.zeros((2, 1, 3, 5))
     mask[0, 0, 1, :] = -np.inf  # a query that sees no key: its weights are zeros
+    mask = sc.tensor(mask)._data  # the op takes arrays of its inputs' device
     assert gradgradcheck(lambda q, k, v: mha.attention_heads(q, k, v, 2, mask=mask)[0], (q, k, v))
     assert gradgradcheck(lambda q, k, v: mha.attention_heads(q, k, v, 2, need_weights=True), (q, k, v))
 

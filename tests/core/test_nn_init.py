@@ -160,7 +160,8 @@ def test_layer_default_init_matches_torch_distribution(torch, make):
         b = np.concatenate([m.get_parameter(name).detach().numpy().ravel() for m in theirs])
         assert abs(np.abs(a).max() - np.abs(b).max()) < 0.05 * np.abs(b).max(), name
         assert abs(a.std() - b.std()) < 0.1 * b.std(), name
-        assert abs(a.mean()) < 0.1 * b.std(), name
+        # a tenth of the spread, or four standard errors of the mean where few values are pooled
+        assert abs(a.mean()) < max(0.1 * b.std(), 4 * b.std() / np.sqrt(a.size)), name
 
 
 def test_norm_layers_and_embedding_init():

@@ -61,3 +61,27 @@ def test_speed_and_time_left_are_reported_for_every_step(tmp_path):
     steps = [e for e in fit(project) if e.kind == "step"]
     assert all(e.samples_per_sec > 0 and e.eta >= 0 for e in steps)
     assert steps[-1].eta == 0 and steps[0].eta > 0
+
+
+def test_images_decode_once_with_progress_and_the_second_run_reads_the_cache(folder_project, monkeypatch):
+    from studio.core.data import image_arrays
+
+    events = list(fit(folder_project))
+    loading = [e for e in events if e.kind == "loading"]
+    assert loading and loading[-1].step == loading[-1].total_steps == 150
+    assert events.index(loading[-1]) < [e.kind for e in events].index("start")
+    cache = folder_project.folder / ".studio-cache"
+    assert len(list(cache.glob("*.npy"))) == 1
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the second run decoded images again")
+
+    monkeypatch.setattr(image_arrays, "_decode_all", no_decoding)
+    assert list(fit(folder_project))[-1].kind == "end"
+    assert folder_project.runs[-1]["status"] == "completed"
+
+
+def test_a_run_stopped_while_images_load_ends_as_stopped(folder_project):
+    events = list(fit(folder_project, stop=lambda: True))
+    assert events[-1].kind == "end" and events[-1].status == "stopped"
+    assert "start" not in [e.kind for e in events]

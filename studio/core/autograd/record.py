@@ -23,7 +23,8 @@ from . import grad_mode
 from . import views as _views
 from .graph import NO_EDGE, history_edge, leaf_edge
 
-_ndarray, _np_generic, _asarray = np.ndarray, np.generic, np.asarray
+_ndarray, _asarray = B.host_ndarray, np.asarray
+_np_generic = () if B.CUPY_LIKE else np.generic  # numpy scalars are a bug where arrays are cupy-like
 _new = object.__new__
 
 

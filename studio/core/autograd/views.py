@@ -57,7 +57,7 @@ def mark_view(out, input, kind):
 
 
 def _ptr(a):
-    return a.data.ptr if B.is_cuda_array(a) else a.ctypes.data
+    return a.ctypes.data if type(a) is np.ndarray else a.data.ptr
 
 
 def _extent(a):

@@ -46,13 +46,13 @@ def default_collate(batch):
         out = _stack(arrays)
         if out.dtype not in B._BY_NP:
             out = out.astype(B.from_numpy_dtype(out.dtype).np)
-        return _wrap(out)
+        return _wrap(B.host_array(out))
     if isinstance(elem, bool):
-        return _wrap(np.array(batch, dtype=np.bool_))
+        return _wrap(B.host_array(np.array(batch, dtype=np.bool_)))
     if isinstance(elem, numbers.Integral):
-        return _wrap(np.array(batch, dtype=np.int64))
+        return _wrap(B.host_array(np.array(batch, dtype=np.int64)))
     if isinstance(elem, float | numbers.Real):
-        return _wrap(np.array(batch, dtype=np.float64))
+        return _wrap(B.host_array(np.array(batch, dtype=np.float64)))
     if isinstance(elem, str | bytes):
         return batch
     if isinstance(elem, collections.abc.Mapping):
@@ -81,9 +81,9 @@ def default_convert(data):
     if isinstance(data, Tensor):
         return data
     if isinstance(data, np.ndarray):
-        return _wrap(data) if _numpy_usable(data) else data
+        return _wrap(B.host_array(data)) if _numpy_usable(data) else data
     if isinstance(data, np.generic) and not isinstance(data, np.str_ | np.bytes_):
-        return _wrap(np.asarray(data))
+        return _wrap(B.host_array(np.asarray(data)))
     if isinstance(data, collections.abc.Mapping):
         try:
             return type(data)({k: default_convert(v) for k, v in data.items()})

@@ -8,6 +8,7 @@ import numpy as np
 
 from ... import assets
 from .. import atomic
+from .. import backend as B
 from ..tensor import _wrap
 from .dataset import TensorDataset
 from .tabular import CSVDataset
@@ -70,7 +71,9 @@ def load_sample(name, **kwargs):
         raise TypeError(f"load_sample('digits') takes no options, got {', '.join(kwargs)}")
     images, labels = _digits_arrays()
     x = (images.astype(np.float32) / np.float32(16.0))[:, None, :, :]
-    ds = TensorDataset(_wrap(np.ascontiguousarray(x)), _wrap(labels.astype(np.int64)))
+    ds = TensorDataset(
+        _wrap(B.host_array(np.ascontiguousarray(x))), _wrap(B.host_array(labels.astype(np.int64)))
+    )
     ds.classes = [str(i) for i in range(10)]
     ds.class_to_idx = {c: i for i, c in enumerate(ds.classes)}
     return ds

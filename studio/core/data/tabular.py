@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import backend as B
 from ..tensor import _wrap
 from .dataset import Dataset
 from .files import MAX_TABLE_BYTES, open_regular
@@ -475,8 +476,8 @@ class CSVDataset(Dataset):
             preprocessor.fit(df, self.source)
         self.preprocessor = preprocessor
         x, y = preprocessor.transform(df, self.source)
-        self.data = _wrap(x)
-        self.targets = _wrap(y) if y is not None else None
+        self.data = _wrap(B.host_array(x))
+        self.targets = _wrap(B.host_array(y)) if y is not None else None
         self.frame = df
 
     @property

@@ -144,10 +144,10 @@ class ToTensor:
         if chw.dtype == np.uint8:
             out = chw.astype(B.get_default_dtype().np)
             out /= 255
-            return _wrap(out)
+            return _wrap(B.host_array(out))
         if chw.dtype not in B._BY_NP:
             chw = chw.astype(B.from_numpy_dtype(chw.dtype).np)
-        return _wrap(chw)
+        return _wrap(B.host_array(chw))
 
     def __repr__(self):
         return "ToTensor()"

@@ -89,7 +89,7 @@ def _as_array(value):
     """The array behind a state-dict value: a Tensor, a numpy/cupy array or nested numbers."""
     if isinstance(value, Tensor):
         return value._data
-    if isinstance(value, np.ndarray) or B.is_cuda_array(value):
+    if B.is_array(value):
         return value
     return np.asarray(value)
 

@@ -34,7 +34,7 @@ class Parameter(Tensor):
     def __reduce_ex__(self, protocol):
         from .. import backend as B
 
-        return (_rebuild_parameter, (type(self), B.to_numpy(self._data), self._rg))
+        return (_rebuild_parameter, (type(self), B.to_numpy(self._data), self._rg, str(self.device)))
 
 
 def _share(t, data) -> None:
@@ -55,8 +55,8 @@ def _share(t, data) -> None:
     t._name = None
 
 
-def _rebuild_parameter(cls, array, requires_grad):
-    return cls(Tensor(array), requires_grad)
+def _rebuild_parameter(cls, array, requires_grad, device="cpu"):
+    return cls(Tensor(array, device=device), requires_grad)
 
 
 class Buffer(Tensor):

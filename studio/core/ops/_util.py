@@ -21,7 +21,7 @@ def to_tensor_operand(value, like: Tensor | None = None, where="op"):
     """Turn a numpy array or nested list into a tensor on `like`'s device; tensors pass through."""
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, np.ndarray | list | tuple) or B.is_cuda_array(value):
+    if isinstance(value, list | tuple) or B.is_array(value):
         dev = like.device if like is not None else None
         return _wrap(_to_array(value, None, dev))
     raise TypeError(f"{where}: expected a Tensor or a number, got {type(value).__name__}")

@@ -15,6 +15,7 @@ from ..autograd import grad_mode
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from ..tensor import Tensor
+from . import _kernels as K
 from .elementwise import inplace, neg, sigmoid, tanh
 
 _xp = B.array_module
@@ -72,6 +73,10 @@ class ReluBackward0(Node):
 
     def backward(self, g):
         (out,) = self.saved
+        if K.usable(g, out) and g.shape == out.shape:
+            gx = B.numpy.empty_like(g)
+            if K.call("relu_bwd", g, out, gx):
+                return (gx,)
         return (g * _mask(out > 0, out.dtype),)
 
 
@@ -80,8 +85,13 @@ def relu(input, inplace=False):
     if inplace:
         return _inplace(input, relu)
     x = input._data
-    xp = _xp(x)
-    out = xp.maximum(x, x.dtype.type(0))
+    out = None
+    if K.usable(x):
+        out = B.numpy.empty_like(x)
+        if not K.call("relu_fwd", x, out):
+            out = None
+    if out is None:
+        out = _xp(x).maximum(x, x.dtype.type(0))
     if grad_mode._enabled and input._rg:  # needs_grad inlined: a hot op
         node = ReluBackward0()
         record(node, (input,), (out,))

@@ -14,6 +14,7 @@ import numbers
 from .. import backend as B
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
+from . import _kernels as K
 from .linalg import matmul
 from .misc import pad
 from .shape import _into_zeros, stack
@@ -149,12 +150,15 @@ class ConvolutionBackward0(Node):
         o = w4.shape[0]
         g4 = g.reshape(n, o, ho, wo)
         length = ho * wo if self.batch_major else n * ho * wo
+        want_gb = self.has_bias and self.needs_grad(2)
         if self.batch_major:
             go = g4.reshape(n, groups, o // groups, length)
+            gb = _channel_sums(g4) if want_gb else None
         else:
-            go = xp.ascontiguousarray(g4.transpose(1, 0, 2, 3)).reshape(groups, o // groups, length)
+            go, gb = _channels_first(g4, want_gb)
+            go = go.reshape(groups, o // groups, length)
         wm = w4.reshape(groups, o // groups, -1)
-        gx = gw = gb = None
+        gx = gw = None
         if self.needs_grad(1):
             if self.batch_major:
                 cols4 = cols.reshape(n, groups, -1, length)
@@ -163,19 +167,34 @@ class ConvolutionBackward0(Node):
                 gw = _matmul_groups(go, cols.reshape(groups, -1, length).transpose(0, 2, 1))
             gw = gw.reshape(self.w_shape)
         if self.needs_grad(0):
-            gcols = _matmul_groups(xp.swapaxes(wm, -1, -2), go)
-            (pt, pb), (pl, pr) = pads
-            if self.batch_major:
-                gcols = gcols.reshape(n, c, kernel[0], kernel[1], ho, wo)
-                full = col2im(gcols, (hp, wp), kernel, stride, dilation, batch_major=True)
-                gx = full[:, :, pt : hp - pb, pl : wp - pr].reshape(self.in_shape)
-            else:
-                gcols = gcols.reshape(c, kernel[0], kernel[1], n, ho, wo)
-                full = col2im(gcols, (hp, wp), kernel, stride, dilation)
-                gx = full[:, :, pt : hp - pb, pl : wp - pr].transpose(1, 0, 2, 3).reshape(self.in_shape)
-        if self.has_bias and self.needs_grad(2):
-            gb = g4.sum(axis=(0, 2, 3))
+            gx = self._input_grad(_matmul_groups(xp.swapaxes(wm, -1, -2), go))
         return (gx, gw, gb) if self.has_bias else (gx, gw)
+
+    def _input_grad(self, gcols):
+        n, c, hp, wp, pads, kernel, stride, dilation, groups, ho, wo = self.geom
+        (pt, pb), (pl, pr) = pads
+        lead = (n, c) + tuple(kernel) if self.batch_major else (c,) + tuple(kernel) + (n,)
+        gcols = gcols.reshape(lead + (ho, wo))
+        full = col2im(gcols, (hp, wp), kernel, stride, dilation, batch_major=self.batch_major)
+        gx = full[:, :, pt : hp - pb, pl : wp - pr]
+        return (gx if self.batch_major else gx.transpose(1, 0, 2, 3)).reshape(self.in_shape)
+
+
+def _channel_sums(g4):
+    """(N, O, Ho, Wo) summed over all but O (the bias gradient): the contiguous axis first is faster."""
+    return g4.reshape(g4.shape[0], g4.shape[1], -1).sum(axis=2).sum(axis=0)
+
+
+def _channels_first(g4, want_sums):
+    """(N, O, Ho, Wo) as a contiguous (O, N, Ho, Wo) copy, and its channel sums when wanted."""
+    n, o = g4.shape[:2]
+    if K.usable(g4):
+        go = B.numpy.empty((o, n) + g4.shape[2:], dtype=g4.dtype)
+        sums = B.numpy.empty(o, dtype=B.numpy.float64)
+        if K.call("channels_first_grad", g4.reshape(n, o, -1), go.reshape(o, n, -1), sums, want_sums):
+            return go, (sums.astype(g4.dtype) if want_sums else None)
+    go = _xp(g4).ascontiguousarray(g4.transpose(1, 0, 2, 3))
+    return go, (g4.sum(axis=(0, 2, 3)) if want_sums else None)
 
 
 def _conv_padding(padding, kernel, dilation, stride, nd, where):
@@ -249,7 +268,6 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, nd, where):
             f"{where}: Calculated padded input size per channel: ({hp} x {wp}). Kernel size: "
             f"({eff[0]} x {eff[1]}). Kernel size can't be greater than actual input size"
         )
-    xp = _xp(xb)
     wm = w.reshape(groups, o // groups, -1)
     # Small kernels-by-channels (first layers) run fastest as one GEMM per sample, straight into
     # (N, O, Ho, Wo); larger ones as one big GEMM over all samples, transposed afterwards.
@@ -261,11 +279,7 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, nd, where):
             out += bias._data[:, None, None]
     else:
         res = _matmul_groups(wm, cols.reshape(groups, -1, n * ho * wo)).reshape(o, n, ho, wo)
-        out = xp.empty((n, o, ho, wo), dtype=x.dtype)
-        if bias is not None:
-            xp.add(res.transpose(1, 0, 2, 3), bias._data[:, None, None], out=out)
-        else:
-            out[...] = res.transpose(1, 0, 2, 3)
+        out = _batch_first(res, bias._data if bias is not None else None)
     out_shape = (n, o) + ((wo,) if nd == 1 else (ho, wo))
     if not batched:
         out_shape = out_shape[1:]
@@ -283,6 +297,23 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, nd, where):
         node.save_versions(weight)
         return _result(out, node)
     return _result(out)
+
+
+def _batch_first(res, bias):
+    """(O, N, Ho, Wo) products as a (N, O, Ho, Wo) output, plus the bias."""
+    xp = _xp(res)
+    o, n = res.shape[:2]
+    out = xp.empty((n, o) + res.shape[2:], dtype=res.dtype)
+    b = bias if bias is not None else B.numpy.zeros(o, dtype=res.dtype)
+    if K.usable(res, out, b) and K.call(
+        "channels_first_out", res.reshape(o, n, -1), b, bias is not None, out.reshape(n, o, -1)
+    ):
+        return out
+    if bias is not None:
+        xp.add(res.transpose(1, 0, 2, 3), bias[:, None, None], out=out)
+    else:
+        out[...] = res.transpose(1, 0, 2, 3)
+    return out
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

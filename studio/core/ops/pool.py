@@ -16,6 +16,7 @@ from .. import backend as B
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from ..tensor import _wrap
+from . import _kernels as K
 from .conv import _pad2d
 from .misc import pad
 from .shape import gather, stack
@@ -113,6 +114,11 @@ def _overlapping(kernel, stride, dilation):
     return any(s < d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
 
 
+def _windows_tile(kernel, stride, dilation, pads):
+    """Windows side by side without gaps, overlap or padding (what the compiled kernels cover)."""
+    return kernel == stride and dilation == (1, 1) and not any(p for pair in pads for p in pair)
+
+
 def _index_dtype(xp, count):
     return xp.int8 if count <= 127 else xp.int16 if count <= 32767 else xp.int32
 
@@ -147,6 +153,18 @@ class MaxPool2DWithIndicesBackward0(Node):
         kh, kw = kernel
         g4 = g.reshape(n, c, ho, wo)
         (pt, pb), (pl, pr) = pads
+        if _windows_tile(kernel, stride, dilation, pads) and K.usable(g4):
+            gx = xp.empty(x4_shape, dtype=g.dtype)
+            planes = n * c
+            if K.call(
+                "maxpool_bwd",
+                g4.reshape(planes, ho, wo),
+                idx.reshape(planes, ho, wo),
+                kh,
+                kw,
+                gx.reshape(planes, h, w),
+            ):
+                return (gx.reshape(self.in_shape),)
         hp, wp = h + pt + pb, w + pl + pr
         tiled = kernel == stride and dilation == (1, 1) and (hp, wp) == (ho * kh, wo * kw)
         # when the windows tile the input every element is written below, so no zero fill is needed
@@ -177,11 +195,12 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     w = x4.shape[3]
     kw = kernel[1]
     rec = needs_grad(input)
+    best, idx = _max_pool_compiled(x4, kernel, stride, dilation, pads, (ho, wo))
+    offsets = () if best is not None else _offset_slices(kernel, stride, dilation, (ho, wo))
     low = -xp.inf if x4.dtype.kind == "f" else xp.iinfo(x4.dtype).min
-    xpad = _pad2d(x4, pads, low)
+    xpad = _pad2d(x4, pads, low) if best is None else None
     # a running maximum over the kernel offsets, each a strided view: no window copies, no argmax
-    best = idx = None
-    for k, rows, cols in _offset_slices(kernel, stride, dilation, (ho, wo)):
+    for k, rows, cols in offsets:
         v = xpad[:, :, rows, cols]
         if best is None:
             best = xp.array(v, copy=True)
@@ -189,8 +208,9 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
                 idx = xp.zeros(best.shape, dtype=_index_dtype(xp, kernel[0] * kw))
             continue
         if idx is not None:
-            # arithmetic select: far faster than a masked copy; strict > keeps the first maximum
-            idx += (k - idx) * (v > best)
+            # arithmetic select: far faster than a masked copy; strict > keeps the first maximum,
+            # and the last NaN wins, as in PyTorch
+            idx += (k - idx) * ((v > best) | (v != v) if v.dtype.kind == "f" else (v > best))
         xp.maximum(best, v, out=best)
     out = _from_4d(best, nd, batched)
     indices = None
@@ -208,6 +228,21 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     else:
         res = _result(out)
     return (res, indices) if return_indices else res
+
+
+def _max_pool_compiled(x4, kernel, stride, dilation, pads, out_hw):
+    """The maxima and their window offsets from the compiled kernel, or (None, None)."""
+    kh, kw = kernel
+    if not (_windows_tile(kernel, stride, dilation, pads) and kh * kw <= 127 and K.usable(x4)):
+        return None, None
+    out = B.numpy.empty(x4.shape[:2] + out_hw, dtype=x4.dtype)
+    idx = B.numpy.empty(out.shape, dtype=B.numpy.int8)
+    planes = x4.shape[0] * x4.shape[1]
+    args = (x4.reshape((planes,) + x4.shape[2:]),) + ((kh, kw) if kernel != (2, 2) else ())
+    args += (out.reshape((planes,) + out_hw), idx.reshape((planes,) + out_hw))
+    if K.call("maxpool_fwd" if kernel != (2, 2) else "maxpool2x2_fwd", *args):
+        return out, idx
+    return None, None
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):

@@ -150,7 +150,7 @@ def _swap_copy(dst, src):
     one short row at a time.
     """
     xp = _xp(src)
-    if B.is_cuda_array(src) or src.strides[-1] != src.itemsize or dst.strides[-1] != dst.itemsize:
+    if type(src) is not np.ndarray or src.strides[-1] != src.itemsize or dst.strides[-1] != dst.itemsize:
         xp.copyto(dst, src.transpose(1, 0, 2))
         return
     size = src.shape[-1] * src.itemsize

@@ -1193,7 +1193,7 @@ def _index_item(item, x):
         return builtins.int(arr) if arr.ndim == 0 and arr.dtype.kind in "iu" else arr
     if isinstance(item, range):  # PyTorch indexes with a range as with the list of its values
         return _xp(x).arange(item.start, item.stop, item.step, dtype=np.int64)
-    if isinstance(item, list | np.ndarray) or B.is_cuda_array(item):
+    if isinstance(item, list) or B.is_array(item):
         arr = _xp(x).asarray(np.asarray(item) if isinstance(item, list) else item)
         if arr.dtype.kind == "f":
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")

@@ -1,0 +1,236 @@
+"""Compiled CPU kernels (numba) for the memory passes numpy cannot fuse or spread over cores.
+
+Each kernel fills arrays its caller allocated and is used only on C-contiguous numpy arrays; the
+callers keep their numpy code for everything else (cupy, odd layouts, machines without numba).
+numba is imported and each kernel compiled on first use, then cached on disk, so importing the
+engine stays fast. `STUDIO_NO_NUMBA=1` turns the kernels off (the tests run both ways).
+
+Each kernel is compiled twice: serial for small arrays (starting threads costs more than they
+save there) and with numba's threads for large ones. numba's fork-safe thread pool (workqueue)
+must not be entered by two threads at once: a threaded kernel called while another thread runs
+one answers False, and its caller takes the numpy path.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+prange = range  # numba.prange once numba is loaded: the kernels below compile with it
+
+_DISABLED = os.environ.get("STUDIO_NO_NUMBA") == "1"
+_numba = None
+_compiled: dict = {}
+_busy = threading.Lock()  # held while a threaded kernel runs
+_compiling = threading.Lock()
+PARALLEL_MIN = 1 << 18  # elements in the first array from which a kernel runs on numba's threads
+
+
+def enabled() -> bool:
+    """Whether compiled kernels are used (numba importable and not turned off)."""
+    global _numba, _DISABLED, prange
+    if _DISABLED:
+        return False
+    if _numba is None:
+        try:
+            import numba
+        except Exception:  # noqa: BLE001 - any broken install means the numpy path
+            _DISABLED = True
+            return False
+        if numba.config.THREADING_LAYER == "default":
+            numba.config.THREADING_LAYER = "workqueue"  # the one safe in forked DataLoader workers
+        _numba = numba
+        prange = numba.prange
+    return True
+
+
+def _kernel(name: str, parallel: bool):
+    fn = _compiled.get((name, parallel))
+    if fn is None:
+        with _compiling:
+            fn = _compiled.get((name, parallel))
+            if fn is None:
+                jit = _numba.njit(parallel=parallel, cache=True, nogil=True)
+                fn = _compiled[(name, parallel)] = jit(_KERNELS[name])
+    return fn
+
+
+def call(name: str, *args) -> bool:
+    """Run kernel `name` on `args`; False when kernels are off or another thread is in a threaded one."""
+    if not enabled():
+        return False
+    if args[0].size < PARALLEL_MIN or _numba.get_num_threads() == 1:
+        _kernel(name, False)(*args)
+        return True
+    if not _busy.acquire(blocking=False):
+        return False
+    try:
+        _kernel(name, True)(*args)
+    finally:
+        _busy.release()
+    return True
+
+
+def warm() -> None:
+    """Load numba and the kernels for float32 (from the disk cache after the first time): a second
+    or more that a run can spend while its data loads rather than in its first step."""
+    if not enabled():
+        return
+    f, i8 = np.float32, np.int8
+    x, out = np.zeros((1, 2, 2), f), np.zeros((1, 1, 1), f)
+    flat = np.zeros(4, f)
+    examples = {
+        "maxpool_fwd": (x, 2, 2, out, np.zeros((1, 1, 1), i8)),
+        "maxpool2x2_fwd": (x, out, np.zeros((1, 1, 1), i8)),
+        "maxpool_bwd": (out, np.zeros((1, 1, 1), i8), 2, 2, x.copy()),
+        "relu_fwd": (flat, flat.copy()),
+        "relu_bwd": (flat, flat, flat.copy()),
+        "channels_first_out": (out, np.zeros(1, f), True, out.copy()),
+        "channels_first_grad": (out, out.copy(), np.zeros(1), True),
+    }
+    for parallel in (False, True):
+        if parallel and _numba.get_num_threads() == 1:
+            break
+        for name, args in examples.items():
+            if parallel:
+                with _busy:
+                    _kernel(name, True)(*args)
+            else:
+                _kernel(name, False)(*args)
+
+
+def usable(*arrays) -> bool:
+    """Numpy arrays, C-contiguous, of one floating type: what the kernels are compiled for."""
+    first = arrays[0]
+    if type(first) is not np.ndarray or first.dtype.kind != "f" or first.dtype.itemsize < 4:
+        return False
+    return all(type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == first.dtype for a in arrays)
+
+
+# ----------------------------------------------------------------------------------- pooling
+
+
+def _maxpool_fwd(x, kh, kw, out, idx):
+    """Max over (kh, kw) windows at stride (kh, kw) of x (P, H, W); idx is the offset a * kw + b."""
+    planes, ho, wo = out.shape
+    for p in prange(planes):
+        for r in range(ho):
+            for q in range(wo):
+                best = x[p, r * kh, q * kw]
+                at = 0
+                for a in range(kh):
+                    row = x[p, r * kh + a]
+                    for b in range(kw):
+                        v = row[q * kw + b]
+                        if v > best or v != v:  # the last NaN wins, as in PyTorch
+                            best = v
+                            at = a * kw + b
+                out[p, r, q] = best
+                idx[p, r, q] = at
+
+
+def _maxpool2x2_fwd(x, out, idx):
+    """_maxpool_fwd for 2x2 windows, unrolled: five times faster."""
+    planes, ho, wo = out.shape
+    for p in prange(planes):
+        for r in range(ho):
+            r0, r1 = x[p, 2 * r], x[p, 2 * r + 1]
+            o, ix = out[p, r], idx[p, r]
+            for q in range(wo):
+                a, b, c, d = r0[2 * q], r0[2 * q + 1], r1[2 * q], r1[2 * q + 1]
+                best, at = a, 0
+                if b > best:
+                    best, at = b, 1
+                if c > best:
+                    best, at = c, 2
+                if d > best:
+                    best, at = d, 3
+                if a + b + c + d != a + b + c + d:  # a NaN (or inf - inf): rare, so checked apart
+                    for k, v in enumerate((a, b, c, d)):
+                        if v != v:  # the last NaN wins, as in PyTorch
+                            best, at = v, k
+                o[q] = best
+                ix[q] = at
+
+
+def _maxpool_bwd(g, idx, kh, kw, gx):
+    """Each window's gradient to its maximum, zeros elsewhere (including rows no window covers)."""
+    planes, h, w = gx.shape
+    ho, wo = g.shape[1], g.shape[2]
+    for p in prange(planes):
+        for r in range(ho):
+            gr, ir = g[p, r], idx[p, r]
+            for a in range(kh):
+                row = gx[p, r * kh + a]
+                for q in range(wo):
+                    at = ir[q] - a * kw
+                    v = gr[q]
+                    for b in range(kw):
+                        row[q * kw + b] = v if at == b else 0
+                for x in range(wo * kw, w):
+                    row[x] = 0
+        for y in range(ho * kh, h):
+            for x in range(w):
+                gx[p, y, x] = 0
+
+
+# -------------------------------------------------------------------------------- activations
+
+
+def _relu_fwd(x, out):
+    xf, of = x.reshape(-1), out.reshape(-1)
+    for i in prange(xf.size):
+        v = xf[i]
+        if v > 0 or v != v:  # NaN stays NaN, as in PyTorch
+            of[i] = v
+        else:
+            of[i] = 0
+
+
+def _relu_bwd(g, out, gx):
+    gf, of, xf = g.reshape(-1), out.reshape(-1), gx.reshape(-1)
+    for i in prange(gf.size):
+        if of[i] > 0:
+            xf[i] = gf[i]
+        else:
+            xf[i] = 0
+
+
+# ------------------------------------------------------------------------------- convolution
+
+
+def _channels_first_out(res, bias, has_bias, out):
+    """res (O, N, L) to out (N, O, L), adding the bias on the way."""
+    o, n, length = res.shape
+    for p in prange(n * o):
+        s, k = p // o, p % o
+        add = bias[k] if has_bias else 0
+        for i in range(length):
+            out[s, k, i] = res[k, s, i] + add
+
+
+def _channels_first_grad(g, go, gb, has_bias):
+    """g (N, O, L) to go (O, N, L), and the bias gradient (the sum over N and L) on the way."""
+    n, o, length = g.shape
+    for k in prange(o):
+        total = 0.0
+        for s in range(n):
+            for i in range(length):
+                v = g[s, k, i]
+                go[k, s, i] = v
+                total += v
+        if has_bias:
+            gb[k] = total
+
+
+_KERNELS = {
+    "maxpool_fwd": _maxpool_fwd,
+    "maxpool2x2_fwd": _maxpool2x2_fwd,
+    "maxpool_bwd": _maxpool_bwd,
+    "relu_fwd": _relu_fwd,
+    "relu_bwd": _relu_bwd,
+    "channels_first_out": _channels_first_out,
+    "channels_first_grad": _channels_first_grad,
+}
