@@ -29,6 +29,9 @@ from .backend import (
     int64,
     long,
     manual_seed,
+    qint8,
+    qint32,
+    quint8,
     seed,
     set_default_dtype,
     short,
@@ -42,14 +45,27 @@ float = float32  # noqa: A001
 int = int32  # noqa: A001
 default_generator = backend.default_generator
 
-from . import (
+from . import (  # noqa: E402
+    ao,  # noqa: E402
     autograd,  # noqa: E402
     cuda,  # noqa: E402
     data,  # noqa: E402
     metrics,  # noqa: E402
     nn,  # noqa: E402
     optim,  # noqa: E402
+    quantization,  # noqa: E402
     utils,  # noqa: E402
+)
+from .ao.quantized_tensor import (  # noqa: E402
+    per_channel_affine,
+    per_channel_affine_float_qparams,
+    per_channel_symmetric,
+    per_tensor_affine,
+    per_tensor_symmetric,
+    qscheme,
+    quantize_per_channel,
+    quantize_per_tensor,
+    quantize_per_tensor_dynamic,
 )
 from .creation import (  # noqa: E402
     arange,

@@ -195,9 +195,16 @@ ALL_DTYPES = (float16, float32, float64, int8, uint8, int16, int32, int64, bool_
 _BY_NP = {d.np: d for d in ALL_DTYPES}
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 
+# The element types of quantized tensors: integers read through a scale and a zero point. They are
+# never inferred from an array, so they stay out of the lookups above.
+qint8 = dtype("qint8", np.int8, 1)
+quint8 = dtype("quint8", np.uint8, 1)
+qint32 = dtype("qint32", np.int32, 1)
+QUANTIZED_DTYPES = (qint8, quint8, qint32)
+
 
 def _dtype_by_name(name):
-    return _BY_NAME[name]
+    return _BY_NAME[name] if name in _BY_NAME else next(d for d in QUANTIZED_DTYPES if d.name == name)
 
 
 def from_numpy_dtype(np_dtype) -> dtype:

@@ -250,6 +250,14 @@ class Tensor:
     def is_floating_point(self) -> bool:
         return self._data.dtype.kind == "f"
 
+    @property
+    def is_quantized(self) -> bool:
+        return False
+
+    def dequantize(self):
+        """This tensor itself: only quantized tensors (`studio.core.ao`) have values to dequantize."""
+        return self
+
     def element_size(self) -> int:
         return self._data.itemsize
 
