@@ -46,15 +46,25 @@ int = int32  # noqa: A001
 default_generator = backend.default_generator
 
 from . import (  # noqa: E402
+    amp,  # noqa: E402
     ao,  # noqa: E402
     autograd,  # noqa: E402
     cuda,  # noqa: E402
     data,  # noqa: E402
+    memory,  # noqa: E402
     metrics,  # noqa: E402
     nn,  # noqa: E402
     optim,  # noqa: E402
     quantization,  # noqa: E402
     utils,  # noqa: E402
+)
+from .amp import (  # noqa: E402
+    autocast,
+    get_autocast_dtype,
+    is_autocast_available,
+    is_autocast_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
 )
 from .ao.quantized_tensor import (  # noqa: E402
     per_channel_affine,

@@ -141,6 +141,31 @@ def to_device_array(arr, dev: device):
         return cp.asarray(arr)
 
 
+def matmul(a, b, out=None):
+    """a @ b for arrays of either module. Numpy has no half-precision BLAS (its float16 product is
+    tens of times slower than float32): float16 and bfloat16 products run in float32 and are rounded
+    back, as PyTorch's CPU kernels accumulate them. cupy multiplies halves natively (tensor cores), and
+    a tensor (in a recorded backward) multiplies through its own namespace."""
+    if type(a) is np.ndarray and a.dtype.itemsize == 2 and a.dtype.kind in "fV":
+        result = np.matmul(a.astype(np.float32), b.astype(np.float32))
+        with np.errstate(over="ignore"):  # beyond the half range is inf, as in half arithmetic
+            if out is None:
+                return result.astype(a.dtype)
+            out[...] = result
+        return out
+    if out is None:
+        return array_module(a).matmul(a, b)
+    return array_module(a).matmul(a, b, out=out)
+
+
+def scale_where(x, factor, mask) -> None:
+    """x[mask] *= factor, in place, without a temporary of x's size where the module allows it."""
+    if type(x) is np.ndarray:
+        np.multiply(x, x.dtype.type(factor), out=x, where=mask)
+    else:
+        x[...] = array_module(x).where(mask, x * x.dtype.type(factor), x)
+
+
 def to_numpy(arr) -> np.ndarray:
     return arr.get() if is_cuda_array(arr) else arr
 
@@ -363,6 +388,28 @@ def seed() -> int:
 
 def rng(generator, xp):
     return (generator or default_generator).for_module(xp)
+
+
+def fork_rng():
+    """A mark in the default generator's stream to which `replay_rng` returns, so that the draws
+    made from here (CPU and CUDA) can be repeated; CUDA draws are re-seeded from the CPU stream."""
+    default_generator._cuda_rng = None
+    return default_generator.get_state()
+
+
+def replay_rng(mark):
+    """Set the default generator back to `mark`; returns what to pass to `restore_rng` afterwards."""
+    g = default_generator
+    current = (g.get_state(), g._cuda_rng)
+    g.set_state(mark)
+    g._cuda_rng = None
+    return current
+
+
+def restore_rng(current):
+    g = default_generator
+    g.set_state(current[0])
+    g._cuda_rng = current[1]
 
 
 # --------------------------------------------------------------------------------- host memory

@@ -1,5 +1,6 @@
 """`studio.core.utils.data` is `studio.core.data`, as `torch.utils.data` is in PyTorch."""
 
 from .. import data
+from . import checkpoint
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
