@@ -153,9 +153,10 @@ def matmul(a, b, out=None):
                 return result.astype(a.dtype)
             out[...] = result
         return out
+    xp = array_module(b) if type(a) is np.ndarray and type(b) is not np.ndarray else array_module(a)
     if out is None:
-        return array_module(a).matmul(a, b)
-    return array_module(a).matmul(a, b, out=out)
+        return xp.matmul(a, b)
+    return xp.matmul(a, b, out=out)
 
 
 def scale_where(x, factor, mask) -> None:

@@ -186,11 +186,19 @@ def _set_state(state):
 # ------------------------------------------------------------------------------------ the ops
 
 
-def autocast_op(cpu=None, cuda=None):
-    """Declare what autocast does with the decorated op on each device (None: nothing)."""
+def autocast_op(cpu=None, cuda=None, inline=False):
+    """Declare what autocast does with the decorated op on each device (None: nothing).
+
+    With `inline=True` the op is not wrapped: it starts with its own check (`if amp.active and not
+    amp._inside: return amp.dispatch(op, ...)`), which spares the hottest ops a call when autocast
+    is off."""
     policies = {"cpu": cpu, "cuda": cuda}
 
     def wrap(fn):
+        if inline:
+            fn.autocast_policies = policies
+            return fn
+
         @functools.wraps(fn)
         def op(*args, **kwargs):
             if not active or _inside:
@@ -203,11 +211,20 @@ def autocast_op(cpu=None, cuda=None):
     return wrap
 
 
-def _call(fn, policies, args, kwargs):
+def dispatch(fn, *args, **kwargs):
+    """Run an op declared with `autocast_op(..., inline=True)` under the autocast in force (it is one
+    kernel: its own check must not send it here again)."""
+    return _call(fn, fn.autocast_policies, args, kwargs, whole=True)
+
+
+def _call(fn, policies, args, kwargs, whole=False):
     device = _device_type(args, kwargs)
-    if device is None or not _enabled[device] or policies[device] is None:
-        return fn(*args, **kwargs)
-    policy = policies[device]
+    policy = policies[device] if device is not None and _enabled[device] else None
+    if policy is None:
+        if whole:
+            policy = NATIVE
+        else:
+            return fn(*args, **kwargs)
     if policy == BANNED:
         raise RuntimeError(
             f"{fn.__name__} is unsafe to autocast: it needs float32 input, which half precision cannot "

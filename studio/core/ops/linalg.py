@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import backend as B
 from .._arrays import astype, shape_str, sum_to
+from ..amp import autocast_mode as _amp
 from ..amp.autocast_mode import LOWER, NATIVE, PROMOTE, autocast_op
 from ..autograd import grad_mode
 from ..autograd.graph import Node
@@ -98,9 +99,11 @@ class DotBackward0(MvBackward0):
     __slots__ = ()
 
 
-@autocast_op(cpu=LOWER, cuda=LOWER)
+@autocast_op(cpu=LOWER, cuda=LOWER, inline=True)
 def matmul(input, other):
     """Matrix product with numpy's rules: vectors are promoted and batch dims broadcast."""
+    if _amp.active and not _amp._inside:
+        return _amp.dispatch(matmul, input, other)
     x, y = _arrays(input, other, "matmul")
     if x.ndim == 0 or y.ndim == 0:
         raise RuntimeError(

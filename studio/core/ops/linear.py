@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import backend as B
 from .._arrays import shape_str
+from ..amp import autocast_mode as _amp
 from ..amp.autocast_mode import LOWER, PROMOTE, autocast_op
 from ..autograd import grad_mode
 from ..autograd.graph import Node
@@ -45,9 +46,11 @@ class MmBackward0(AddmmBackward0):
     __slots__ = ()
 
 
-@autocast_op(cpu=LOWER, cuda=LOWER)
+@autocast_op(cpu=LOWER, cuda=LOWER, inline=True)
 def linear(input, weight, bias=None):
     """y = x W^T + b: input (*, in_features), weight (out_features, in_features) -> (*, out_features)."""
+    if _amp.active and not _amp._inside:
+        return _amp.dispatch(linear, input, weight, bias)
     x, w = input._data, weight._data
     b = bias._data if bias is not None else None
     if w.ndim not in (1, 2):

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import backend as B
 from .._arrays import astype, wrap_dim, wrap_dims
+from ..amp import autocast_mode as _amp
 from ..amp.autocast_mode import FP32, FP32_UNLESS_DTYPE, autocast_op
 from ..autograd import grad_mode
 from ..autograd.graph import Node
@@ -159,9 +160,11 @@ def _numpy_names(dim, keepdim, axis, keepdims, where):
     return dim, keepdim if keepdims is None else keepdims
 
 
-@autocast_op(cuda=FP32_UNLESS_DTYPE)
+@autocast_op(cuda=FP32_UNLESS_DTYPE, inline=True)
 def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
     """Sum over `dim` (int, tuple, or None for every dim); ints and bools sum as int64."""
+    if _amp.active and not _amp._inside:
+        return _amp.dispatch(sum, input, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
     if axis is not None or keepdims is not None:
         dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims, "sum")
     x = input._data
