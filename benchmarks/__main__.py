@@ -162,6 +162,9 @@ def main(argv=None) -> int:
         "--no-images", action="store_true", help="skip the end-to-end image-folder runs (about a minute)"
     )
     parser.add_argument(
+        "--no-compress", action="store_true", help="skip pruning, quantization, autocast and checkpointing"
+    )
+    parser.add_argument(
         "--threads", type=int, help="threads for both libraries' math (default: each library's own choice)"
     )
     args = parser.parse_args(argv)
@@ -211,6 +214,14 @@ def main(argv=None) -> int:
         else:
             line += ["-", "-", "<= 1.5", "-"]
         print(_row(line, widths))
+    if not args.no_compress and (not args.only or args.only in "compress"):
+        from . import bench_compress
+
+        print(
+            "\ncompression and memory (size: times smaller on disk; peak: training-step peak against "
+            "the plain step;\nratio: time against float32; PyTorch: its ratio for the same technique)"
+        )
+        bench_compress.print_rows(bench_compress.compress_rows(torch, args.quick), _row)
     if not args.no_app and not args.only:
         rows = app_rows()
         if rows:

@@ -36,6 +36,9 @@ from .backend import (
     manual_seed,
     memory_format,
     preserve_format,
+    qint8,
+    qint32,
+    quint8,
     seed,
     set_default_dtype,
     short,
@@ -51,17 +54,40 @@ float = float32  # noqa: A001
 int = int32  # noqa: A001
 default_generator = backend.default_generator
 
-from . import (
+from . import (  # noqa: E402
     accelerator,  # noqa: E402
+    amp,  # noqa: E402
+    ao,  # noqa: E402
     autograd,  # noqa: E402
     backends,  # noqa: E402
     cuda,  # noqa: E402
     data,  # noqa: E402
     distributed,  # noqa: E402
+    memory,  # noqa: E402
     metrics,  # noqa: E402
     nn,  # noqa: E402
     optim,  # noqa: E402
+    quantization,  # noqa: E402
     utils,  # noqa: E402
+)
+from .amp import (  # noqa: E402
+    autocast,
+    get_autocast_dtype,
+    is_autocast_available,
+    is_autocast_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+)
+from .ao.quantized_tensor import (  # noqa: E402
+    per_channel_affine,
+    per_channel_affine_float_qparams,
+    per_channel_symmetric,
+    per_tensor_affine,
+    per_tensor_symmetric,
+    qscheme,
+    quantize_per_channel,
+    quantize_per_tensor,
+    quantize_per_tensor_dynamic,
 )
 from .creation import (  # noqa: E402
     arange,

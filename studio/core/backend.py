@@ -164,6 +164,32 @@ def host_array(arr):
     return _host_xp.asarray(arr) if CUPY_LIKE and type(arr) is np.ndarray else arr
 
 
+def matmul(a, b, out=None):
+    """a @ b for arrays of either module. Numpy has no half-precision BLAS (its float16 product is
+    tens of times slower than float32): float16 and bfloat16 products run in float32 and are rounded
+    back, as PyTorch's CPU kernels accumulate them. cupy multiplies halves natively (tensor cores), and
+    a tensor (in a recorded backward) multiplies through its own namespace."""
+    if type(a) is np.ndarray and a.dtype.itemsize == 2 and a.dtype.kind in "fV":
+        result = np.matmul(a.astype(np.float32), b.astype(np.float32))
+        with np.errstate(over="ignore"):  # beyond the half range is inf, as in half arithmetic
+            if out is None:
+                return result.astype(a.dtype)
+            out[...] = result
+        return out
+    xp = array_module(b) if type(a) is np.ndarray and type(b) is not np.ndarray else array_module(a)
+    if out is None:
+        return xp.matmul(a, b)
+    return xp.matmul(a, b, out=out)
+
+
+def scale_where(x, factor, mask) -> None:
+    """x[mask] *= factor, in place, without a temporary of x's size where the module allows it."""
+    if type(x) is np.ndarray:
+        np.multiply(x, x.dtype.type(factor), out=x, where=mask)
+    else:
+        x[...] = array_module(x).where(mask, x * x.dtype.type(factor), x)
+
+
 def to_numpy(arr) -> np.ndarray:
     if type(arr) is np.ndarray:
         return arr
@@ -223,9 +249,16 @@ ALL_DTYPES = (float16, bfloat16, float32, float64, int8, uint8, int16, int32, in
 _BY_NP = {d.np: d for d in ALL_DTYPES}
 _BY_NAME = {d.name: d for d in ALL_DTYPES}
 
+# The element types of quantized tensors: integers read through a scale and a zero point. They are
+# never inferred from an array, so they stay out of the lookups above.
+qint8 = dtype("qint8", np.int8, 1)
+quint8 = dtype("quint8", np.uint8, 1)
+qint32 = dtype("qint32", np.int32, 1)
+QUANTIZED_DTYPES = (qint8, quint8, qint32)
+
 
 def _dtype_by_name(name):
-    return _BY_NAME[name]
+    return _BY_NAME[name] if name in _BY_NAME else next(d for d in QUANTIZED_DTYPES if d.name == name)
 
 
 _BFLOAT16_NP = np.dtype(_ml_dtypes.bfloat16)
@@ -433,6 +466,23 @@ def seed() -> int:
 
 def rng(generator, xp):
     return (generator or default_generator).for_module(xp)
+
+
+def fork_rng():
+    """A mark in the default generator's stream to which `replay_rng` returns, so that the draws
+    made from here can be repeated; CUDA draws are seeded from the CPU stream, so they repeat too."""
+    return default_generator.get_state()
+
+
+def replay_rng(mark):
+    """Set the default generator back to `mark`; returns what to pass to `restore_rng` afterwards."""
+    current = default_generator.get_state()
+    default_generator.set_state(mark)
+    return current
+
+
+def restore_rng(current):
+    default_generator.set_state(current)
 
 
 # --------------------------------------------------------------------------------- host memory

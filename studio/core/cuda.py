@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import sys as _sys
+
 from . import backend as _B
+from . import memory as _memory
+from .amp import cuda_amp as amp
+
+_sys.modules[__name__ + ".amp"] = amp  # `from studio.core.cuda.amp import GradScaler` works too
 
 
 def is_available() -> bool:
@@ -69,39 +75,36 @@ def manual_seed_all(seed) -> None:
 
 
 # ------------------------------------------------------------------- memory (cupy's memory pool)
-_peak = [0]
-
-
-def _pool():
-    return _B._cupy.get_default_memory_pool() if _B.cuda_available() else None
-
-
-def empty_cache() -> None:
-    pool = _pool()
-    if pool is not None:
-        pool.free_all_blocks()
 
 
 def memory_allocated(device=None) -> int:
-    pool = _pool()
-    used = int(pool.used_bytes()) if pool is not None else 0
-    _peak[0] = max(_peak[0], used)
-    return used
+    """Bytes cupy's pool has handed to Studio's arrays now (0 without a GPU)."""
+    return _memory.memory_allocated("cuda")
 
 
 def max_memory_allocated(device=None) -> int:
-    memory_allocated(device)
-    return _peak[0]
+    """The most bytes handed to arrays at once since counting began or the last reset."""
+    return _memory.max_memory_allocated("cuda")
+
+
+def reset_peak_memory_stats(device=None) -> None:
+    _memory.reset_peak_memory_stats("cuda")
+
+
+def memory_stats(device=None) -> dict:
+    return _memory.memory_stats("cuda")
 
 
 def memory_reserved(device=None) -> int:
-    pool = _pool()
-    return int(pool.total_bytes()) if pool is not None else 0
+    """Bytes cupy's pool holds from the driver (in use or cached)."""
+    return int(_B._cupy.get_default_memory_pool().total_bytes()) if _B.cuda_available() else 0
+
+
+def empty_cache() -> None:
+    """Hand the pool's cached, unused blocks back to the driver."""
+    if _B.cuda_available():
+        _B._cupy.get_default_memory_pool().free_all_blocks()
 
 
 def max_memory_reserved(device=None) -> int:
     return memory_reserved(device)
-
-
-def reset_peak_memory_stats(device=None) -> None:
-    _peak[0] = memory_allocated(device)

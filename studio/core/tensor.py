@@ -251,6 +251,14 @@ class Tensor:
     def is_floating_point(self) -> bool:
         return B.is_float_np(self._data.dtype)
 
+    @property
+    def is_quantized(self) -> bool:
+        return False
+
+    def dequantize(self):
+        """This tensor itself: only quantized tensors (`studio.core.ao`) have values to dequantize."""
+        return self
+
     def element_size(self) -> int:
         return self._data.itemsize
 
@@ -1167,7 +1175,7 @@ class Tensor:
     # ------------------------------------------------------------------- devices, layouts and kinds
     # the predicates PyTorch scripts test: only the CPU and CUDA exist here
     is_xpu = is_mps = is_meta = is_ipu = is_xla = is_vulkan = is_maia = is_mtia = property(lambda self: False)
-    is_sparse = is_sparse_csr = is_quantized = is_mkldnn = is_nested = property(lambda self: False)
+    is_sparse = is_sparse_csr = is_mkldnn = is_nested = property(lambda self: False)
 
     @property
     def is_cpu(self) -> bool:

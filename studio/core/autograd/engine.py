@@ -12,6 +12,7 @@ from itertools import filterfalse
 from ..tensor import Tensor, _wrap
 from . import grad_mode, recorded
 from .graph import _FREED, AccumulateGrad
+from .recompute import Deferred
 from .record import edge
 
 # how many recorded backward passes are running: numpy must not quietly turn their tensors into arrays
@@ -23,6 +24,14 @@ _SECOND_BACKWARD = (
     ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
     "graph a second time or if you need to access saved tensors after calling backward."
 )
+
+
+_capturing = 0  # `grad` walks in progress, which accumulate into no leaf
+
+
+def capturing() -> bool:
+    """Whether a backward walk that only returns gradients (`autograd.grad`) is running."""
+    return _capturing > 0
 
 
 def _dependencies(roots):
@@ -89,7 +98,7 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
     the returned list instead of flowing on into leaves (for `autograd.grad`). With `create_graph`
     the pass is recorded, so that its gradients can be differentiated again.
     """
-    global recording
+    global recording, _capturing
     buffers = {}
     if len(roots) == 1 and roots[0][0].n_outputs == 1:
         root_nodes = (roots[0][0],)
@@ -121,6 +130,7 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
     grad_mode._enabled = graph = bool(create_graph)
     if graph:
         recording += 1
+    _capturing += not accumulate
     try:
         while ready:
             node = pop_ready()
@@ -163,6 +173,8 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
             saved = node.saved
             if saved is freed:
                 raise RuntimeError(_SECOND_BACKWARD)
+            if saved.__class__ is Deferred:  # dropped by activation checkpointing: recompute it
+                saved = node.saved = saved.materialize()
             if node._versions:
                 node.check_versions()
             if multi:
@@ -208,6 +220,7 @@ def run_backward(roots, grads, retain_graph=False, capture=None, accumulate=True
         grad_mode._enabled = prev_mode
         if graph:
             recording -= 1
+        _capturing -= not accumulate
     return captured
 
 

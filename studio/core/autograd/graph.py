@@ -87,15 +87,21 @@ class Node:
         self._meta = meta
 
     def save_versions(self, *tensors) -> None:
-        """Remember the versions of tensors whose arrays `saved` holds, to catch later in-place edits."""
-        self._versions = tuple((t._vc, t._vc[0], t._data) for t in tensors if t is not None)
+        """Remember the versions of tensors whose arrays `saved` holds, to catch later in-place edits.
+
+        Only the arrays' dtype and shape are kept (for the message): holding the arrays themselves
+        would keep alive what a checkpointed segment drops.
+        """
+        self._versions = tuple(
+            (t._vc, t._vc[0], t._data.dtype, t._data.shape) for t in tensors if t is not None
+        )
 
     def check_versions(self) -> None:
-        for vc, v, arr in self._versions:
+        for vc, v, dtype, shape in self._versions:
             if vc[0] != v:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: [{arr.dtype} tensor of shape {tuple(arr.shape)}], which is "
+                    f"inplace operation: [{dtype} tensor of shape {tuple(shape)}], which is "
                     f"needed by {self.name()}, is at version {vc[0]}; expected version {v} instead. Use an "
                     "out-of-place operation (e.g. x = x + 1 instead of x += 1) or clone() the tensor "
                     "before changing it in place."

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import backend as B
 from ..tensor import Tensor
-from . import grad_mode
+from . import grad_mode, recompute
 from . import views as _views
 from .graph import NO_EDGE, history_edge, leaf_edge
 
@@ -71,7 +71,8 @@ def record(node, inputs, saved=None):
         else:
             add(leaf_edge(t))
     node.next_functions = tuple(edges)
-    node.saved = saved
+    # inside a checkpointed segment the saved values are dropped, to be recomputed in backward
+    node.saved = saved if recompute.active is None else recompute.active.keep(saved)
     return node
 
 

@@ -209,4 +209,3 @@ def _write_cache(cache_dir, root, key, x, ok, skipped):
         return np.load(npy, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError):
         return None  # a cache is a convenience: training goes on from memory
-

@@ -11,12 +11,13 @@ import numpy as np
 
 from .. import backend as B
 from .._arrays import astype, wrap_dim
+from ..amp.autocast_mode import FP32, FP32_UNLESS_DTYPE, LOWER, autocast_op
 from ..autograd import grad_mode
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from ..tensor import Tensor
 from . import _kernels as K
-from .elementwise import inplace, neg, sigmoid, tanh
+from .elementwise import inplace, inplace_from_output, neg, sigmoid, tanh
 
 _xp = B.array_module
 
@@ -83,7 +84,8 @@ class ReluBackward0(Node):
 def relu(input, inplace=False):
     """max(x, 0)."""
     if inplace:
-        return _inplace(input, relu)
+        done = inplace_from_output(input, lambda x: _xp(x).maximum(x, 0, out=x), ReluBackward0())
+        return done if done is not None else _inplace(input, relu)
     x = input._data
     out = None
     if K.usable(x):
@@ -117,6 +119,7 @@ class SoftmaxBackward0(Node):
         return (gy - out * gy.sum(axis=self.axis, keepdims=True),)
 
 
+@autocast_op(cuda=FP32_UNLESS_DTYPE)
 def softmax(input, dim=None, dtype=None):
     x = _softmax_dtype(input._data, dtype)
     axis = wrap_dim(dim if dim is not None else (0 if x.ndim in (0, 1, 3) else 1), x.ndim, "softmax")
@@ -144,6 +147,7 @@ class LogSoftmaxBackward0(Node):
         return (g - xp.exp(out) * g.sum(axis=self.axis, keepdims=True),)
 
 
+@autocast_op(cuda=FP32_UNLESS_DTYPE)
 def log_softmax(input, dim=None, dtype=None):
     x = _softmax_dtype(input._data, dtype)
     axis = wrap_dim(dim if dim is not None else (0 if x.ndim in (0, 1, 3) else 1), x.ndim, "log_softmax")
@@ -177,10 +181,36 @@ class LeakyReluBackward0(Node):
         return (g * slope,)
 
 
+class LeakyReluInplaceBackward0(Node):
+    """From the output: positive where the input was (the slope is not negative)."""
+
+    __slots__ = ("negative_slope",)
+
+    def backward(self, g):
+        (out,) = self.saved
+        slope = _mask(out > 0, g.dtype)
+        slope *= g.dtype.type(1 - self.negative_slope)
+        slope += g.dtype.type(self.negative_slope)
+        return (g * slope,)
+
+
+def _leaky_relu_(x, negative_slope):
+    B.scale_where(x, negative_slope, x < 0)
+
+
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x for x > 0, negative_slope * x otherwise."""
     if inplace:
-        return _inplace(input, leaky_relu, negative_slope)
+        if negative_slope < 0 and needs_grad(input):
+            raise RuntimeError(
+                "In-place leakyReLu backward calculation is triggered with a negative slope which is not "
+                "supported. This is caused by calling in-place forward function with a negative slope, "
+                "please call out-of-place version instead."
+            )
+        node = LeakyReluInplaceBackward0()
+        node.negative_slope = negative_slope
+        done = inplace_from_output(input, lambda x: _leaky_relu_(x, negative_slope), node)
+        return done if done is not None else _inplace(input, leaky_relu, negative_slope)
     x = _float(input._data)
     # the local slope, 1 or negative_slope, is both the forward factor and the derivative
     slope = _mask(x > 0, x.dtype)
@@ -203,6 +233,16 @@ class HardtanhBackward0(Node):
         return (g * mask,)
 
 
+class HardtanhInplaceBackward0(Node):
+    """From the output: the gradient passes where it is strictly inside (min_val, max_val)."""
+
+    __slots__ = ("min_val", "max_val")
+
+    def backward(self, g):
+        (out,) = self.saved
+        return (g * ((out > self.min_val) & (out < self.max_val)).astype(g.dtype),)
+
+
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """x clipped to [min_val, max_val]; the gradient is zero outside the open interval."""
     if min_val > max_val:
@@ -210,7 +250,10 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
             f"hardtanh: min_val cannot be greater than max_val, got min_val={min_val}, max_val={max_val}"
         )
     if inplace:
-        return _inplace(input, hardtanh, min_val, max_val)
+        node = HardtanhInplaceBackward0()
+        node.min_val, node.max_val = min_val, max_val
+        done = inplace_from_output(input, lambda x: _xp(x).clip(x, min_val, max_val, out=x), node)
+        return done if done is not None else _inplace(input, hardtanh, min_val, max_val)
     x = input._data
     xp = _xp(x)
     out = xp.clip(x, min_val, max_val).astype(x.dtype, copy=False)
@@ -293,6 +336,7 @@ class SoftplusBackward0(Node):
         return (g * s,)
 
 
+@autocast_op(cuda=FP32)
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
     x = _float(input._data)
@@ -623,6 +667,7 @@ class PreluKernelBackward0(Node):
         return (gx, gw)
 
 
+@autocast_op(cpu=LOWER, cuda=LOWER)
 def prelu(input, weight):
     """max(0, x) + weight * min(0, x), with one weight per channel (dim 1) or one shared weight."""
     x = _float(input._data)

@@ -10,6 +10,7 @@ import math
 
 from .. import backend as B
 from .._arrays import shape_str, sum_to
+from ..amp.autocast_mode import LOWER, autocast_op
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from ..tensor import Tensor, _wrap
@@ -53,18 +54,18 @@ class ScaledDotProductAttentionBackward0(Node):
         pd = p if drop is None else p * drop
         gq = gk = gv = gm = None
         if self.needs_grad(2):
-            gv = _ungroup(xp.matmul(xp.swapaxes(pd, -1, -2), g), self.groups, sv)
+            gv = _ungroup(B.matmul(xp.swapaxes(pd, -1, -2), g), self.groups, sv)
         need_s = self.needs_grad(0) or self.needs_grad(1) or self.needs_grad(3)
         if need_s:
-            gp = xp.matmul(g, xp.swapaxes(v, -1, -2))
+            gp = B.matmul(g, xp.swapaxes(v, -1, -2))
             if drop is not None:
                 gp = gp * drop
             gs = p * (gp - (gp * p).sum(axis=-1, keepdims=True))
             if self.needs_grad(0):
-                gq = sum_to(xp.matmul(gs, k) * gs.dtype.type(self.scale), sq)
+                gq = sum_to(B.matmul(gs, k) * gs.dtype.type(self.scale), sq)
             if self.needs_grad(1):
                 gk = _ungroup(
-                    xp.matmul(xp.swapaxes(gs, -1, -2), q) * gs.dtype.type(self.scale), self.groups, sk
+                    B.matmul(xp.swapaxes(gs, -1, -2), q) * gs.dtype.type(self.scale), self.groups, sk
                 )
             if self.needs_grad(3):
                 gm = sum_to(gs, sm)
@@ -85,6 +86,7 @@ def _ungroup(g, groups, shape):
     return sum_to(g, shape)
 
 
+@autocast_op(cpu=LOWER, cuda=LOWER)
 def scaled_dot_product_attention(
     query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False
 ):
@@ -134,7 +136,7 @@ def scaled_dot_product_attention(
         k = xp.repeat(k, groups, axis=-3)
         v = xp.repeat(v, groups, axis=-3)
     sc = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    s = xp.matmul(q, xp.swapaxes(k, -1, -2))
+    s = B.matmul(q, xp.swapaxes(k, -1, -2))
     s *= q.dtype.type(sc)
     length, src = q.shape[-2], k.shape[-2]
     mask = None
@@ -166,7 +168,7 @@ def scaled_dot_product_attention(
         else:
             draw = B.rng(None, xp).random(p.shape, dtype=xp.float64 if q.dtype == xp.float64 else xp.float32)
             drop = (draw >= dropout_p) * q.dtype.type(1.0 / (1.0 - dropout_p))
-    out = xp.matmul(p if drop is None else p * drop, v)
+    out = B.matmul(p if drop is None else p * drop, v)
     mask_t = attn_mask if isinstance(attn_mask, Tensor) and attn_mask._data.dtype.kind == "f" else None
     tensors = (query, key, value) + ((mask_t,) if mask_t is not None else ())
     if needs_grad(*tensors):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numbers
 
 from .. import backend as B
+from ..amp.autocast_mode import LOWER, autocast_op
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from . import _kernels as K
@@ -94,10 +95,9 @@ def col2im(cols, padded_hw, kernel, stride, dilation, batch_major=False):
 
 def _matmul_groups(a, b):
     """(..., G, m, k) @ (..., G, k, n), with a plain (batched) GEMM when there is a single group."""
-    xp = _xp(a)
     if a.shape[-3] == 1 and b.shape[-3] == 1:
-        return xp.matmul(a[..., 0, :, :], b[..., 0, :, :])[..., None, :, :]
-    return xp.matmul(a, b)
+        return B.matmul(a[..., 0, :, :], b[..., 0, :, :])[..., None, :, :]
+    return B.matmul(a, b)
 
 
 # --------------------------------------------------------------------------------- convolution
@@ -316,11 +316,13 @@ def _batch_first(res, bias):
     return out
 
 
+@autocast_op(cpu=LOWER, cuda=LOWER)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution. Input (N, C_in, L) or (C_in, L), weight (C_out, C_in/groups, k)."""
     return _convnd(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
 
 
+@autocast_op(cpu=LOWER, cuda=LOWER)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution. Input (N, C_in, H, W) or (C_in, H, W), weight (C_out, C_in/groups, kh, kw)."""
     return _convnd(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
@@ -382,6 +384,7 @@ class ConvolutionBackward1(Node):
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
 
+@autocast_op(cpu=LOWER, cuda=LOWER)
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed 2-D convolution. Input (N, C_in, H, W), weight (C_in, C_out/groups, kh, kw)."""
     where = "conv_transpose2d"

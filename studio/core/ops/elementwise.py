@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import backend as B
 from .._arrays import astype, check_same_device, shape_str, sum_to
+from ..amp.autocast_mode import FP32, PROMOTE, autocast_op, register_cast
 from ..autograd import grad_mode
 from ..autograd import views as _views
 from ..autograd.graph import Node
@@ -188,8 +189,8 @@ def mul(input, other):
     node.dtypes = _in_dtypes(input, bt, x, y)
     # each side's gradient reads the other side's values: keep only those, and watch them for edits
     record(node, (input, bt), (x if b_rg else None, y if a_rg else None))
-    node._versions = (((input._vc, input._vc[0], x),) if b_rg else ()) + (
-        ((bt._vc, bt._vc[0], y),) if a_rg else ()
+    node._versions = (((input._vc, input._vc[0], x.dtype, x.shape),) if b_rg else ()) + (
+        ((bt._vc, bt._vc[0], y.dtype, y.shape),) if a_rg else ()
     )
     return _result(out, node)
 
@@ -356,6 +357,7 @@ class PowBackward1(Node):
         return (ga, gb)
 
 
+@autocast_op(cuda=FP32)
 def pow(input, exponent):
     if not isinstance(input, Tensor):
         return rpow(exponent, input)
@@ -383,7 +385,7 @@ def pow(input, exponent):
         record(node, (input, bt), (x, y, out))
         node.save_versions(input, bt)
         res = _result(out, node)
-        node._versions += ((res._vc, 0, out),)  # backward reads the output too
+        node._versions += ((res._vc, 0, out.dtype, out.shape),)  # backward reads the output too
         return res
     return _result(out)
 
@@ -420,7 +422,7 @@ def rpow(input, base):
         node.base = base
         record(node, (input,), (out,))
         res = _result(out, node)
-        node._versions = ((res._vc, 0, out),)
+        node._versions = ((res._vc, 0, out.dtype, out.shape),)
         return res
     return _result(out)
 
@@ -460,7 +462,8 @@ def _unary(name, fwd, grad, save="x", float_only=True):
             if save == "out":
                 record(node, (input,), (out,))
                 res = _result(out, node)
-                node._versions = ((res._vc, 0, out),)  # an in-place edit of the output must be caught
+                # an in-place edit of the output must be caught
+                node._versions = ((res._vc, 0, out.dtype, out.shape),)
                 return res
             record(node, (input,))
             return _result(out, node)
@@ -484,26 +487,36 @@ def _neg_fwd(xp, x):
     return -x
 
 
+# PyTorch's CUDA autocast runs these in float32 (their half-precision results lose too much)
+_fp32_on_cuda = autocast_op(cuda=FP32)
 neg = _unary("NegBackward0", _neg_fwd, lambda g: -g, save="none", float_only=False)
-exp = _unary("ExpBackward0", lambda xp, x: xp.exp(x), lambda g, out: g * out, save="out")
-expm1 = _unary("Expm1Backward0", lambda xp, x: xp.expm1(x), lambda g, out: g * (out + 1), save="out")
-log = _unary("LogBackward0", lambda xp, x: xp.log(x), lambda g, x: g / x)
-log2 = _unary("Log2Backward0", lambda xp, x: xp.log2(x), lambda g, x: g / (x * _LN2))
-log10 = _unary("Log10Backward0", lambda xp, x: xp.log10(x), lambda g, x: g / (x * _LN10))
-log1p = _unary("Log1PBackward0", lambda xp, x: xp.log1p(x), lambda g, x: g / (1 + x))
+exp = _fp32_on_cuda(_unary("ExpBackward0", lambda xp, x: xp.exp(x), lambda g, out: g * out, save="out"))
+expm1 = _fp32_on_cuda(
+    _unary("Expm1Backward0", lambda xp, x: xp.expm1(x), lambda g, out: g * (out + 1), save="out")
+)
+log = _fp32_on_cuda(_unary("LogBackward0", lambda xp, x: xp.log(x), lambda g, x: g / x))
+log2 = _fp32_on_cuda(_unary("Log2Backward0", lambda xp, x: xp.log2(x), lambda g, x: g / (x * _LN2)))
+log10 = _fp32_on_cuda(_unary("Log10Backward0", lambda xp, x: xp.log10(x), lambda g, x: g / (x * _LN10)))
+log1p = _fp32_on_cuda(_unary("Log1PBackward0", lambda xp, x: xp.log1p(x), lambda g, x: g / (1 + x)))
 negative = neg
 sqrt = _unary("SqrtBackward0", lambda xp, x: xp.sqrt(x), lambda g, out: g / (2 * out), save="out")
-rsqrt = _unary(
-    "RsqrtBackward0",
-    lambda xp, x: 1 / xp.sqrt(x),
-    lambda g, out: -0.5 * g * out * out * out,
-    save="out",
+rsqrt = _fp32_on_cuda(
+    _unary(
+        "RsqrtBackward0",
+        lambda xp, x: 1 / xp.sqrt(x),
+        lambda g, out: -0.5 * g * out * out * out,
+        save="out",
+    )
 )
 square = _unary("PowBackward0", lambda xp, x: x * x, lambda g, x: 2 * g * x, float_only=False)
-reciprocal = _unary("ReciprocalBackward0", lambda xp, x: 1 / x, lambda g, out: -g * out * out, save="out")
+reciprocal = _fp32_on_cuda(
+    _unary("ReciprocalBackward0", lambda xp, x: 1 / x, lambda g, out: -g * out * out, save="out")
+)
 sin = _unary("SinBackward0", lambda xp, x: xp.sin(x), lambda g, x: g * _xp(x).cos(x))
 cos = _unary("CosBackward0", lambda xp, x: xp.cos(x), lambda g, x: -g * _xp(x).sin(x))
-tan = _unary("TanBackward0", lambda xp, x: xp.tan(x), lambda g, out: g * (1 + out * out), save="out")
+tan = _fp32_on_cuda(
+    _unary("TanBackward0", lambda xp, x: xp.tan(x), lambda g, out: g * (1 + out * out), save="out")
+)
 tanh = _unary("TanhBackward0", lambda xp, x: xp.tanh(x), lambda g, out: g * (1 - out * out), save="out")
 abs = _unary("AbsBackward0", lambda xp, x: xp.abs(x), lambda g, x: g * _xp(x).sign(x), float_only=False)
 absolute = abs
@@ -751,10 +764,12 @@ def lerp(input, end, weight):
     return _result(out)
 
 
+@autocast_op(cuda=PROMOTE)
 def addcmul(input, tensor1, tensor2, *, value=1):
     return add(input, mul(mul(tensor1, tensor2), value))
 
 
+@autocast_op(cuda=PROMOTE)
 def addcdiv(input, tensor1, tensor2, *, value=1):
     return add(input, mul(div(tensor1, tensor2), value))
 
@@ -884,6 +899,9 @@ def cast(input, dtype):
     return _result(out)
 
 
+register_cast(cast)  # autocast casts through it, recorded for autograd
+
+
 def to_device(input, dev):
     out = B.to_device_array(input._data, dev)
     if needs_grad(input):
@@ -984,6 +1002,26 @@ def inplace(t, fn, *args, **kwargs):
     finally:
         grad_mode._enabled = prev
     _write(t, out._data, getattr(fn, "__name__", "op") + "_")
+    return t
+
+
+def inplace_from_output(t, compute, node):
+    """An in-place op whose backward reads only its output (relu, hardtanh, ...), run in `t`'s own
+    memory: `compute(array)` overwrites the array, and `node` (when the op is recorded) saves that
+    same array. It allocates nothing, where the general `inplace` copies `t` first. Returns None for
+    a view, which takes the general path (its base's history is rewritten)."""
+    _check_inplace(t)
+    if (t._view if t.__class__ is Tensor else _views.view_info(t)) is not None:
+        return None
+    x = t._data
+    if x.dtype.kind != "f" or not getattr(x.flags, "writeable", True):
+        return None
+    compute(x)
+    t._vc[0] += 1
+    if grad_mode._enabled and t._rg:
+        record(node, (t,), (x,))
+        node.save_versions(t)  # a later in-place change of the output must be caught
+        _views.commit(t, node)
     return t
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from .. import backend as B
 from .._arrays import astype, shape_str, sum_to
+from ..amp import autocast_mode as _amp
+from ..amp.autocast_mode import LOWER, NATIVE, PROMOTE, autocast_op
 from ..autograd import grad_mode
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
@@ -42,8 +44,8 @@ def _matmul_error(x, y):
 def _mm(xp, a, b):
     """a @ b; a stack of matrices times one matrix runs as a single 2-D product (one BLAS call)."""
     if b.ndim == 2 and a.ndim > 2 and type(a) is not Tensor and a.flags.c_contiguous:
-        return xp.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[-1],))
-    return xp.matmul(a, b)
+        return B.matmul(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[-1],))
+    return B.matmul(a, b)
 
 
 class MmBackward0(Node):
@@ -63,9 +65,9 @@ class MmBackward0(Node):
             if b.ndim == 2 and a.ndim > 2:
                 # sum over the batch inside one 2-D product instead of a batched product and a sum
                 k, n = a.shape[-1], g.shape[-1]
-                gb = xp.matmul(a.reshape(-1, k).T, g.reshape(-1, n))
+                gb = B.matmul(a.reshape(-1, k).T, g.reshape(-1, n))
             else:
-                gb = sum_to(xp.matmul(xp.swapaxes(a, -1, -2), g), sb)
+                gb = sum_to(B.matmul(xp.swapaxes(a, -1, -2), g), sb)
         return (ga, gb)
 
 
@@ -97,8 +99,11 @@ class DotBackward0(MvBackward0):
     __slots__ = ()
 
 
+@autocast_op(cpu=LOWER, cuda=LOWER, inline=True)
 def matmul(input, other):
     """Matrix product with numpy's rules: vectors are promoted and batch dims broadcast."""
+    if _amp.active and not _amp._inside:
+        return _amp.dispatch(matmul, input, other)
     x, y = _arrays(input, other, "matmul")
     if x.ndim == 0 or y.ndim == 0:
         raise RuntimeError(
@@ -131,6 +136,7 @@ def matmul(input, other):
     return _result(out)
 
 
+@autocast_op(cpu=LOWER, cuda=LOWER)
 def mm(input, mat2):
     """Product of two matrices."""
     if input.ndim != 2:
@@ -144,6 +150,7 @@ def mm(input, mat2):
     return matmul(input, mat2)
 
 
+@autocast_op(cpu=LOWER, cuda=LOWER)
 def bmm(input, mat2):
     """Batched product of (b, n, m) and (b, m, p) tensors (no broadcasting)."""
     if input.ndim != 3:
@@ -159,6 +166,7 @@ def bmm(input, mat2):
     return matmul(input, mat2)
 
 
+@autocast_op(cpu=NATIVE, cuda=LOWER)
 def mv(input, vec):
     """Product of a matrix and a vector."""
     if input.ndim != 2 or vec.ndim != 1:
@@ -173,6 +181,7 @@ def mv(input, vec):
     return matmul(input, vec)
 
 
+@autocast_op(cpu=NATIVE, cuda=PROMOTE)
 def dot(input, other):
     """Inner product of two 1-D tensors of the same length."""
     if input.ndim != 1 or other.ndim != 1:
@@ -189,6 +198,7 @@ def dot(input, other):
 vdot = dot
 
 
+@autocast_op(cpu=LOWER, cuda=LOWER)
 def inner(input, other):
     """Sum of products over the last dims (a dot product for vectors)."""
     if input.ndim == 0 or other.ndim == 0:
@@ -196,6 +206,7 @@ def inner(input, other):
     return tensordot(input, other, ([-1], [-1]))
 
 
+@autocast_op(cpu=NATIVE, cuda=NATIVE)
 def outer(input, vec2):
     """Outer product of two 1-D tensors."""
     if input.ndim != 1 or vec2.ndim != 1:
@@ -203,6 +214,7 @@ def outer(input, vec2):
     return einsum("i,j->ij", input, vec2)
 
 
+@autocast_op(cpu=LOWER, cuda=PROMOTE)
 def tensordot(a, b, dims=2):
     """Contract the last `dims` dims of a with the first of b, or the listed dims pairwise."""
     if isinstance(dims, int):
@@ -317,6 +329,7 @@ class EinsumBackward0(Node):
         return astype(gu, a.dtype)
 
 
+@autocast_op(cpu=LOWER, cuda=LOWER)
 def einsum(equation, *operands):
     """Einstein summation, e.g. einsum('bij,bjk->bik', a, b); the contraction order is optimized."""
     if len(operands) == 1 and isinstance(operands[0], list | tuple):

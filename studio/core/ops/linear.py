@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from .. import backend as B
 from .._arrays import shape_str
+from ..amp import autocast_mode as _amp
+from ..amp.autocast_mode import LOWER, PROMOTE, autocast_op
 from ..autograd import grad_mode
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
@@ -29,13 +31,12 @@ class AddmmBackward0(Node):
 
     def backward(self, g):
         x2, w = self.saved
-        xp = _xp(g)
         g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
         gx = gw = gb = None
         if self.needs_grad(0):
-            gx = xp.matmul(g2, w).reshape(self.in_shape)
+            gx = B.matmul(g2, w).reshape(self.in_shape)
         if self.needs_grad(1):
-            gw = xp.matmul(g2.T, x2)
+            gw = B.matmul(g2.T, x2)
         if self.has_bias and self.needs_grad(2):
             gb = g2.sum(axis=0)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
@@ -45,8 +46,11 @@ class MmBackward0(AddmmBackward0):
     __slots__ = ()
 
 
+@autocast_op(cpu=LOWER, cuda=LOWER, inline=True)
 def linear(input, weight, bias=None):
     """y = x W^T + b: input (*, in_features), weight (out_features, in_features) -> (*, out_features)."""
+    if _amp.active and not _amp._inside:
+        return _amp.dispatch(linear, input, weight, bias)
     x, w = input._data, weight._data
     b = bias._data if bias is not None else None
     if w.ndim not in (1, 2):
@@ -69,9 +73,8 @@ def linear(input, weight, bias=None):
         )
     if x.dtype != w.dtype or (b is not None and b.dtype != x.dtype):
         _check_dtypes("linear", x, w, b)
-    xp = _xp(x)
     x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
-    out = xp.matmul(x2, w.T)
+    out = B.matmul(x2, w.T)
     if b is not None:
         out += b
     if x.ndim != 2:
@@ -100,25 +103,25 @@ class BilinearBackward0(Node):
 
     def backward(self, g):
         x1, x2, w, t, _ = self.saved
-        xp = _xp(g)
         s1, s2 = self.shapes
         out_f, in1, in2 = w.shape
         g2 = g.reshape(-1, out_f)
         g1 = gx2 = gw = gb = None
         if self.needs_grad(0):
             # u[b, k, i] = sum_j W[k, i, j] x2[b, j]
-            u = xp.matmul(x2, w.transpose(2, 0, 1).reshape(in2, out_f * in1)).reshape(-1, out_f, in1)
-            g1 = xp.matmul(g2[:, None, :], u)[:, 0, :].reshape(s1)
+            u = B.matmul(x2, w.transpose(2, 0, 1).reshape(in2, out_f * in1)).reshape(-1, out_f, in1)
+            g1 = B.matmul(g2[:, None, :], u)[:, 0, :].reshape(s1)
         if self.needs_grad(1):
-            gx2 = xp.matmul(g2[:, None, :], t)[:, 0, :].reshape(s2)
+            gx2 = B.matmul(g2[:, None, :], t)[:, 0, :].reshape(s2)
         if self.needs_grad(2):
             outer = (x1[:, :, None] * x2[:, None, :]).reshape(x1.shape[0], in1 * in2)
-            gw = xp.matmul(g2.T, outer).reshape(w.shape)
+            gw = B.matmul(g2.T, outer).reshape(w.shape)
         if self.has_bias and self.needs_grad(3):
             gb = g2.sum(axis=0)
         return (g1, gx2, gw, gb) if self.has_bias else (g1, gx2, gw)
 
 
+@autocast_op(cuda=PROMOTE)
 def bilinear(input1, input2, weight, bias=None):
     """y_k = x1^T W_k x2 + b_k. Inputs (*, in1) and (*, in2), weight (out, in1, in2) -> (*, out)."""
     a, c, w = input1._data, input2._data, weight._data
@@ -136,12 +139,11 @@ def bilinear(input1, input2, weight, bias=None):
             f"bilinear(): input sizes ({a.shape[-1]}, {c.shape[-1]}) do not match the weight's ({in1}, {in2})"
         )
     _check_dtypes("bilinear", a, c, w, b)
-    xp = _xp(a)
     x1 = a.reshape(-1, in1)
     x2 = c.reshape(-1, in2)
     # t[b, k, j] = sum_i x1[b, i] W[k, i, j]: one matmul, then a batched dot with x2
-    t = xp.matmul(x1, w.transpose(1, 0, 2).reshape(in1, out_f * in2)).reshape(-1, out_f, in2)
-    out = xp.matmul(t, x2[:, :, None])[:, :, 0]
+    t = B.matmul(x1, w.transpose(1, 0, 2).reshape(in1, out_f * in2)).reshape(-1, out_f, in2)
+    out = B.matmul(t, x2[:, :, None])[:, :, 0]
     if b is not None:
         out = out + b
     out = out.reshape(a.shape[:-1] + (out_f,))

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import backend as B
 from .._arrays import sum_to
+from ..amp.autocast_mode import BANNED, FP32, autocast_op
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from ..tensor import Tensor
@@ -148,6 +149,7 @@ def _pointwise_loss(input, target, weight, reduction, fn, node_cls, where, compo
     return _result(out)
 
 
+@autocast_op(cpu=FP32, cuda=FP32)
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error: reduce((input - target)^2)."""
     reduction = _reduction(size_average, reduce, reduction)
@@ -160,6 +162,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     )
 
 
+@autocast_op(cpu=FP32, cuda=FP32)
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error: reduce(|input - target|)."""
     reduction = _reduction(size_average, reduce, reduction)
@@ -173,6 +176,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     )
 
 
+@autocast_op(cpu=FP32, cuda=FP32)
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere (d = input - target)."""
     reduction = _reduction(size_average, reduce, reduction)
@@ -198,6 +202,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     )
 
 
+@autocast_op(cpu=FP32, cuda=FP32)
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 d^2 where |d| < delta, delta * (|d| - 0.5 delta) elsewhere (d = input - target)."""
     reduction = _reduction(None, None, reduction)
@@ -494,6 +499,7 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
     return _result(out)
 
 
+@autocast_op(cpu=FP32, cuda=FP32)
 def cross_entropy(
     input,
     target,
@@ -513,6 +519,7 @@ def cross_entropy(
     return _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, True, "cross_entropy")
 
 
+@autocast_op(cpu=FP32, cuda=FP32)
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood of log-probabilities (N, C) or (N, C, d1, ...) for class indices."""
     reduction = _reduction(size_average, reduce, reduction)
@@ -580,6 +587,7 @@ def _reduce(elem, reduction):
     return elem.mean(), elem.size
 
 
+@autocast_op(cpu=FP32, cuda=BANNED)
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-w (t log(x) + (1 - t) log(1 - x)) on probabilities x, with the logs clamped at -100."""
     reduction = _reduction(size_average, reduce, reduction)
@@ -616,6 +624,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _result(out)
 
 
+@autocast_op(cpu=FP32, cuda=FP32)
 def binary_cross_entropy_with_logits(
     input, target, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None
 ):
@@ -674,6 +683,7 @@ class KlDivBackward0(_BinaryLossBackward):
         return where(t > 0, t * t.log(), 0.0) - t * x
 
 
+@autocast_op(cpu=FP32, cuda=FP32)
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL(target || exp(input)) pointwise: target * (log(target) - input), with 0 where target is 0."""
     reduction = _reduction(size_average, reduce, reduction, _REDUCTIONS + ("batchmean",))

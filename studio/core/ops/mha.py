@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import backend as B
 from .._arrays import shape_str
+from ..amp.autocast_mode import LOWER, autocast_op
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from ..creation import zeros
@@ -41,7 +42,7 @@ def _product_merged(xp, a, b, L, N):
     """a @ b for (N, heads, L, .) stacks, written straight into a new (L, N, heads * .) array."""
     h, d = a.shape[1], b.shape[-1]
     out = xp.empty((L, N, h * d), a.dtype)
-    xp.matmul(a, b, out=_heads(out, h))
+    B.matmul(a, b, out=_heads(out, h))
     return out
 
 
@@ -51,13 +52,13 @@ def _row_sums(xp, a):
     A reduction along a short last axis pays a loop setup per row; the product does not.
     """
     n = a.shape[-1]
-    return xp.matmul(a.reshape(-1, n), xp.ones(n, a.dtype)).reshape(a.shape[:-1] + (1,))
+    return B.matmul(a.reshape(-1, n), xp.ones(n, a.dtype)).reshape(a.shape[:-1] + (1,))
 
 
 def _product(xp, a, b):
     """a @ b for stacks of matrices, into a scratch array (the caller gives it back)."""
     out = _scratch.take(xp, a.shape[:-1] + b.shape[-1:], a.dtype)
-    return xp.matmul(a, b, out=out)
+    return B.matmul(a, b, out=out)
 
 
 def _heads_of(t, num_heads):
@@ -321,6 +322,7 @@ def _shape_check(query, key, value, key_padding_mask, attn_mask, num_heads):
     )
 
 
+@autocast_op(cpu=LOWER, cuda=LOWER)
 def multi_head_attention_forward(
     query,
     key,

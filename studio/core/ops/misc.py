@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import backend as B
 from .._arrays import astype, shape_str, sum_to, wrap_dim
+from ..amp.autocast_mode import FP32, autocast_op
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from .elementwise import inplace as _inplace
@@ -382,6 +383,7 @@ class CosineSimilarityBackward0(Node):
         return (g1, g2)
 
 
+@autocast_op(cuda=FP32)
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along `dim` (inputs broadcast)."""
     a, b = x1._data, x2._data

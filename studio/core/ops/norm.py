@@ -4,17 +4,28 @@ Each keeps the normalized input and the inverse standard deviation for its hand-
 gx = invstd * (gxhat - mean(gxhat) - xhat * mean(gxhat * xhat)) over the normalized elements.
 A recorded backward (create_graph=True) goes through the same normalization written with
 differentiable ops (`decompose`).
+Half-precision input is normalized in float32 and the result (and its gradient) returned in the
+input's dtype, whatever the dtype of the affine parameters, as PyTorch does.
 """
 
 from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from .. import backend as B
+from .._arrays import astype
+from ..amp.autocast_mode import FP32, autocast_op
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 
 _xp = B.array_module
+
+
+def _work(x):
+    """The array to compute on: float16 and bfloat16 statistics accumulate in float32."""
+    return x.astype(np.float32) if x.dtype.itemsize == 2 and x.dtype.kind in "fV" else x
 
 
 def _size_str(shape):
@@ -63,7 +74,7 @@ def _inputs_and_flags(input, weight, bias):
 
 
 class NativeBatchNormBackward0(Node):
-    __slots__ = ("axes", "training", "param_shape", "eps")
+    __slots__ = ("axes", "training", "param_shape", "eps", "in_dtype")
     saved_roles = (None, None, 1, 0, 2, None)
     decomposed = True
 
@@ -81,6 +92,7 @@ class NativeBatchNormBackward0(Node):
                 gx = _norm_backward(g_hat, xhat, invstd, self.axes)
             else:
                 gx = g_hat * invstd
+            gx = astype(gx, self.in_dtype)
         gw, gb = _affine_grads(self, g, xhat, self.axes, self.param_shape, 1)
         return (gx, gw, gb)[: len(self.next_functions)]
 
@@ -99,6 +111,7 @@ def batch_norm(
             f"batch_norm: expected 2D or higher input (N, C, *), got input of size {_size_str(x.shape)}"
         )
     c = x.shape[1]
+    x = _work(x)
     xp = _xp(x)
     axes = (0,) + tuple(range(2, x.ndim))
     bshape = (1, c) + (1,) * (x.ndim - 2)
@@ -147,10 +160,12 @@ def batch_norm(
     out = xhat if w is None else xhat * w
     if bias is not None:
         out = out + bias._data.reshape(bshape)
+    out = out.astype(input._data.dtype, copy=False)
     tensors = _inputs_and_flags(input, weight, bias)
     if needs_grad(*tensors):
         node = NativeBatchNormBackward0()
         node.axes, node.training, node.param_shape, node.eps = axes, bool(training), (c,), eps
+        node.in_dtype = input._data.dtype
         b = bias._data if bias is not None else None
         record(node, tensors, (xhat, invstd, w, x, b, mean))
         node.save_versions(weight)
@@ -162,7 +177,7 @@ def batch_norm(
 
 
 class NativeLayerNormBackward0(Node):
-    __slots__ = ("axes", "lead_axes", "param_shape", "eps")
+    __slots__ = ("axes", "lead_axes", "param_shape", "eps", "in_dtype")
     saved_roles = (None, None, 1, 0, 2)
     decomposed = True
 
@@ -174,10 +189,12 @@ class NativeLayerNormBackward0(Node):
         gx = None
         if self.needs_grad(0):
             gx = _norm_backward(g if w is None else g * w, xhat, invstd, self.axes)
+            gx = astype(gx, self.in_dtype)
         gw, gb = _affine_grads(self, g, xhat, self.lead_axes, self.param_shape, 1)
         return (gx, gw, gb)[: len(self.next_functions)]
 
 
+@autocast_op(cuda=FP32)
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalize over the trailing dims given by `normalized_shape`, then scale and shift elementwise."""
     x = input._data
@@ -196,6 +213,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                 f"layer_norm: expected {name} of shape "
                 f"{_size_str(normalized_shape)}, got {_size_str(t._data.shape)}"
             )
+    x = _work(x)
     xp = _xp(x)
     axes = tuple(range(x.ndim - k, x.ndim))
     mean = x.mean(axis=axes, keepdims=True, dtype=x.dtype)
@@ -207,9 +225,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     out = xhat if w is None else xhat * w
     if bias is not None:
         out = out + bias._data
+    out = out.astype(input._data.dtype, copy=False)
     tensors = _inputs_and_flags(input, weight, bias)
     if needs_grad(*tensors):
         node = NativeLayerNormBackward0()
+        node.in_dtype = input._data.dtype
         node.axes = axes
         node.lead_axes = tuple(range(x.ndim - k))
         node.param_shape = normalized_shape
@@ -225,7 +245,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 class NativeGroupNormBackward0(Node):
-    __slots__ = ("grouped", "param_shape", "reduce_axes", "eps")
+    __slots__ = ("grouped", "param_shape", "reduce_axes", "eps", "in_dtype")
     saved_roles = (None, None, 1, 0, 2)
     decomposed = True
 
@@ -239,11 +259,12 @@ class NativeGroupNormBackward0(Node):
         if self.needs_grad(0):
             g_hat = g if w is None else g * w
             gx = _norm_backward(g_hat.reshape(self.grouped), xhat.reshape(self.grouped), invstd, (2,))
-            gx = gx.reshape(g.shape)
+            gx = astype(gx.reshape(g.shape), self.in_dtype)
         gw, gb = _affine_grads(self, g, xhat, self.reduce_axes, self.param_shape, 1)
         return (gx, gw, gb)[: len(self.next_functions)]
 
 
+@autocast_op(cuda=FP32)
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalize (N, C, *) over groups of C / num_groups channels, then scale and shift per channel."""
     x = input._data
@@ -264,6 +285,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                 f"Expected {name} to be a vector of size equal to the number of channels in input, but got "
                 f"{name} of shape {_size_str(t._data.shape)} and input of shape {_size_str(x.shape)}"
             )
+    x = _work(x)
     xp = _xp(x)
     grouped = (n, num_groups, -1)
     xg = x.reshape(grouped)
@@ -277,9 +299,11 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     out = xhat if w is None else xhat * w
     if bias is not None:
         out = out + bias._data.reshape(bshape)
+    out = out.astype(input._data.dtype, copy=False)
     tensors = _inputs_and_flags(input, weight, bias)
     if needs_grad(*tensors):
         node = NativeGroupNormBackward0()
+        node.in_dtype = input._data.dtype
         node.grouped = grouped
         node.param_shape = (c,)
         node.reduce_axes = (0,) + tuple(range(2, x.ndim))

@@ -11,6 +11,8 @@ import numpy as np
 
 from .. import backend as B
 from .._arrays import astype, wrap_dim, wrap_dims
+from ..amp import autocast_mode as _amp
+from ..amp.autocast_mode import FP32, FP32_UNLESS_DTYPE, autocast_op
 from ..autograd import grad_mode
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
@@ -158,8 +160,11 @@ def _numpy_names(dim, keepdim, axis, keepdims, where):
     return dim, keepdim if keepdims is None else keepdims
 
 
+@autocast_op(cuda=FP32_UNLESS_DTYPE, inline=True)
 def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
     """Sum over `dim` (int, tuple, or None for every dim); ints and bools sum as int64."""
+    if _amp.active and not _amp._inside:
+        return _amp.dispatch(sum, input, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
     if axis is not None or keepdims is not None:
         dim, keepdim = _numpy_names(dim, keepdim, axis, keepdims, "sum")
     x = input._data
@@ -270,6 +275,7 @@ class ProdBackward1(ProdBackward0):
     __slots__ = ()
 
 
+@autocast_op(cpu=FP32, cuda=FP32_UNLESS_DTYPE)
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product over `dim` (one dim or None for all); ints and bools multiply as int64."""
     x = input._data
@@ -547,6 +553,7 @@ class LogsumexpBackward0(Node):
         return (gk * xp.exp(x - ok),)
 
 
+@autocast_op(cuda=FP32)
 def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(x))) over `dim`, computed without overflow by shifting by the maximum."""
     x = input._data
@@ -600,6 +607,7 @@ class LinalgVectorNormBackward0(Node):
         return (astype(gx, x.dtype),)
 
 
+@autocast_op(cuda=FP32)
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm over `dim` (every dim when None): p is 'fro', inf, -inf, 0 or any number."""
     x = input._data
@@ -656,6 +664,7 @@ class CumsumBackward0(Node):
         return (astype(rev, self.in_dtype),)
 
 
+@autocast_op(cuda=FP32_UNLESS_DTYPE)
 def cumsum(input, dim, *, dtype=None):
     """Running sum along `dim`; ints and bools accumulate as int64."""
     x = input._data

@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import backend as B
 from .._arrays import shape_str
+from ..amp.autocast_mode import LOWER, autocast_op
 from ..autograd.graph import Node
 from ..autograd.record import _result, needs_grad, record
 from .activation import relu
@@ -116,7 +117,7 @@ def _project(x, w, bias):
     xt = _scratch.take(xp, (T, I, N), x.dtype)
     xp.copyto(xt, x.transpose(0, 2, 1))
     out = _scratch.take(xp, (T, w.shape[0], N), x.dtype)
-    xp.matmul(w, xt, out=out)
+    B.matmul(w, xt, out=out)
     _scratch.give(xt)
     if bias is not None:
         # the bias repeated along the batch is contiguous like each step's block, so the add runs in
@@ -198,7 +199,7 @@ def _weight_grads(node, dg, x, hprev, w_ih, has_bias, dgh=None):
     dgh2 = dg2 if dgh is None else dgh.reshape(G, T * N)
     dx = dwi = dwh = dbi = dbh = None
     if node.needs_grad(0):
-        dx = xp.matmul(w_ih.T, dg2).reshape(-1, T, N).transpose(1, 2, 0)
+        dx = B.matmul(w_ih.T, dg2).reshape(-1, T, N).transpose(1, 2, 0)
     temps = []
 
     def steps_by_row(a):
@@ -209,15 +210,15 @@ def _weight_grads(node, dg, x, hprev, w_ih, has_bias, dgh=None):
 
     if node.needs_grad(-4):
         x2 = x.reshape(T * N, -1) if x.flags.c_contiguous else steps_by_row(x)
-        dwi = xp.matmul(dg2, x2)
+        dwi = B.matmul(dg2, x2)
     if node.needs_grad(-3):
-        dwh = xp.matmul(dgh2, steps_by_row(hprev.transpose(0, 2, 1)))
+        dwh = B.matmul(dgh2, steps_by_row(hprev.transpose(0, 2, 1)))
     if has_bias and (node.needs_grad(-2) or node.needs_grad(-1)):
         ones = xp.ones(T * N, dg.dtype)
         if node.needs_grad(-2):
-            dbi = xp.matmul(dg2, ones)
+            dbi = B.matmul(dg2, ones)
         if node.needs_grad(-1):
-            dbh = dbi if dgh is None and dbi is not None else xp.matmul(dgh2, ones)
+            dbh = dbi if dgh is None and dbi is not None else B.matmul(dgh2, ones)
     _scratch.give(*temps)
     return dx, dwi, dwh, dbi, dbh
 
@@ -303,7 +304,7 @@ class RnnBackward0(_ScratchNode):
                 dh += gout[t]
             dgt = dg[:, t]
             xp.multiply(dh, deriv[t], out=dgt)
-            dh = xp.matmul(whT, dgt)
+            dh = B.matmul(whT, dgt)
         dx, dwi, dwh, dbi, dbh = _weight_grads(self, dg, x, hprev, w_ih, self.has_bias)
         _scratch.give(deriv, dg, gout, whT)
         dh0 = dh.T if self.needs_grad(1) else None
@@ -321,7 +322,7 @@ def _rnn_layer(input, hx, weight_ih, weight_hh, bias_ih, bias_hh, reverse, relu)
     hs[T if reverse else 0] = hx._data.T
     for t, p, n in _steps(T, reverse):
         h = hs[n]
-        xp.matmul(w_hh, hs[p], out=h)
+        B.matmul(w_hh, hs[p], out=h)
         h += xw[t]
         if relu:
             xp.maximum(h, 0, out=h)
@@ -340,6 +341,7 @@ def _rnn_layer(input, hx, weight_ih, weight_hh, bias_ih, bias_hh, reverse, relu)
     return _result(out), _result(h_n)
 
 
+@autocast_op(cpu=LOWER, cuda=LOWER)
 def rnn_tanh_layer(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False):
     """One tanh RNN layer in one direction: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).
 
@@ -348,6 +350,7 @@ def rnn_tanh_layer(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, 
     return _rnn_layer(input, hx, weight_ih, weight_hh, bias_ih, bias_hh, reverse, False)
 
 
+@autocast_op(cpu=LOWER, cuda=LOWER)
 def rnn_relu_layer(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False):
     """One relu RNN layer in one direction; see `rnn_tanh_layer`."""
     return _rnn_layer(input, hx, weight_ih, weight_hh, bias_ih, bias_hh, reverse, True)
@@ -465,7 +468,7 @@ class LstmBackward0(_ScratchNode):
                 dc += w_dc
                 xp.multiply(dc, f_dc, out=w_gates)  # f's, i's and g's gradients
                 dc *= forget[j]
-                xp.matmul(whT, w_all, out=dh_next)
+                B.matmul(whT, w_all, out=dh_next)
                 dh, dh_next = dh_next, dh
             _swap_copy(work[:, :k], steps[:k, :4].reshape(k, G, N))
             dgc = work2[:, : k * N]
@@ -474,12 +477,12 @@ class LstmBackward0(_ScratchNode):
                 _swap_copy(zbuf[:, :k], zs[off + lo : off + hi])
                 zc = zbuf.reshape(K, size * N)[:, : k * N].T
                 if dw is None:
-                    dw = xp.matmul(dgc, zc)
+                    dw = B.matmul(dgc, zc)
                 else:
-                    dw_part = xp.matmul(dgc, zc, out=dw_part)
+                    dw_part = B.matmul(dgc, zc, out=dw_part)
                     dw += dw_part
             if dx is not None:
-                xp.matmul(wiT, dgc, out=dx[:, lo * N : hi * N])
+                B.matmul(wiT, dgc, out=dx[:, lo * N : hi * N])
         dwi = dwh = dbi = dbh = None
         if dw is not None:
             dwh = dw[inv, :H] if self.needs_grad(4) else None
@@ -501,6 +504,7 @@ class LstmBackward0(_ScratchNode):
         )
 
 
+@autocast_op(cpu=LOWER, cuda=LOWER)
 def lstm_layer(input, hx, cx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False):
     """One LSTM layer in one direction over a whole sequence, with PyTorch's gates (i, f, g, o).
 
@@ -542,7 +546,7 @@ def lstm_layer(input, hx, cx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, 
     )
     z, h, c = list(zs), list(zs[:, :H]), list(cs)
     for t, p, n in _steps(T, reverse):
-        xp.matmul(w, z[p], out=gates[t])
+        B.matmul(w, z[p], out=gates[t])
         xp.tanh(gates[t], out=gates[t])
         sig = sigmoids[t]
         sig *= half
@@ -632,7 +636,7 @@ class GruBackward0(_ScratchNode):
             dgi[2 * H :, t] = dnt
             dnt *= r[t]
             xp.multiply(dh, z[t], out=tmp)
-            dh = xp.matmul(whT, d)
+            dh = B.matmul(whT, d)
             dh += tmp
         dgi[: 2 * H] = dgh[: 2 * H]
         dx, dwi, dwh, dbi, dbh = _weight_grads(self, dgi, x, hprev, w_ih, self.has_bias, dgh)
@@ -640,6 +644,7 @@ class GruBackward0(_ScratchNode):
         return dx, (dh.T if self.needs_grad(1) else None), dwi, dwh, dbi, dbh
 
 
+@autocast_op(cuda=LOWER)
 def gru_layer(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False):
     """One GRU layer in one direction over a whole sequence, with PyTorch's gates (r, z, n).
 
@@ -669,7 +674,7 @@ def gru_layer(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, rever
     with np.errstate(over="ignore"):  # exp(-z) overflows to inf for very negative z: sigmoid is 0 there
         for t, p, n in _steps(T, reverse):
             gt = acts[t]
-            xp.matmul(w_hh_s, hs[p], out=hh)
+            B.matmul(w_hh_s, hs[p], out=hh)
             rz = gt[: 2 * H]
             rz += hh[: 2 * H]
             xp.exp(rz, out=rz)

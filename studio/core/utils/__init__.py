@@ -10,6 +10,7 @@ import importlib.util
 import sys
 
 from .. import data
+from . import checkpoint
 
 _ALIAS = __name__ + ".data"
 _REAL = data.__name__
@@ -42,4 +43,4 @@ sys.modules[_ALIAS] = data
 if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
     sys.meta_path.insert(0, _AliasFinder())  # before the path finder, which would load a second copy
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
