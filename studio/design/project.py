@@ -12,6 +12,7 @@ from pathlib import Path
 from .. import assets
 from .catalogue import LOSSES, TASKS
 from .document import Design
+from .run_summary import run_problems
 from .validate import design_problems
 
 FORMAT_NAME = "studio-project"
@@ -27,6 +28,22 @@ MISSING = ("mean", "median", "most_frequent", "constant", "drop", "error", "zero
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
 SCHEDULES = ("none", "step", "cosine", "exponential", "plateau", "onecycle", "linear")
 DEVICES = ("cpu", "cuda", "auto")
+
+# The range of each numeric setting, in one place: the loader accepts exactly these values and the
+# window's fields hold exactly them, so that whatever the loader accepts, the window opens unchanged.
+# A seed stops at 2**31 - 1, the largest number a Qt spin box holds.
+RANGES = {
+    "lr": (1e-10, 1e6),
+    "weight_decay": (0.0, 1.0),
+    "momentum": (0.0, 1.0),
+    "batch_size": (1, 1_000_000),
+    "epochs": (1, 1_000_000),
+    "patience": (1, 100_000),
+    "seed": (0, 2**31 - 1),
+    "image_size": (1, 4096),
+    "train_fraction": (0.01, 1.0),
+    "fraction": (0.0, 1.0),
+}
 
 DEFAULT_DATA = {
     "kind": "sample",
@@ -241,6 +258,13 @@ def _check(problems, at, ok, expected, value):
         problems.append(f"{at}: expected {expected}, got {_got(value)}")
 
 
+def _check_range(problems, at, value, key, integer=False):
+    """A number within RANGES[key] (an integer when `integer`)."""
+    lo, hi = RANGES[key]
+    ok = (_is_int(value) if integer else _is_num(value)) and lo <= value <= hi
+    _check(problems, at, ok, f"{'an integer' if integer else 'a number'} from {lo:g} to {hi:g}", value)
+
+
 def data_problems(d, at="data") -> list[str]:
     if not isinstance(d, dict):
         return [f"{at}: expected an object, got {_got(d)}"]
@@ -275,11 +299,12 @@ def data_problems(d, at="data") -> list[str]:
         g("preprocessing"),
     )
     size = g("image_size", [28, 28])
+    lo, hi = RANGES["image_size"]
     _check(
         pr,
         f"{at}.image_size",
-        isinstance(size, list) and len(size) == 2 and all(_is_int(v) and 1 <= v <= 4096 for v in size),
-        "two integers from 1 to 4096",
+        isinstance(size, list) and len(size) == 2 and all(_is_int(v) and lo <= v <= hi for v in size),
+        f"two integers from {lo} to {hi}",
         size,
     )
     _check(pr, f"{at}.image_mode", g("image_mode", "L") in ("L", "RGB"), "'L' or 'RGB'", g("image_mode"))
@@ -296,15 +321,11 @@ def data_problems(d, at="data") -> list[str]:
         pr.append(f"{at}.split: expected an object with train, val and test fractions, got {_got(split)}")
     else:
         for k, v in split.items():
-            _check(pr, f"{at}.split.{k}", _is_num(v) and 0 <= v <= 1, "a fraction from 0 to 1", v)
-        if all(_is_num(v) for v in split.values()):
-            if sum(split.values()) > 1.0 + 1e-9:
-                pr.append(f"{at}.split: fractions add up to more than 1 ({sum(split.values()):g})")
-            if not split.get("train", 0) > 0:
-                pr.append(f"{at}.split.train: expected a fraction above 0, got {_got(split.get('train'))}")
-    _check(
-        pr, f"{at}.seed", _is_int(g("seed", 0)) and 0 <= g("seed", 0) < 2**32, "an integer seed", g("seed")
-    )
+            _check_range(pr, f"{at}.split.{k}", v, "train_fraction" if k == "train" else "fraction")
+        whole = {**DEFAULT_DATA["split"], **split}  # the fractions the project will have
+        if all(_is_num(v) for v in whole.values()) and sum(whole.values()) > 1.0 + 1e-9:
+            pr.append(f"{at}.split: fractions add up to more than 1 ({sum(whole.values()):g})")
+    _check_range(pr, f"{at}.seed", g("seed", 0), "seed", integer=True)
     return pr
 
 
@@ -330,42 +351,12 @@ def training_problems(t, at="training") -> list[str]:
         "one of " + ", ".join(OPTIMIZERS),
         g("optimizer"),
     )
-    _check(
-        pr,
-        f"{at}.lr",
-        _is_num(g("lr", 0.01)) and 0 < g("lr", 0.01) < math.inf,
-        "a positive learning rate",
-        g("lr"),
-    )
-    _check(
-        pr,
-        f"{at}.weight_decay",
-        _is_num(g("weight_decay", 0.0)) and g("weight_decay", 0.0) >= 0,
-        "a non-negative number",
-        g("weight_decay"),
-    )
+    _check_range(pr, f"{at}.lr", g("lr", 0.01), "lr")
+    _check_range(pr, f"{at}.weight_decay", g("weight_decay", 0.0), "weight_decay")
     if "momentum" in t:
-        _check(
-            pr,
-            f"{at}.momentum",
-            _is_num(g("momentum")) and 0 <= g("momentum") < 1,
-            "a number from 0 to 1",
-            g("momentum"),
-        )
-    _check(
-        pr,
-        f"{at}.batch_size",
-        _is_int(g("batch_size", 32)) and 1 <= g("batch_size", 32) <= 1_000_000,
-        "a positive integer",
-        g("batch_size"),
-    )
-    _check(
-        pr,
-        f"{at}.epochs",
-        _is_int(g("epochs", 20)) and 1 <= g("epochs", 20) <= 1_000_000,
-        "a positive integer",
-        g("epochs"),
-    )
+        _check_range(pr, f"{at}.momentum", g("momentum"), "momentum")
+    _check_range(pr, f"{at}.batch_size", g("batch_size", 32), "batch_size", integer=True)
+    _check_range(pr, f"{at}.epochs", g("epochs", 20), "epochs", integer=True)
     _check(
         pr,
         f"{at}.schedule",
@@ -384,16 +375,8 @@ def training_problems(t, at="training") -> list[str]:
             "true or false",
             es.get("enabled"),
         )
-        _check(
-            pr,
-            f"{at}.early_stopping.patience",
-            _is_int(es.get("patience", 5)) and es.get("patience", 5) >= 1,
-            "a positive integer",
-            es.get("patience"),
-        )
-    _check(
-        pr, f"{at}.seed", _is_int(g("seed", 0)) and 0 <= g("seed", 0) < 2**32, "an integer seed", g("seed")
-    )
+        _check_range(pr, f"{at}.early_stopping.patience", es.get("patience", 5), "patience", integer=True)
+    _check_range(pr, f"{at}.seed", g("seed", 0), "seed", integer=True)
     _check(pr, f"{at}.device", g("device", "cpu") in DEVICES, "one of " + ", ".join(DEVICES), g("device"))
     return pr
 
@@ -443,12 +426,7 @@ def project_from_dict(d, path=None) -> Project:
         problems.append(f"runs: expected a list, got {_got(runs)}")
     else:
         for i, run in enumerate(runs):
-            if not isinstance(run, dict):
-                problems.append(f"runs[{i}]: expected an object, got {_got(run)}")
-                continue
-            for key in ("weights", "best_weights"):
-                if run.get(key) is not None and not isinstance(run.get(key), str):
-                    problems.append(f"runs[{i}].{key}: expected a path, got {_got(run.get(key))}")
+            problems += run_problems(run, f"runs[{i}]")
     if problems:
         raise ProjectError(problems, path)
     try:

@@ -9,19 +9,19 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.training.fit import LOSSES, OPTIMIZERS, SCHEDULES, settings_of
 from studio.training.worker import TrainingProcess
+
+from .fields import FloatBox, int_box
 
 POLL_MS = 50
 PROGRESS_S = 0.2  # the progress bar's text changes at most this often
@@ -74,20 +74,22 @@ class TrainingPanel(QWidget):
         self.optimizer = QComboBox()
         for key, cls in OPTIMIZERS.items():
             self.optimizer.addItem(cls, key)
-        self.lr = QDoubleSpinBox(decimals=6, minimum=1e-6, maximum=1e6, singleStep=0.001)
+        # the fields' ranges are the project format's: any file the loader takes shows unchanged
+        self.lr = FloatBox("lr", 0.001)
         self.lr.setObjectName("learningRate")
-        self.weight_decay = QDoubleSpinBox(decimals=6, minimum=0.0, maximum=1.0, singleStep=0.0001)
-        self.batch_size = QSpinBox(minimum=1, maximum=65536)
-        self.epochs = QSpinBox(minimum=1, maximum=100000)
+        self.weight_decay = FloatBox("weight_decay", 0.0001)
+        self.batch_size = int_box("batch_size")
+        self.epochs = int_box("epochs")
         self.epochs.setObjectName("epochs")
         self.schedule = QComboBox()
         for key in SCHEDULES:
             self.schedule.addItem(key, key)
         self.early = QCheckBox()
-        self.patience = QSpinBox(minimum=1, maximum=1000, suffix=" epochs")
-        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
+        self.patience = int_box("patience", suffix=" epochs")
+        self.seed = int_box("seed")
         self.device = QComboBox()
         self.device.addItem("CPU", "cpu")
+        self.device.addItem("Auto (the GPU when there is one)", "auto")
         self._gpu_checked = False
 
         # two label-field pairs per row: the panel fits under the canvas at 1366x768
