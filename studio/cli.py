@@ -16,7 +16,45 @@ class CliError(Exception):
     """A failure reported as one line on stderr."""
 
 
+# Characters that would act on the terminal rather than show: controls (an escape sequence can retitle
+# the window or clear the screen), lone surrogates (which cannot be written at all), line separators
+# and the marks that reverse the direction of the text that follows.
+_BIDI = set("\u061c\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(text, newlines: bool = True) -> str:
+    """`text` with every character that would act on the terminal written as an escape (`\\x1b`)."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    keep = "\n" if newlines else ""
+    return "".join(
+        ch
+        if ch in keep or (ch.isprintable() and ch not in _BIDI) or (ch == "\t" and newlines)
+        else ascii(ch)[1:-1]
+        for ch in text
+    )
+
+
+def say(text, stream=None) -> None:
+    """Print a line of output with anything that would act on the terminal escaped."""
+    stream = stream or sys.stdout
+    line = printable(text) + "\n"
+    try:
+        stream.write(line)
+    except UnicodeEncodeError:  # a terminal that cannot show some character: write its escape
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        stream.write(line.encode(encoding, "backslashreplace").decode(encoding))
+    stream.flush()
+
+
 class _Parser(argparse.ArgumentParser):
+    """Errors as one line; options only by their full names (`--epoch` is not `--epochs`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         raise CliError(f"{message} (see `{self.prog} --help`)")
 
@@ -154,8 +192,9 @@ def _fit_design_to_data(design, info) -> None:
 
 
 def cmd_new(args) -> int:
+    from .design.datasource import DataError, describe_data, fit_problems, loss_name_for
     from .design.project import load_template, new_project, save_project
-    from .design.starter import DataError, default_design, describe_data
+    from .design.starter import default_design
 
     out = Path(args.output)
     if out.exists() and not args.force:
@@ -170,6 +209,8 @@ def cmd_new(args) -> int:
         info = describe_data(data)
     except DataError as e:
         raise CliError(str(e)) from None
+    if info["problems"]:
+        raise CliError(f"{args.data}: {'; '.join(info['problems'])}")
     for key in ("target", "features", "image_size", "image_mode"):
         if info.get(key):
             data[key] = info[key]
@@ -181,13 +222,12 @@ def cmd_new(args) -> int:
     else:
         name = data.get("sample") or Path(data["path"]).stem
         project = new_project(data=data, design=default_design(info, data), name=f"{name} model")
-    problems = project.design.infer().problems
+    problems = [p.message for p in project.design.infer().problems]
+    problems += fit_problems(project.design, info, loss_name_for(project, info["task"]))
     save_project(project, out)
-    print(
-        f"wrote {out}: {len(project.design.nodes)} nodes, {project.design.infer().total_params:,} parameters"
-    )
+    say(f"wrote {out}: {len(project.design.nodes)} nodes, {project.design.infer().total_params:,} parameters")
     for p in problems:
-        print(f"warning: {p.message}", file=sys.stderr)
+        say(f"warning: {p}", sys.stderr)
     return 0
 
 
@@ -217,11 +257,32 @@ def _summary_rows(design):
     return inf, rows
 
 
+def _data_check(project) -> dict:
+    """The project's data as `studio new` and the Data panel see it, with the problems a run would meet."""
+    from .design.datasource import DataError, describe_data, fit_problems, loss_name_for
+
+    try:
+        info = describe_data(project.data, project.folder)
+    except DataError as e:
+        return {"summary": None, "problems": [f"the data cannot be used: {e}"]}
+    problems = info["problems"] + fit_problems(project.design, info, loss_name_for(project, info["task"]))
+    task = info["task"] + (f", {info['num_classes']} classes" if info["task"] == "classification" else "")
+    return {
+        "summary": f"{info['summary']}; {task}",
+        "input_shape": list(info["input_shape"]),
+        "task": info["task"],
+        "num_classes": info["num_classes"],
+        "class_counts": dict(zip(info["class_names"], info["class_counts"])),
+        "problems": problems,
+    }
+
+
 def cmd_info(args) -> int:
     from .design.inference import format_shape
 
     project = _load(args.file)
     inf, rows = _summary_rows(project.design)
+    check = _data_check(project)
     if args.json:
         out = {
             "name": project.name,
@@ -238,33 +299,34 @@ def cmd_info(args) -> int:
                 for p in inf.problems
             ],
             "data": project.data,
+            "data_check": check,
             "training": project.training,
             "runs": len(project.runs),
         }
-        print(json.dumps(out, indent=2))
+        say(json.dumps(out, indent=2))
         return 0
     w1 = max([len("Layer (type)")] + [len(f"{r['name']} ({r['type']})") for r in rows]) + 2
     w2 = max([len("Output shape")] + [len(r["shape_text"]) for r in rows]) + 2
     w3 = max([len("Param #")] + [len(f"{r['params']:,}") for r in rows])
     w4 = max([len("Connected to")] + [len(", ".join(r["inputs"])) for r in rows])
     line = "=" * (w1 + w2 + w3 + 2 + w4)
-    title = f"Project: {project.name or Path(args.file).stem}"
-    print(title)
-    print(line)
-    print(f"{'Layer (type)':<{w1}}{'Output shape':<{w2}}{'Param #':>{w3}}  Connected to")
-    print(line)
+    lines = [f"Project: {printable(project.name or Path(args.file).stem, newlines=False)}", line]
+    lines += [f"{'Layer (type)':<{w1}}{'Output shape':<{w2}}{'Param #':>{w3}}  Connected to", line]
     for r in rows:
-        print(
+        lines.append(
             f"{r['name'] + ' (' + r['type'] + ')':<{w1}}{r['shape_text']:<{w2}}{r['params']:>{w3},}  "
             f"{', '.join(r['inputs'])}"
         )
-    print(line)
-    print(f"Total params: {inf.total_params:,}")
-    print(f"Output shape: {format_shape(inf.output_shape)}")
+    lines += [line, f"Total params: {inf.total_params:,}", f"Output shape: {format_shape(inf.output_shape)}"]
+    if check["summary"]:
+        lines.append(f"Data: {printable(check['summary'], newlines=False)}")
     if inf.problems:
-        print(f"Problems ({len(inf.problems)}):")
-        for p in inf.problems:
-            print(f"  - {p.message}")
+        lines.append(f"Problems ({len(inf.problems)}):")
+        lines += [f"  - {printable(p.message, newlines=False)}" for p in inf.problems]
+    if check["problems"]:
+        lines.append(f"Data problems ({len(check['problems'])}):")
+        lines += [f"  - {printable(p, newlines=False)}" for p in check["problems"]]
+    say("\n".join(lines))
     return 0
 
 
@@ -301,7 +363,7 @@ def cmd_train(args) -> int:
             break
         except KeyboardInterrupt:
             stop["now"] = True
-            print("\nstopping after this step...", file=sys.stderr)
+            say("\nstopping after this step...", sys.stderr)
             continue
         kind = ev.kind
         if kind == "loading":
@@ -315,7 +377,7 @@ def cmd_train(args) -> int:
                 sys.stderr.write("\r" + " " * 70 + "\r")
             total_steps = getattr(ev, "total_steps", 0) or 0
             if getattr(ev, "message", ""):
-                print(ev.message)
+                say(ev.message)
         elif kind == "step":
             now = time.monotonic()
             if tty and now - last_draw > 0.1:
@@ -329,14 +391,14 @@ def cmd_train(args) -> int:
             metrics = "  ".join(
                 f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in (ev.metrics or {}).items()
             )
-            print(f"epoch {ev.epoch}: {metrics}", flush=True)
+            say(f"epoch {ev.epoch}: {metrics}")
         elif kind == "end":
             metrics = "  ".join(
                 f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in (ev.metrics or {}).items()
             )
-            print(f"finished ({getattr(ev, 'status', '') or 'completed'}){': ' + metrics if metrics else ''}")
+            say(f"finished ({getattr(ev, 'status', '') or 'completed'}){': ' + metrics if metrics else ''}")
             if ev.message:
-                print(f"warning: {ev.message}", file=sys.stderr)
+                say(f"warning: {ev.message}", sys.stderr)
             status = 0
         elif kind == "error":
             raise CliError(ev.message or "training failed")
@@ -356,8 +418,8 @@ def _save_run(project, new_runs, status: int) -> int:
         raise CliError(f"{e}{where}") from None
     weights = [r for r in saved.runs if isinstance(r, dict) and r.get("weights")]
     if new_runs and weights and weights[-1].get("id") == new_runs[-1].get("id"):
-        print(f"weights: {saved.weights_path()}")
-    print(f"saved {saved.path}")
+        say(f"weights: {saved.weights_path()}")
+    say(f"saved {saved.path}")
     return status
 
 
@@ -377,7 +439,7 @@ def cmd_export(args) -> int:
     out = Path(args.output)
     code = export_python(project, target=args.target, ddp=args.ddp, script_path=out)
     atomic.write_text(out, code)
-    print(f"wrote {out} ({args.target}{', DDP' if args.ddp else ''})")
+    say(f"wrote {out} ({args.target}{', DDP' if args.ddp else ''})")
     return 0
 
 
@@ -457,7 +519,7 @@ def main(argv=None) -> int:
     except SystemExit as e:  # --help and --version
         return int(e.code or 0) if isinstance(e.code, int) else 0
     except KeyboardInterrupt:
-        print("studio: interrupted", file=sys.stderr)
+        say("studio: interrupted", sys.stderr)
         return 130
     except Exception as e:  # every failure is one line, never a traceback (STUDIO_DEBUG=1 shows it)
         if os.environ.get("STUDIO_DEBUG"):
@@ -473,7 +535,7 @@ def main(argv=None) -> int:
             msg = str(e)
         else:
             msg = f"{type(e).__name__}: {e}"
-        print(f"studio: error: {' '.join(msg.split())}", file=sys.stderr)
+        say(f"studio: error: {printable(' '.join(msg.split()), newlines=False)}", sys.stderr)
         return 1
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from .. import assets
 from .build import BuildError
 from .catalogue import CATALOGUE, Ctor
+from .datasource import split_indices
 from .samples import SAMPLE_INFO, make_sequences, make_tokens
 
 TARGETS = ("studio", "torch")
@@ -511,15 +512,15 @@ def export_python(project, target: str = "studio", ddp: bool = False, script_pat
         "binary": "y.astype(np.float32).reshape(-1, 1)",
         "regression": "y.astype(np.float32).reshape(len(y), -1)",
     }[task]
+    # the split is Studio's own function, so that the script splits the data as a run in the app does
+    L += textwrap.dedent(inspect.getsource(split_indices)).rstrip().splitlines() + ["", ""]
     L += [
         "def split_data(x, y):",
         '    """Shuffled train, validation and test parts; features scaled by the training part."""',
         f"    y = {target_fix}",
-        "    order = np.random.default_rng(SPLIT_SEED).permutation(len(x))",
-        "    total = sum(SPLIT.values())",
-        '    n_train = int(round(len(x) * SPLIT["train"] / total))',
-        '    n_val = int(round(len(x) * SPLIT["val"] / total))',
-        "    parts = [order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]]",
+        f"    labels = {'None' if task == 'regression' else 'y.ravel()'}  # classes are split one by one",
+        "    split = split_indices(len(x), SPLIT, SPLIT_SEED, labels)",
+        '    parts = [split["train"], split["val"], split["test"]]',
         "    if STANDARDIZE and x.dtype == np.float32 and x.ndim == 2:",
         "        mean, std = x[parts[0]].mean(0), x[parts[0]].std(0)",
         "        x = (x - mean) / np.where(std == 0, 1.0, std)",
@@ -676,7 +677,7 @@ def export_python(project, target: str = "studio", ddp: bool = False, script_pat
     L += ["    return model", "", ""]
     L += [
         "def main(argv=None):",
-        "    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])",
+        "    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)",
         '    parser.add_argument("--epochs", type=int, default=EPOCHS, help="passes over the training data")',
         '    parser.add_argument("--data", default=DATA, help="the data file or folder")',
         '    parser.add_argument("--weights", default="net.safetensors", help="where to save the weights")',

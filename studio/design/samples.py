@@ -41,6 +41,13 @@ SAMPLE_INFO = {
 }
 
 
+def sample_class_names(name: str) -> list[str]:
+    """The class names of a sample data set, in label order."""
+    if name == "iris":
+        return ["setosa", "versicolor", "virginica"]
+    return [str(i) for i in range(SAMPLE_INFO[name].get("num_classes", 0))]
+
+
 def make_sequences(n=1200, length=24, seed=0):
     """Noisy sine waves of 1, 2 or 4 cycles per window with a random phase; the label is the frequency."""
     rng = np.random.default_rng(seed)

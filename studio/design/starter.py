@@ -1,4 +1,4 @@
-"""Starting points: what a data source looks like, and designs sized to it (templates, `studio new`)."""
+"""Starting points: designs sized to a data source (templates, `studio new`)."""
 
 from __future__ import annotations
 
@@ -6,103 +6,6 @@ from pathlib import Path
 
 from .document import Design
 from .samples import SAMPLE_INFO
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-
-
-class DataError(ValueError):
-    """A data source that cannot be used; the message says what is wrong."""
-
-
-def describe_data(data: dict, base: Path | None = None) -> dict:
-    """input_shape, dtype, task and num_classes (classification) of a project's data source."""
-    kind = data.get("kind", "sample")
-    if kind == "sample":
-        name = data.get("sample")
-        if name not in SAMPLE_INFO:
-            raise DataError(f"unknown sample data set {name!r}; samples: {', '.join(SAMPLE_INFO)}")
-        info = SAMPLE_INFO[name]
-        return {k: info[k] for k in ("input_shape", "dtype", "task", "num_classes")}
-    path = Path(data.get("path") or "")
-    if base is not None and not path.is_absolute():
-        path = base / path
-    if kind == "csv":
-        return _describe_csv(path, data)
-    if kind == "images":
-        return _describe_images(path, data)
-    raise DataError(f"unknown data kind {kind!r}: expected sample, csv or images")
-
-
-def _describe_csv(path: Path, data: dict) -> dict:
-    import pandas as pd
-
-    if not path.is_file():
-        raise DataError(f"no CSV file at {path}")
-    try:
-        df = pd.read_csv(path, nrows=100_000)
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read {path} as CSV ({e})") from None
-    if df.shape[1] < 2:
-        raise DataError(f"{path} has {df.shape[1]} column(s): a table needs features and a target")
-    target = data.get("target") or df.columns[-1]
-    if target not in df.columns:
-        raise DataError(f"{path} has no column {target!r}; columns: {', '.join(map(str, df.columns))}")
-    features = list(data.get("features") or [])
-    if not features:
-        features = [c for c in df.columns if c != target and pd.api.types.is_numeric_dtype(df[c])]
-    missing = [c for c in features if c not in df.columns]
-    if missing:
-        raise DataError(f"{path} has no column(s) {', '.join(map(repr, missing))}")
-    if not features:
-        raise DataError(f"{path} has no numeric feature columns besides the target {target!r}")
-    col = df[target]
-    task = data.get("task")
-    if task not in ("classification", "regression"):
-        numeric = pd.api.types.is_numeric_dtype(col)
-        integral = numeric and bool((col.dropna() == col.dropna().round()).all())
-        task = "classification" if (not numeric or (integral and col.nunique() <= 20)) else "regression"
-    out = {
-        "input_shape": (len(features),),
-        "dtype": "float32",
-        "task": task,
-        "target": str(target),
-        "features": [str(f) for f in features],
-    }
-    out["num_classes"] = int(col.nunique()) if task == "classification" else 1
-    return out
-
-
-IMAGE_SIZE_CAP = 64  # the largest side `studio new` proposes; bigger images are scaled down
-
-
-def _describe_images(path: Path, data: dict) -> dict:
-    """The folder's classes, and the mode and size its images share (unless the data settings say)."""
-    if not path.is_dir():
-        raise DataError(f"no image folder at {path}")
-    classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(classes) < 2:
-        raise DataError(f"{path} needs one sub-folder per class (found {len(classes)})")
-    size, mode = data.get("image_size"), data.get("image_mode")
-    if not size or not mode:
-        from studio.core.data.image_arrays import survey
-
-        try:
-            found = survey(path, cap=IMAGE_SIZE_CAP)
-        except FileNotFoundError:  # no images yet: a starting point all the same, at the default
-            found = {"size": (28, 28), "mode": "L"}
-        except (OSError, ValueError) as e:
-            raise DataError(str(e)) from None
-        size, mode = size or found["size"], mode or found["mode"]
-    size = tuple(int(v) for v in size)
-    return {
-        "input_shape": (3 if mode == "RGB" else 1, *size),
-        "dtype": "float32",
-        "task": "classification",
-        "num_classes": len(classes),
-        "image_size": list(size),
-        "image_mode": mode,
-    }
-
 
 # ---------------------------------------------------------------------------------------------------
 # Designs

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-DEFAULT_SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
+from studio.design.datasource import DEFAULT_SPLIT
+from studio.design.datasource import split_indices as _split
 
 
 class DataError(Exception):
@@ -95,20 +96,12 @@ def augment_images(x: np.ndarray, augment: dict, rng) -> np.ndarray:
     return x
 
 
-def split_indices(n: int, fractions: dict, seed: int) -> dict:
-    """Shuffled, disjoint train/val/test indices in the given proportions."""
-    f = {k: float(fractions.get(k, 0.0)) for k in ("train", "val", "test")}
-    total = sum(f.values())
-    if total <= 0 or any(v < 0 for v in f.values()):
-        raise DataError(f"split fractions must be non-negative and not all zero, got {fractions}")
-    order = np.random.default_rng(seed).permutation(n)
-    n_train = int(round(n * f["train"] / total))
-    n_val = int(round(n * f["val"] / total))
-    return {
-        "train": order[:n_train],
-        "val": order[n_train : n_train + n_val],
-        "test": order[n_train + n_val :],
-    }
+def split_indices(n: int, fractions: dict, seed: int, labels=None) -> dict:
+    """Shuffled, disjoint train/val/test indices in the given proportions, by class when `labels`."""
+    try:
+        return _split(n, fractions, seed, labels)
+    except ValueError as e:
+        raise DataError(str(e)) from None
 
 
 def _standardise(splits: dict) -> dict:
@@ -124,7 +117,10 @@ def _standardise(splits: dict) -> dict:
 
 
 def _from_arrays(x, y, data: dict, task: str, class_names, title: str) -> PreparedData:
-    idx = split_indices(len(x), data.get("split") or DEFAULT_SPLIT, int(data.get("seed") or 0))
+    labels = y if task == "classification" else None
+    if labels is not None and len(np.unique(labels)) < 2:
+        raise DataError(f"{title}: {_one_class(class_names, y)}")
+    idx = split_indices(len(x), data.get("split") or DEFAULT_SPLIT, int(data.get("seed") or 0), labels)
     splits = {k: (x[v], y[v]) for k, v in idx.items()}
     pre = {}
     if x.dtype.kind == "f" and x.ndim == 2 and data.get("preprocessing", "standardize") == "standardize":
@@ -151,15 +147,14 @@ def prepare_data(project, progress=None, stop=None) -> PreparedData:
     data = dict(project.data or {})
     kind = data.get("kind", "sample")
     if kind == "sample":
-        from studio.design.samples import SAMPLE_INFO, load_sample
+        from studio.design.samples import SAMPLE_INFO, load_sample, sample_class_names
 
         name = data.get("sample") or "iris"
         if name not in SAMPLE_INFO:
             raise DataError(f"unknown sample data set {name!r}: choose one of {', '.join(SAMPLE_INFO)}")
         x, y = load_sample(name)
         info = SAMPLE_INFO[name]
-        names = _sample_class_names(name, info)
-        return _from_arrays(x, y, data, info["task"], names, info["title"])
+        return _from_arrays(x, y, data, info["task"], sample_class_names(name), info["title"])
     if kind == "csv":
         return _prepare_csv(project, data)
     if kind == "images":
@@ -167,12 +162,9 @@ def prepare_data(project, progress=None, stop=None) -> PreparedData:
     raise DataError(f"unknown data kind {kind!r}: choose sample, csv or images")
 
 
-def _sample_class_names(name, info):
-    if name == "iris":
-        return ["setosa", "versicolor", "virginica"]
-    if name == "digits":
-        return [str(i) for i in range(10)]
-    return [str(i) for i in range(info.get("num_classes", 0))]
+def _one_class(class_names, y) -> str:
+    name = class_names[int(y[0])] if len(y) and class_names and int(y[0]) < len(class_names) else "?"
+    return f"the target has only one class ({name!r}): a classifier needs at least two"
 
 
 def _missing_strategy(data) -> str:
@@ -182,7 +174,8 @@ def _missing_strategy(data) -> str:
 
 
 def _prepare_csv(project, data):
-    from studio.core.data.tabular import TabularPreprocessor, read_csv
+    from studio.core.data.tabular import TabularPreprocessor, _label, read_csv
+    from studio.design.datasource import class_codes, describe_table
 
     if not data.get("path"):
         raise DataError("no CSV file is chosen: pick one in the data panel")
@@ -191,14 +184,21 @@ def _prepare_csv(project, data):
         raise DataError(f"{path.name}: no target column is chosen: pick the column to predict")
     try:
         df = read_csv(path)
+        # the task and the classes come from the whole file; each class is split on its own
+        info = describe_table(df, data, str(path))
+        if info["problems"]:
+            raise DataError(f"{path.name}: {info['problems'][0]}")
         pre = TabularPreprocessor(
             target=data["target"],
-            features=data.get("features") or None,
-            task=data.get("task") or "auto",
+            features=info["features"],
+            task=info["task"],
             missing=_missing_strategy(data),
             standardize=data.get("preprocessing", "standardize") == "standardize",
         )
-        idx = split_indices(len(df), data.get("split") or DEFAULT_SPLIT, int(data.get("seed") or 0))
+        labels = None
+        if info["task"] == "classification":
+            labels = class_codes(df[data["target"]].map(_label, na_action="ignore").to_numpy(dtype=object))
+        idx = split_indices(len(df), data.get("split") or DEFAULT_SPLIT, int(data.get("seed") or 0), labels)
         # preprocessing is fitted on the training rows only, then applied alike to every split
         pre.fit(df.iloc[idx["train"]], str(path))
         splits = {k: pre.transform(df.iloc[v], str(path)) for k, v in idx.items()}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.design.datasource import loss_name_for
 from studio.design.export import LOSS_CLASSES, OPTIMIZER_CLASSES
 from studio.design.project import DEFAULT_TRAINING, SCHEDULES
 from studio.design.runs import new_run_id, runs_folder, unsaved_root, weights_files
@@ -40,17 +41,6 @@ def settings_of(project) -> dict:
     es.update(s.get("early_stopping") or {})
     s["early_stopping"] = es
     return s
-
-
-def loss_name_for(project, task) -> str:
-    """The loss a run uses: the training setting, or with 'auto' the design's Output node, or the task's."""
-    name = (project.training or {}).get("loss")
-    if name in (None, "", "auto"):
-        outputs = [n for n in project.design.nodes.values() if n.type == "Output"]
-        name = outputs[0].params.get("loss") if outputs else None
-    if name in (None, "", "auto"):
-        name = "cross_entropy" if task == "classification" else "mse"
-    return name
 
 
 def _make_loss(nn, name, task):
@@ -154,6 +144,21 @@ def _state_copy(model):
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+def _check_fit(project, prepared) -> None:
+    """Refuse, before any training, a design whose Input or head does not fit the data."""
+    from studio.design.datasource import fit_problems
+
+    info = {
+        "kind": (project.data or {}).get("kind", "sample"),
+        "input_shape": prepared.input_shape,
+        "task": prepared.task,
+        "num_classes": prepared.num_classes,
+    }
+    problems = fit_problems(project.design, info, loss_name_for(project, prepared.task))
+    if problems:
+        raise TrainingError(problems[0])
+
+
 def weights_dir_for(project) -> Path:
     """Where a project's run weights live: a folder of that project alone (see studio.design.runs)."""
     return runs_folder(project)
@@ -219,7 +224,7 @@ def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None
     from studio.core import nn, optim
     from studio.design import build
 
-    from .data import prepare_data
+    from .data import DataError, prepare_data
 
     s = settings_of(project)
     if epochs is not None:
@@ -271,10 +276,13 @@ def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None
                 return
         prepared = data
         device = s.get("device") or "cpu"
+        if device == "auto":
+            device = "cuda" if core.cuda.is_available() else "cpu"
         if device == "cuda" and not core.cuda.is_available():
             raise TrainingError(
                 "device 'cuda' was chosen, but no CUDA GPU is usable here (cupy missing or no GPU)"
             )
+        _check_fit(project, prepared)
         model = build(project.design)
         if init is not None:
             from studio.design.init_weights import load_into
@@ -292,7 +300,7 @@ def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None
         scheduler, sched_when = _make_schedule(optim, opt, s, steps_per_epoch)
         wdir = Path(weights_dir) if weights_dir else weights_dir_for(project)
         _check_room(model, wdir)
-    except TrainingError as e:
+    except (TrainingError, DataError) as e:
         yield fail(str(e))
         return
     except (ValueError, RuntimeError, KeyError, FileNotFoundError, OSError) as e:

@@ -48,9 +48,13 @@ def test_new_from_a_template_and_image_folder(tmp_path, capsys):
     code, _, err = run(capsys, "new", "--data", "digits", "--template", "digits_resnet", "-o", str(path))
     assert code == 0, err
     assert load_project(path).design.infer().problems == []
+    from PIL import Image
+
     images = tmp_path / "imgs"
     for c in ("cat", "dog", "eel"):
         (images / c).mkdir(parents=True)
+        for i in range(2):
+            Image.new("L", (5, 4), 40 * i).save(images / c / f"{i}.png")
     code, _, err = run(capsys, "new", "--data", str(images), "-o", str(tmp_path / "i.studio"))
     assert code == 0, err
     inf = load_project(tmp_path / "i.studio").design.infer()

@@ -22,6 +22,7 @@ TOP_LEVEL_FUNCTIONS = {
     "augment",
     "load_data",
     "split_data",
+    "split_indices",
     "save_weights",
     "load_weights",
     "evaluate",
@@ -314,7 +315,8 @@ def test_image_folder_and_csv_projects_export_and_train(tmp_path, capsys):
     from PIL import Image
 
     import studio.core as sc
-    from studio.design.starter import default_design, describe_data
+    from studio.design.datasource import describe_data
+    from studio.design.starter import default_design
 
     rng = np.random.default_rng(0)
     for k, name in enumerate(["circle", "square"]):

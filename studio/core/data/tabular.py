@@ -21,11 +21,12 @@ from .files import MAX_TABLE_BYTES, open_regular
 
 __all__ = [
     "CSVDataset",
-    "TabularPreprocessor",
     "TabularError",
+    "TabularPreprocessor",
     "column_summaries",
     "feature_columns",
     "read_csv",
+    "stray_text",
 ]
 
 MISSING_STRATEGIES = ("mean", "median", "most_frequent", "constant", "drop", "error")
@@ -79,13 +80,43 @@ def read_csv(path, **kwargs) -> pd.DataFrame:
 
 
 def feature_columns(columns, target=None, features=None, source=None) -> list:
-    """The feature columns of a table with these `columns`: `features` when given, else every
-    column but the target. The one rule for training and for exported scripts."""
-    if features is not None:
+    """The feature columns of a table: the chosen `features`, or (none chosen: None or empty) every
+    column but the target.
+
+    The one rule for training, `studio new`, the data panel and exported scripts; text columns among
+    them are one-hot coded by `TabularPreprocessor`.
+    """
+    columns = list(columns)
+    if features:
+        features = list(features)
+        absent = [c for c in features if c not in columns]
+        if absent:
+            raise TabularError(
+                f"{_where(source)}no column {', '.join(map(repr, absent))}; the columns are: "
+                f"{', '.join(map(str, columns))}"
+            )
         if target is not None and target in features:
             raise TabularError(f"{_where(source)}the target column {target!r} is also listed as a feature")
-        return list(features)
+        return features
     return [c for c in columns if c != target]
+
+
+# A text column whose cells are numbers but for this share (or a single cell) holds a number
+# mistyped, or a marker such as "?" for a missing value, rather than categories.
+STRAY_TEXT_SHARE = 0.05
+
+
+def stray_text(series: pd.Series):
+    """Positions and values of the text cells of a column that otherwise holds numbers, else None."""
+    if _is_numeric(series) or pd.api.types.is_bool_dtype(series):
+        return None
+    present = series.notna().to_numpy()
+    numbers = pd.to_numeric(series, errors="coerce").notna().to_numpy()
+    bad = np.flatnonzero(present & ~numbers)
+    good = int(numbers.sum())
+    if not len(bad) or good < 2 or len(bad) > max(1, STRAY_TEXT_SHARE * (good + len(bad))):
+        return None
+    return bad, [str(v) for v in series.iloc[bad[:5]]]
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -210,6 +241,23 @@ class TabularPreprocessor:
     def _feature_names_in(self, df, source=None):
         return feature_columns(df.columns, self.target, self.features, source)
 
+    def _check_stray_text(self, df, names, source):
+        """A text cell in a column of numbers is a mistake to show, not a reason to one-hot code it."""
+        for name in [*names, *([self.target] if self.target is not None else [])]:
+            if name in self.categorical:
+                continue
+            found = stray_text(df[name])
+            if found is None:
+                continue
+            rows, values = found
+            shown = ", ".join(repr(v) for v in values[:3])
+            where = _rows_text(_row_numbers(df, rows), source)
+            raise TabularError(
+                f"{_where(source)}column {name!r} holds numbers, but {where} "
+                f"{'hold' if len(rows) > 1 else 'holds'} text ({shown}): correct "
+                f"{'them' if len(rows) > 1 else 'it'}, or leave the cell empty if the value is missing"
+            )
+
     def _drop_or_check_missing(self, df, names, source):
         """Rows with missing values: dropped ('drop'), or reported (always for the target)."""
         if self.missing == "drop":
@@ -243,6 +291,7 @@ class TabularPreprocessor:
         df = self._drop_or_check_missing(df, names, source)
         if len(df) == 0:
             raise TabularError(f"{_where(source)}no rows left after dropping rows with missing values")
+        self._check_stray_text(df, names, source)
         self.columns = []
         for name in names:
             col = df[name]

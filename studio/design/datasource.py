@@ -1,0 +1,286 @@
+"""One description of a project's data, for `studio new`, `studio info`, the Data panel and training alike:
+its features, task, classes with their counts, input shape and split, and the problems that would make
+a run fail or mislead, found when the data is chosen rather than at the first batch of training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .samples import SAMPLE_INFO, sample_class_names
+
+DEFAULT_SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
+
+
+class DataError(ValueError):
+    """A data source that cannot be used; the message says what is wrong."""
+
+
+def split_indices(n, fractions, seed, labels=None):
+    """Shuffled, disjoint train/val/test indices in the given proportions. With `labels` (class codes)
+    each class is split on its own, so that every split keeps the classes' proportions and every class
+    with a row has one in training."""
+    f = [float(fractions.get(k, 0.0)) for k in ("train", "val", "test")]
+    total = sum(f)
+    if total <= 0 or min(f) < 0:
+        raise ValueError(f"split fractions must be non-negative and not all zero, got {fractions}")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    if labels is None:
+        groups = [order]
+    else:
+        codes = np.unique(np.asarray(labels)[order], return_inverse=True)[1].reshape(-1)
+        groups = [order[codes == g] for g in range(int(codes.max()) + 1 if n else 0)]
+    parts = {"train": [], "val": [], "test": []}
+    for group in groups:
+        m = len(group)
+        n_train = int(round(m * f[0] / total))
+        n_val = int(round(m * f[1] / total))
+        if labels is not None and m:
+            n_train = max(n_train, 1)
+            n_val = min(n_val, m - n_train)
+        parts["train"].append(group[:n_train])
+        parts["val"].append(group[n_train : n_train + n_val])
+        parts["test"].append(group[n_train + n_val :])
+    if labels is None:
+        return {k: v[0] if v else np.zeros(0, np.int64) for k, v in parts.items()}
+    return {k: rng.permutation(np.concatenate(v)) if v else np.zeros(0, np.int64) for k, v in parts.items()}
+
+
+def class_codes(values) -> np.ndarray:
+    """Integer codes of target values for a stratified split (missing values are a group of their own)."""
+    import pandas as pd
+
+    codes = pd.factorize(pd.Series(values, dtype=object))[0]  # -1 for a missing value
+    return np.where(codes < 0, codes.max(initial=-1) + 1, codes)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Descriptions
+# ---------------------------------------------------------------------------------------------------
+
+
+def _class_checks(info: dict, labels, data: dict) -> None:
+    """Problems of a classification target: one class only, or a class the training split misses.
+    `labels` holds each row's class name (missing targets as NaN), split as a run splits them."""
+    names = info["class_names"]
+    if len(names) == 1:
+        info["problems"].append(
+            f"the target has only one class ({names[0]!r}): a classifier needs at least two; "
+            "choose another target column or add examples of other classes"
+        )
+    if not len(labels):
+        return
+    split = data.get("split") or DEFAULT_SPLIT
+    idx = split_indices(len(labels), split, int(data.get("seed") or 0), class_codes(labels))
+    in_train = set(np.asarray(labels, dtype=object)[idx["train"]].tolist())
+    absent = [n for n in names if n not in in_train]
+    if absent:
+        info["problems"].append(
+            f"no training rows for the class(es) {', '.join(map(repr, absent[:5]))}: "
+            "give them more examples or raise the training fraction"
+        )
+
+
+def describe_sample(name: str) -> dict:
+    """What a sample data set looks like; its arrays are read for the class counts."""
+    from .samples import load_sample
+
+    if name not in SAMPLE_INFO:
+        raise DataError(f"unknown sample data set {name!r}; samples: {', '.join(SAMPLE_INFO)}")
+    info = SAMPLE_INFO[name]
+    _, y = load_sample(name)
+    k = int(info.get("num_classes", 0))
+    return {
+        "kind": "sample",
+        "input_shape": tuple(info["input_shape"]),
+        "dtype": info["dtype"],
+        "task": info["task"],
+        "num_classes": k,
+        "class_names": sample_class_names(name),
+        "class_counts": np.bincount(y, minlength=k).tolist(),
+        "rows": len(y),
+        "target": None,
+        "features": [],
+        "problems": [],
+        "summary": info["title"],
+    }
+
+
+def describe_table(df, data: dict, source=None) -> dict:
+    """What a table (the whole of it) gives a run: features, task, classes and input width."""
+    from studio.core.data.tabular import TabularError, TabularPreprocessor, _label, feature_columns
+
+    name = Path(source).name if source else "the table"
+    if df.shape[1] < 2:
+        raise DataError(f"{name} has {df.shape[1]} column(s): a table needs features and a target")
+    target = data.get("target") or df.columns[-1]
+    if target not in df.columns:
+        raise DataError(f"{name} has no column {target!r}; columns: {', '.join(map(str, df.columns))}")
+    task = data.get("task") if data.get("task") in ("classification", "regression") else "auto"
+    missing = data.get("missing") or "mean"
+    try:
+        features = feature_columns(df.columns, target, data.get("features"))
+        pre = TabularPreprocessor(
+            target=target,
+            features=features,
+            task=task,
+            missing="constant" if missing == "zero" else missing,
+            standardize=data.get("preprocessing", "standardize") == "standardize",
+        )
+        pre.fit(df, source)
+    except TabularError as e:
+        raise DataError(str(e)) from None
+    info = {
+        "kind": "csv",
+        "input_shape": (pre.num_features,),
+        "dtype": "float32",
+        "task": pre.task,
+        "num_classes": len(pre.classes) if pre.task == "classification" else 0,
+        "class_names": list(pre.classes or []),
+        "class_counts": [],
+        "rows": len(df),
+        "target": str(target),
+        "features": [str(f) for f in features],
+        "problems": [],
+        "summary": f"{name} ({len(df)} rows, {len(features)} feature columns, {pre.num_features} inputs)",
+    }
+    if pre.task == "classification":
+        labels = df[target].map(_label, na_action="ignore")
+        counts = labels.value_counts()
+        info["class_counts"] = [int(counts.get(c, 0)) for c in info["class_names"]]
+        _class_checks(info, labels.to_numpy(dtype=object), data)
+    return info
+
+
+IMAGE_SIZE_CAP = 64  # the largest side proposed for a folder's images; bigger images are scaled down
+
+
+def _image_format(ds, data: dict) -> tuple[tuple, str]:
+    """The size and mode the data settings give, or (unset) those the folder's images share."""
+    size, mode = data.get("image_size"), data.get("image_mode")
+    if not size or not mode:
+        from studio.core.data.image_arrays import survey
+
+        try:
+            found = survey(ds.root, cap=IMAGE_SIZE_CAP)
+        except (OSError, ValueError):  # no readable images: a starting point all the same
+            found = {"size": (28, 28), "mode": "L"}
+        size, mode = size or found["size"], mode or found["mode"]
+    return tuple(int(v) for v in size), mode
+
+
+def describe_folder(ds, data: dict) -> dict:
+    """What an image folder (a studio.core.data.ImageFolder) gives a run."""
+    size, mode = _image_format(ds, data)
+    channels = 3 if mode == "RGB" else 1
+    labels = np.asarray(ds.targets, np.int64)
+    info = {
+        "kind": "images",
+        "image_size": list(size),
+        "image_mode": mode,
+        "input_shape": (channels, *size),
+        "dtype": "float32",
+        "task": "classification",
+        "num_classes": len(ds.classes),
+        "class_names": list(ds.classes),
+        "class_counts": np.bincount(labels, minlength=len(ds.classes)).tolist(),
+        "rows": len(labels),
+        "target": None,
+        "features": [],
+        "problems": [],
+        "summary": f"{Path(ds.root).name} ({len(labels)} images, {len(ds.classes)} classes)",
+    }
+    if not len(labels):
+        info["problems"].append(f"no readable images under {ds.root}")
+    _class_checks(info, np.asarray(ds.classes, dtype=object)[labels], data)
+    return info
+
+
+def read_source(data: dict, base: Path | None = None):
+    """The data a project names, read: (kind, a pandas table, an ImageFolder or the sample name)."""
+    kind = data.get("kind", "sample")
+    if kind == "sample":
+        return kind, data.get("sample")
+    path = Path(data.get("path") or "")
+    if not data.get("path"):
+        raise DataError(f"no {'CSV file' if kind == 'csv' else 'image folder'} is chosen")
+    if base is not None and not path.is_absolute():
+        path = base / path
+    try:
+        if kind == "csv":
+            from studio.core.data.tabular import read_csv
+
+            return kind, read_csv(path)
+        if kind == "images":
+            import warnings
+
+            from studio.core.data.images import ImageFolder
+
+            mode = data.get("image_mode") or "L"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # unreadable images are listed in .skipped
+                return kind, ImageFolder(path, mode=mode, on_error="skip", verify=False)
+    except (OSError, ValueError) as e:
+        raise DataError(str(e)) from None
+    raise DataError(f"unknown data kind {kind!r}: expected sample, csv or images")
+
+
+def describe_source(kind: str, source, data: dict, path=None) -> dict:
+    """The description of data that `read_source` read."""
+    if kind == "sample":
+        return describe_sample(source)
+    if kind == "csv":
+        return describe_table(source, data, path)
+    return describe_folder(source, data)
+
+
+def describe_data(data: dict, base: Path | None = None) -> dict:
+    """input_shape, dtype, task, classes and their counts, features and problems of a project's data."""
+    kind, source = read_source(data, base)
+    path = data.get("path")
+    if path and base is not None and not Path(path).is_absolute():
+        path = str(base / path)
+    return describe_source(kind, source, data, path)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The design against its data
+# ---------------------------------------------------------------------------------------------------
+
+
+def loss_name_for(project, task) -> str:
+    """The loss a run uses: the training setting, or with 'auto' the design's Output node, or the task's."""
+    name = (project.training or {}).get("loss")
+    if name in (None, "", "auto"):
+        outputs = [n for n in project.design.nodes.values() if n.type == "Output"]
+        name = outputs[0].params.get("loss") if outputs else None
+    if name in (None, "", "auto"):
+        name = "cross_entropy" if task == "classification" else "mse"
+    return name
+
+
+def fit_problems(design, info: dict, loss: str | None = None) -> list[str]:
+    """Where a design cannot take its data: the Input's shape, or a head sized for other classes.
+    Empty while the design has problems of its own (those are reported first)."""
+    inference = design.infer()
+    if inference.problems or inference.input_id is None:
+        return []
+    out = []
+    want = tuple(info["input_shape"])
+    have = tuple(design.nodes[inference.input_id].params.get("shape", ()))
+    if have != want:
+        out.append(f"the Input takes samples of shape {have} but the data has {want}: set the Input's shape")
+    shape = inference.output_shape
+    width = shape[-1] if shape else None
+    if info["task"] == "classification" and loss in (None, "auto", "cross_entropy", "nll"):
+        k = int(info["num_classes"])
+        if shape is None or len(shape) != 2 or width != k:
+            out.append(
+                f"the network gives {width} outputs per sample but the data has {k} classes: "
+                f"give the last Linear layer out_features={k}"
+            )
+    elif info["task"] == "regression" and info["kind"] == "csv" and width != 1:
+        out.append(f"the network gives {width} outputs per sample but the target is one number: use 1 output")
+    return out
