@@ -262,7 +262,8 @@ def _check_range(problems, at, value, key, integer=False):
     """A number within RANGES[key] (an integer when `integer`)."""
     lo, hi = RANGES[key]
     ok = (_is_int(value) if integer else _is_num(value)) and lo <= value <= hi
-    _check(problems, at, ok, f"{'an integer' if integer else 'a number'} from {lo:g} to {hi:g}", value)
+    words = f"an integer from {lo} to {hi}" if integer else f"a number from {lo:g} to {hi:g}"
+    _check(problems, at, ok, words, value)
 
 
 def data_problems(d, at="data") -> list[str]:

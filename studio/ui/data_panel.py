@@ -2,11 +2,13 @@
 
 The panel edits a copy of the project's data settings and emits `dataChanged` with them and with
 what the design must follow (input shape, class count, task); it holds no preprocessing logic of
-its own: previews come from studio.core.data.
+its own: the description of the data comes from studio.design.datasource, as for `studio new` and
+training. Every file is read in a background thread; meanwhile the panel says it is loading.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,6 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGridLayout,
@@ -25,14 +26,19 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QProgressBar,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+from studio.design.datasource import DataError
+
+from .background import Background
+from .fields import FloatBox, int_box
 
 PREVIEW_ROWS = 50
 THUMBS_PER_CLASS = 6
@@ -104,6 +110,94 @@ class _Pages(QWidget):
         return self._pages[index]
 
 
+# ---------------------------------------------------------------------------------------------------
+# Reading, in a background thread (no Qt here)
+# ---------------------------------------------------------------------------------------------------
+
+
+def _file_key(path: Path):
+    """What tells a file's content changed: its path, size and modification time."""
+    st = os.stat(path)
+    return (str(path), st.st_size, st.st_mtime_ns)
+
+
+def _table_preview(data: dict, path: Path, frames: dict) -> dict:
+    """A CSV file's table (read once per version of the file), its preview and its description."""
+    from studio.core.data.tabular import column_summaries, read_csv
+    from studio.design.datasource import describe_table
+
+    try:
+        key = _file_key(path)
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist") from None
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+    df = frames.get(key)
+    if df is None:
+        try:
+            df = read_csv(path)
+        except (OSError, ValueError) as e:
+            raise DataError(str(e)) from None
+    columns = [str(c) for c in df.columns]
+    data = dict(data)
+    if data.get("target") not in df.columns:
+        data["target"] = None  # the last column is the usual place of the label
+    out = {"frame": df, "key": key, "columns": columns, "name": path.name, "rows": len(df), "data": data}
+    out["summaries"] = column_summaries(df)
+    out["head"] = df.head(PREVIEW_ROWS).astype(str).to_numpy()
+    try:
+        out["info"] = describe_table(df, data, str(path))
+    except DataError as e:
+        out["info"], out["error"] = None, str(e)  # the table is still shown, to choose other columns
+    return out
+
+
+def _folder_preview(data: dict, path: Path) -> dict:
+    """An image folder's classes, counts and a few thumbnails of each class."""
+    from studio.design.datasource import describe_folder, read_source
+
+    _, ds = read_source(dict(data, path=str(path)))
+    info = describe_folder(ds, data)
+    thumbs: dict = {}
+    first = None
+    for image_path, label in ds.samples:
+        if len(thumbs.setdefault(label, [])) >= THUMBS_PER_CLASS:
+            continue
+        try:
+            img = ds.load(image_path)
+        except OSError:
+            continue  # unreadable: counted by the scan, shown as skipped in training
+        first = first or img
+        thumbs[label].append(np.asarray(img, np.float64))
+    return {
+        "info": info,
+        "name": path.name,
+        "classes": list(ds.classes),
+        "thumbs": thumbs,
+        "first": first,
+        "skipped": len(ds.skipped),
+    }
+
+
+def load_preview(data: dict, base, frames: dict) -> dict:
+    """Everything the panel shows of `data` (files are read here, never in the GUI thread)."""
+    from studio.design.datasource import describe_sample
+
+    kind = data.get("kind", "sample")
+    if kind == "sample":
+        return {"kind": kind, "info": describe_sample(data.get("sample") or "iris")}
+    if not data.get("path"):
+        raise DataError(f"no {'CSV file' if kind == 'csv' else 'image folder'} is chosen")
+    path = Path(data["path"])
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    if kind == "csv":
+        return {"kind": kind, **_table_preview(data, path, frames)}
+    if kind == "images":
+        return {"kind": kind, **_folder_preview(data, path)}
+    raise DataError(f"unknown data kind {kind!r}")
+
+
 class DataPanel(QWidget):
     """Edits `project.data`; emits `dataChanged(data, input_shape, num_classes, task)`."""
 
@@ -117,14 +211,29 @@ class DataPanel(QWidget):
         self.setAcceptDrops(True)
         self.project = None
         self.data: dict = {}
-        self._loading = False
-        self._frame = None
-        self._summaries = []
-        self._image_info = None
+        self._loading = False  # widgets are being filled: their signals are not edits
+        self._info = None  # (input shape, classes, task) of the data shown
+        self._source_text = ""
+        self._data_problems: list = []
+        self._frames: dict = {}  # the table of the CSV file shown, by file version
+        self._first_image = None  # for the augmentation preview, kept in memory
+        self._reader = Background(self, "studio-data")
 
         # -- source
         self.source_label = QLabel()
+        self.source_label.setObjectName("dataSource")
         self.source_label.setWordWrap(True)
+        self.busy = QProgressBar()
+        self.busy.setObjectName("dataLoading")
+        self.busy.setRange(0, 0)  # reading: no end known
+        self.busy.setMaximumHeight(6)
+        self.busy.setTextVisible(False)
+        self.busy.hide()
+        self.problems = QLabel()
+        self.problems.setObjectName("dataProblems")
+        self.problems.setWordWrap(True)
+        self.problems.setStyleSheet("color: #d93025;")
+        self.problems.hide()
         # the panel lives in a narrow side dock: controls sit in grids of two columns, not long rows
         samples = QGridLayout()
         from studio.design.samples import SAMPLE_INFO
@@ -191,8 +300,8 @@ class DataPanel(QWidget):
         thumbs_scroll.setWidgetResizable(True)
         thumbs_scroll.setWidget(self.thumbs)
         thumbs_scroll.setMinimumHeight(4 * (THUMB_PX + 8))  # a few classes at a time
-        self.height_box = QSpinBox(minimum=4, maximum=1024)
-        self.width_box = QSpinBox(minimum=4, maximum=1024)
+        self.height_box = int_box("image_size")
+        self.width_box = int_box("image_size")
         self.mode = QComboBox()
         self.mode.addItem("grey (1 channel)", "L")
         self.mode.addItem("colour (3 channels)", "RGB")
@@ -235,10 +344,11 @@ class DataPanel(QWidget):
         self.pages.addWidget(img_page)
 
         # -- split and balance
-        self.train_frac = QDoubleSpinBox(decimals=2, minimum=0.05, maximum=0.95, singleStep=0.05)
-        self.val_frac = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.9, singleStep=0.05)
-        self.test_frac = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.9, singleStep=0.05)
-        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
+        # the fields' ranges are the project format's: any file the loader takes shows unchanged
+        self.train_frac = FloatBox("train_fraction", 0.05)
+        self.val_frac = FloatBox("fraction", 0.05)
+        self.test_frac = FloatBox("fraction", 0.05)
+        self.seed = int_box("seed")
         split_form = QFormLayout()
         for label, w in (
             ("Training", self.train_frac),
@@ -262,6 +372,8 @@ class DataPanel(QWidget):
 
         lay = QVBoxLayout(self)
         lay.addWidget(self.source_label)
+        lay.addWidget(self.busy)
+        lay.addWidget(self.problems)
         lay.addLayout(samples)
         lay.addLayout(files)
         lay.addWidget(self.pages)
@@ -280,51 +392,122 @@ class DataPanel(QWidget):
 
     # ------------------------------------------------------------------------------ project
     def set_project(self, project):
+        """Show a project's data (an undo step or another project): read it, emitting nothing."""
+        if self.project is not None:
+            self.project.design.changed.disconnect(self._show_fit_problems)
         self.project = project
+        project.design.changed.connect(self._show_fit_problems)
         self.data = dict(project.data)
-        self._refresh_source(emit=False)
+        self._show_split()
+        self._read(emit=False)
 
-    def _refresh_source(self, emit=True):
-        """Load the preview of the current source and fill every control from `self.data`."""
+    @property
+    def loading(self) -> bool:
+        """True while the data is being read in the background."""
+        return self._reader.busy
+
+    @property
+    def loaded(self):
+        """A signal emitted each time a read ends, whatever its outcome."""
+        return self._reader.done
+
+    def _base(self):
+        return Path(self.project.path).parent if self.project is not None and self.project.path else None
+
+    def _source_name(self, data=None) -> str:
+        d = data or self.data
+        if d.get("kind", "sample") == "sample":
+            return f"the {d.get('sample') or 'iris'} sample"
+        return Path(str(d.get("path") or "")).name or "the data"
+
+    def _read(self, emit=True, fallback=None):
+        """Read the data of `self.data` in the background, then show it (and emit dataChanged when
+        `emit`). When a newly chosen source cannot be read, the panel goes back to `fallback`."""
+        self.busy.show()
+        self.source_label.setText(f"Loading {self._source_name()}...")
+        args = (dict(self.data), self._base(), dict(self._frames))
+        self._reader.run(
+            load_preview, lambda result, error: self._loaded(result, error, emit, fallback), *args
+        )
+
+    def _loaded(self, result, error, emit, fallback):
+        self.busy.hide()
+        if error is not None:
+            if not isinstance(error, (DataError, OSError, ValueError)):
+                raise error
+            self._show_failure(str(error), fallback)
+            return
+        self._loading = True
+        try:
+            kind = result["kind"]
+            if kind == "csv":
+                self._show_csv(result)
+            elif kind == "images":
+                self._show_images(result)
+            else:
+                self._show_sample(result["info"])
+        finally:
+            self._loading = False
+        problems = list((result.get("info") or {}).get("problems", []))
+        if result.get("error"):
+            self._info = None
+            problems.insert(0, result["error"])
+        self._show_problems(problems)
+        if emit and result.get("info") is not None:
+            self._emit()
+
+    def _show_failure(self, reason: str, fallback):
+        name = self._source_name()
+        if fallback is not None:
+            self.data = fallback  # the project keeps its data; the panel still shows it
+            text = f"Could not read {name}: {reason}. The data is unchanged."
+            self.source_label.setText(self._source_text)
+        else:
+            text = f"Could not read {name}: {reason}"
+            self._info = None
+            self.source_label.setText("<span style='color:#d93025'>Could not read the data</span>")
+        self._show_problems([text])
+        self.message.emit(text)
+
+    def _show_problems(self, problems):
+        self._data_problems = list(problems)
+        self._show_fit_problems()
+
+    def _show_split(self):
         self._loading = True
         try:
             d = self.data
-            kind = d.get("kind", "sample")
-            split = d.get("split") or {"train": 0.7, "val": 0.15, "test": 0.15}
-            self.train_frac.setValue(float(split.get("train", 0.7)))
-            self.val_frac.setValue(float(split.get("val", 0.15)))
-            self.test_frac.setValue(float(split.get("test", 0.15)))
+            split = {"train": 0.7, "val": 0.15, "test": 0.15, **(d.get("split") or {})}
+            for box, key in ((self.train_frac, "train"), (self.val_frac, "val"), (self.test_frac, "test")):
+                box.setValue(float(split[key]))
             self.seed.setValue(int(d.get("seed") or 0))
-            if kind == "csv":
-                self._load_csv_preview()
-            elif kind == "images":
-                self._load_images_preview()
-            else:
-                self._show_sample()
-        except (OSError, ValueError, KeyError) as e:
-            self.message.emit(f"Could not read the data: {e}")
-            self.source_label.setText(f"<span style='color:#d93025'>Could not read the data: {e}</span>")
         finally:
             self._loading = False
-        if emit:
-            self._emit()
 
     # ------------------------------------------------------------------------------ sources
+    def _choose(self, changes: dict):
+        """A new source: read it, and keep it only if it can be read."""
+        before = dict(self.data)
+        self.data.update(changes)
+        self._read(emit=True, fallback=before)
+
     def use_sample(self, name: str):
-        self.data.update({"kind": "sample", "sample": name, "path": None, "target": None, "features": []})
-        self._refresh_source()
+        self._choose({"kind": "sample", "sample": name, "path": None, "target": None, "features": []})
 
     def use_csv(self, path):
-        path = Path(path)
-        self.data.update(
-            {"kind": "csv", "path": str(path), "target": None, "features": [], "preprocessing": "standardize"}
+        self._choose(
+            {
+                "kind": "csv",
+                "path": str(Path(path)),
+                "target": None,
+                "features": [],
+                "task": None,
+                "preprocessing": "standardize",
+            }
         )
-        self._frame = None
-        self._refresh_source()
 
     def use_folder(self, path):
-        self.data.update({"kind": "images", "path": str(Path(path)), "target": None, "features": []})
-        self._refresh_source()
+        self._choose({"kind": "images", "path": str(Path(path)), "target": None, "features": []})
 
     def _ask_csv(self):
         path, _ = QFileDialog.getOpenFileName(self, "Open a CSV file", "", "CSV files (*.csv);;All files (*)")
@@ -353,62 +536,45 @@ class DataPanel(QWidget):
                 self.use_folder(p)
                 return
 
-    def _abs_path(self):
-        p = Path(self.data["path"])
-        if not p.is_absolute() and self.project is not None and self.project.path:
-            p = Path(self.project.path).parent / p
-        return p
-
     # ------------------------------------------------------------------------------ samples
-    def _show_sample(self):
-        from studio.design.samples import SAMPLE_INFO, load_sample
-
-        name = self.data.get("sample") or "iris"
-        info = SAMPLE_INFO[name]
+    def _show_sample(self, info):
         self.pages.setCurrentIndex(0)
-        self.source_label.setText(f"<b>Sample:</b> {info['title']}")
-        _, y = load_sample(name)
-        counts = np.bincount(y, minlength=info.get("num_classes", 0))
+        self._set_source_text(f"<b>Sample:</b> {info['summary']}")
+        counts = info["class_counts"]
         self.sample_info.setText(
-            f"{len(y)} examples, input shape {tuple(info['input_shape'])}, {info['task']}, "
+            f"{info['rows']} examples, input shape {tuple(info['input_shape'])}, {info['task']}, "
             f"{len(counts)} classes."
         )
-        self._info = (tuple(info["input_shape"]), int(info.get("num_classes", 0)), info["task"])
-        self._show_balance(counts, [str(i) for i in range(len(counts))])
+        self._info = (tuple(info["input_shape"]), int(info["num_classes"]), info["task"])
+        self._show_balance(counts, info["class_names"])
+
+    def _set_source_text(self, text):
+        self._source_text = text
+        self.source_label.setText(text)
 
     # ---------------------------------------------------------------------------------- CSV
-    def _load_csv_preview(self):
-        from studio.core.data.tabular import column_summaries, detect_task, read_csv
-
-        path = self._abs_path()
-        if self._frame is None or getattr(self, "_frame_path", None) != path:
-            self._frame = read_csv(path)
-            self._frame_path = path
-            self._summaries = column_summaries(self._frame)
-        df, sums = self._frame, self._summaries
+    def _show_csv(self, result):
+        self._frames = {result["key"]: result["frame"]}
+        sums, head, columns = result["summaries"], result["head"], result["columns"]
         self.pages.setCurrentIndex(1)
-        self.source_label.setText(f"<b>CSV:</b> {path.name} ({len(df)} rows, {len(df.columns)} columns)")
-        head = df.head(PREVIEW_ROWS)
-        self.table.setColumnCount(len(df.columns))
+        self._set_source_text(f"<b>CSV:</b> {result['name']} ({result['rows']} rows, {len(columns)} columns)")
+        self.table.setColumnCount(len(columns))
         self.table.setRowCount(len(head))
         self.table.setHorizontalHeaderLabels(
             [f"{s['name']}\n{s['type']}, {s['missing']} missing" for s in sums]
         )
-        values = head.astype(str).to_numpy()
-        for r in range(values.shape[0]):
-            for c in range(values.shape[1]):
-                self.table.setItem(r, c, QTableWidgetItem(values[r, c]))
-        columns = [s["name"] for s in sums]
-        target = self.data.get("target")
-        if target not in columns:
-            # the last column is the usual place of the label
-            target = columns[-1]
-            self.data["target"] = target
+        for r in range(head.shape[0]):
+            for c in range(head.shape[1]):
+                self.table.setItem(r, c, QTableWidgetItem(head[r, c]))
+        info = result["info"]
+        d = self.data
+        target = info["target"] if info else (result["data"].get("target") or columns[-1])
+        d["target"] = target
         self.target.clear()
         for c in columns:
             self.target.addItem(c, c)
-        self.target.setCurrentIndex(columns.index(target))
-        chosen = set(self.data.get("features") or [c for c in columns if c != target])
+        self.target.setCurrentIndex(columns.index(target) if target in columns else len(columns) - 1)
+        chosen = set(d.get("features") or [c for c in columns if c != target])
         self.features.clear()
         for c in columns:
             if c == target:
@@ -417,50 +583,34 @@ class DataPanel(QWidget):
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if c in chosen else Qt.CheckState.Unchecked)
             self.features.addItem(item)
-        task = self.data.get("task")
-        if task not in ("classification", "regression"):
-            task = detect_task(df[target])
-            self.data["task"] = task
-        self.task.setCurrentIndex(self.task.findData(task))
-        self.missing.setCurrentIndex(max(0, self.missing.findData(self.data.get("missing") or "mean")))
-        self.standardize.setChecked(self.data.get("preprocessing", "standardize") == "standardize")
-        self._update_csv_info()
-
-    def _update_csv_info(self):
-        from studio.core.data.tabular import TabularPreprocessor
-
-        df = self._frame
-        target = self.data["target"]
-        pre = TabularPreprocessor(
-            target=target,
-            features=self.data.get("features") or None,  # none chosen: the rule training applies
-            task=self.data.get("task") or "auto",
-            missing=self.data.get("missing") or "mean",
-        )
-        pre.fit(df, str(self._abs_path()))
-        classes = list(pre.classes or [])
-        self._info = ((pre.num_features,), len(classes) if pre.task == "classification" else 0, pre.task)
-        if pre.task == "classification":
-            counts = df[target].astype(str).value_counts()
-            self._show_balance([int(counts.get(c, 0)) for c in classes], classes)
-        else:
-            self._show_balance([], [])
+        if info is None:
+            return
+        # what training will use, written out: the features and task resolved from the whole file
+        d["features"], d["task"] = list(info["features"]), info["task"]
+        self.task.setCurrentIndex(self.task.findData(info["task"]))
+        missing = d.get("missing") or "mean"
+        if self.missing.findData(missing) < 0:  # a strategy kept from an older file
+            self.missing.addItem(missing, missing)
+        self.missing.setCurrentIndex(self.missing.findData(missing))
+        self.standardize.setChecked(d.get("preprocessing", "standardize") == "standardize")
+        classes = info["num_classes"] if info["task"] == "classification" else 0
+        self._info = (tuple(info["input_shape"]), classes, info["task"])
+        self._show_balance(info["class_counts"] if classes else [], info["class_names"] if classes else [])
 
     # ------------------------------------------------------------------------------- images
-    def _load_images_preview(self):
-        from studio.core.data.images import ImageFolder
-
-        root = self._abs_path()
+    def _show_images(self, result):
+        info, classes = result["info"], result["classes"]
         self.pages.setCurrentIndex(2)
         size = tuple(self.data.get("image_size") or (28, 28))
         mode = self.data.get("image_mode") or "L"
-        ds = ImageFolder(root, mode=mode, on_error="skip", verify=False)
-        counts = np.bincount(np.asarray(ds.targets, np.int64), minlength=len(ds.classes))
-        first = ds[0][0] if len(ds) else None
+        counts = info["class_counts"]
+        first = result["first"]
         native = f"{first.size[1]}x{first.size[0]}" if first is not None else "?"
         channels = 1 if mode == "L" else 3
-        self.source_label.setText(f"<b>Images:</b> {root.name} ({len(ds)} images, {len(ds.classes)} classes)")
-        skipped = f"; {len(ds.skipped)} unreadable files skipped" if ds.skipped else ""
+        self._set_source_text(
+            f"<b>Images:</b> {result['name']} ({info['rows']} images, {len(classes)} classes)"
+        )
+        skipped = f"; {result['skipped']} unreadable files skipped" if result["skipped"] else ""
         self.image_info.setText(
             f"Images like {native} pixels, used as {channels} channel(s) at {size[0]}x{size[1]}{skipped}."
         )
@@ -471,25 +621,16 @@ class DataPanel(QWidget):
         self.aug_flip.setChecked(bool(aug.get("hflip")))
         self.aug_shift.setChecked(bool(aug.get("shift")))
         self.aug_rotate.setChecked(bool(aug.get("rotate")))
-        while self.thumbs_grid.count():
-            w = self.thumbs_grid.takeAt(0).widget()
-            if w is not None:
-                w.deleteLater()
-        by_class: dict = {}
-        for i, (_, t) in enumerate(ds.samples):
-            by_class.setdefault(t, [])
-            if len(by_class[t]) < THUMBS_PER_CLASS:
-                by_class[t].append(i)
-        for row, (t, idxs) in enumerate(sorted(by_class.items())):
-            self.thumbs_grid.addWidget(QLabel(f"{ds.classes[t]} ({counts[t]})"), row, 0)
-            for col, i in enumerate(idxs, start=1):
-                img = np.asarray(ds[i][0], np.float64)
+        _clear(self.thumbs_grid)
+        for row, (t, images) in enumerate(sorted(result["thumbs"].items())):
+            self.thumbs_grid.addWidget(QLabel(f"{classes[t]} ({counts[t]})"), row, 0)
+            for col, img in enumerate(images, start=1):
                 cell = QLabel()
                 cell.setPixmap(_pixmap(img, THUMB_PX))
                 self.thumbs_grid.addWidget(cell, row, col)
-        self._image_ds = ds
-        self._info = ((channels, int(size[0]), int(size[1])), len(ds.classes), "classification")
-        self._show_balance(counts, ds.classes)
+        self._first_image = first
+        self._info = (tuple(info["input_shape"]), len(classes), "classification")
+        self._show_balance(counts, classes)
 
     def augmentation_pipeline(self):
         """The augmentation chosen, as studio.core.data transforms on PIL images."""
@@ -507,20 +648,15 @@ class DataPanel(QWidget):
         return T.Compose(steps)
 
     def preview_augmentation(self):
-        """Eight augmented versions of the first image, side by side."""
-        while self.aug_grid.count():
-            w = self.aug_grid.takeAt(0).widget()
-            if w is not None:
-                w.deleteLater()
-        ds = getattr(self, "_image_ds", None)
-        if ds is None or not len(ds):
+        """Eight augmented versions of the first image (read with the folder, kept in memory)."""
+        _clear(self.aug_grid)
+        if self.data.get("kind") != "images" or self._first_image is None:
             self.message.emit("Open an image folder to preview augmentation.")
             return
         pipeline = self.augmentation_pipeline()
-        img = ds[0][0]
         for k in range(8):
             cell = QLabel()
-            cell.setPixmap(_pixmap(pipeline(img).numpy(), AUG_PREVIEW_PX))
+            cell.setPixmap(_pixmap(pipeline(self._first_image).numpy(), AUG_PREVIEW_PX))
             self.aug_grid.addWidget(cell, k // 4, k % 4)
 
     # ------------------------------------------------------------------------------ shared
@@ -538,10 +674,30 @@ class DataPanel(QWidget):
         self.balance_warning.setVisible(bool(warning))
         self.balance.setVisible(bool(counts))
 
+    def _split_edited(self, sender):
+        """The fractions never add up to more than 1: an edit takes what it needs from the others,
+        the test fraction first, then validation, then training."""
+        boxes = {"train": self.train_frac, "val": self.val_frac, "test": self.test_frac}
+        excess = sum(b.value() for b in boxes.values()) - 1.0
+        for key in ("test", "val", "train"):
+            box = boxes[key]
+            if excess <= 1e-12 or box is sender:
+                continue
+            take = min(excess, box.value() - box.minimum())
+            box.setValue(box.value() - take)
+            excess -= take
+
     def _edited(self, *_):
         if self._loading:
             return
+        sender = self.sender()
         d = self.data
+        self._loading = True
+        try:
+            if sender in (self.train_frac, self.val_frac, self.test_frac):
+                self._split_edited(sender)
+        finally:
+            self._loading = False
         d["split"] = {
             "train": self.train_frac.value(),
             "val": self.val_frac.value(),
@@ -549,41 +705,58 @@ class DataPanel(QWidget):
         }
         d["seed"] = self.seed.value()
         kind = d.get("kind")
-        try:
-            if kind == "csv" and self._frame is not None:
-                d["target"] = self.target.currentData()
-                feats = [
+        if kind == "csv" and self.target.count():
+            if sender is self.target:
+                d.update(target=self.target.currentData(), features=[], task=None)
+            else:
+                d["features"] = [
                     self.features.item(i).text()
                     for i in range(self.features.count())
                     if self.features.item(i).checkState() == Qt.CheckState.Checked
                 ]
-                if self.sender() is self.target:
-                    self._refresh_source()
-                    return
-                d["features"] = feats
                 d["task"] = self.task.currentData()
                 d["missing"] = self.missing.currentData()
                 d["preprocessing"] = "standardize" if self.standardize.isChecked() else "none"
-                self._update_csv_info()
-            elif kind == "images":
-                d["image_size"] = [self.height_box.value(), self.width_box.value()]
-                d["image_mode"] = self.mode.currentData()
-                d["augmentation"] = {
-                    "hflip": self.aug_flip.isChecked(),
-                    "shift": self.aug_shift.isChecked(),
-                    "rotate": self.aug_rotate.isChecked(),
-                }
-                if self.sender() in (self.mode, self.height_box, self.width_box):
-                    self._refresh_source()
-                    return
-        except (OSError, ValueError, KeyError) as e:
-            self.message.emit(f"Data settings not usable: {e}")
-            return
+            if sender not in (self.train_frac, self.val_frac, self.test_frac, self.seed):
+                self._read()  # columns and task change what the data gives: described anew
+                return
+        elif kind == "images":
+            d["image_size"] = [self.height_box.value(), self.width_box.value()]
+            d["image_mode"] = self.mode.currentData()
+            d["augmentation"] = {
+                "hflip": self.aug_flip.isChecked(),
+                "shift": self.aug_shift.isChecked(),
+                "rotate": self.aug_rotate.isChecked(),
+            }
+            if sender in (self.mode, self.height_box, self.width_box):
+                self._read()
+                return
         self._emit()
 
     def _emit(self):
-        info = getattr(self, "_info", None)
-        if info is None:
+        if self._info is None:
             return
-        shape, classes, task = info
+        shape, classes, task = self._info
         self.dataChanged.emit(dict(self.data), tuple(shape), int(classes), str(task))
+        self._show_fit_problems()
+
+    def _show_fit_problems(self, *_):
+        """The data's problems, and what keeps the design from fitting the data (a head that is not a
+        Linear layer, say): checked again whenever the design changes."""
+        from studio.design.datasource import fit_problems, loss_name_for
+
+        found = []
+        if self.project is not None and self._info is not None and self.data == self.project.data:
+            shape, classes, task = self._info
+            info = {"kind": self.data.get("kind"), "input_shape": shape, "task": task, "num_classes": classes}
+            found = fit_problems(self.project.design, info, loss_name_for(self.project, task))
+        problems = self._data_problems + found
+        self.problems.setText("\n".join(problems))
+        self.problems.setVisible(bool(problems))
+
+
+def _clear(grid):
+    while grid.count():
+        w = grid.takeAt(0).widget()
+        if w is not None:
+            w.deleteLater()

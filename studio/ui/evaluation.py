@@ -193,9 +193,10 @@ class EvaluationView(QTabWidget):
         is_image = input_shape is not None and len(input_shape) == 3
         for n, ex in enumerate(examples):
             caption = f"true {names[ex['true']]}, predicted {names[ex['pred']]}"
-            if is_image:
+            values = np.asarray(ex["input"], np.float64)
+            if is_image and values.ndim == 3:  # a run of an earlier design may have kept table rows
                 cell = QLabel()
-                cell.setPixmap(_image_pixmap(np.asarray(ex["input"], np.float64), 72))
+                cell.setPixmap(_image_pixmap(values, 72))
                 cell.setToolTip(caption)
                 text = QLabel(caption)
                 text.setWordWrap(True)
@@ -205,8 +206,8 @@ class EvaluationView(QTabWidget):
                 bl.addWidget(text)
                 self.wrong_grid.addWidget(box, n // 6, n % 6)
             else:
-                values = ", ".join(f"{v:.3g}" for v in np.asarray(ex["input"]).ravel()[:12])
-                self.wrong_grid.addWidget(QLabel(f"{caption}: [{values}]"), n, 0)
+                shown = ", ".join(f"{v:.3g}" for v in values.ravel()[:12])
+                self.wrong_grid.addWidget(QLabel(f"{caption}: [{shown}]"), n, 0)
 
     def _show_regression(self, ev):
         actual = np.asarray(ev["actual"], np.float64)

@@ -413,8 +413,11 @@ class MainWindow(QMainWindow):
         self.editor.push(f"Use the {name} data", [_SetDataOp(self, old, new), *ops])
 
     def inspect_graph(self) -> None:
-        from studio.training import DataError
+        """Draw one training step's graph; the data is read and the step run away from the GUI thread."""
+        from studio.design.project import project_from_dict
         from studio.training.inspect import inspect_project
+
+        from .background import Background
 
         self.inspector_dock.show()
         self.inspector_dock.raise_()
@@ -422,10 +425,21 @@ class MainWindow(QMainWindow):
         if problems:
             self.show_status(f"Fix the design first: {problems[0].message}")
             return
-        try:
-            inspection = inspect_project(self.project)
-        except (DataError, RuntimeError, ValueError) as exc:
-            self.show_status(f"Cannot inspect: {exc}")
+        if getattr(self, "_inspection_job", None) is None:
+            self._inspection_job = Background(self, "studio-inspect")
+        # the thread works on a copy: edits made meanwhile do not reach it half-way
+        snapshot = project_from_dict(self.project.to_dict(), self.project.path)
+        self.inspector.summary.setText("Inspecting: reading the data and running one step...")
+        self._inspection_job.run(inspect_project, self._show_inspection, snapshot)
+
+    def _show_inspection(self, inspection, error) -> None:
+        from studio.training import DataError
+
+        if error is not None:
+            if not isinstance(error, (DataError, RuntimeError, ValueError, OSError)):
+                raise error
+            self.inspector.summary.setText(f"Cannot inspect: {error}")
+            self.show_status(f"Cannot inspect: {error}")
             return
         self.inspector.show_inspection(inspection)
 

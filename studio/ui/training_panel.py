@@ -326,7 +326,8 @@ class TrainingPanel(QWidget):
             elif ev.kind == "epoch":
                 self._epoch_line = ev  # shown with the next progress update
             elif ev.kind == "paused":
-                last = None
+                # the pause is the news: a step or epoch line from before it must not cover it
+                last, self._epoch_line = None, None
                 self.progress.setValue(ev.step)
                 self.progress.setFormat(f"paused at epoch {ev.epoch}, step {ev.step}")
                 self._say(f"Paused at epoch {ev.epoch}, step {ev.step}. Press Resume to go on.")

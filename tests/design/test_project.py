@@ -203,3 +203,67 @@ def test_pipes_devices_and_folders_are_refused_at_once_naming_the_file(tmp_path,
         finishes(load_project, path)
     message = str(info.value)
     assert message.startswith(f"{path}: ") and "\n" not in message and "$" not in message
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (
+            lambda d: d["training"].update(seed=2**32 - 1),
+            "training.seed: expected an integer from 0 to 2147483647",
+        ),
+        (lambda d: d["data"].update(seed=-1), "data.seed"),
+        (lambda d: d["training"].update(batch_size=10**7), "training.batch_size"),
+        (lambda d: d["data"].update(split={"val": 0.5, "test": 0.5}), "add up to more than 1"),
+        (
+            lambda d: d.update(runs=[{"curves": {"step": [1, 2], "loss": [0.5]}}]),
+            "runs[0].curves: step and loss",
+        ),
+        (lambda d: d.update(runs=[{"curves": {"loss": "high"}}]), "runs[0].curves.loss"),
+        (
+            lambda d: d.update(runs=[{"evaluation": {"task": "classification", "confusion": [[1, 2]]}}]),
+            "square",
+        ),
+        (
+            lambda d: d.update(
+                runs=[
+                    {
+                        "evaluation": {
+                            "task": "classification",
+                            "confusion": [[1]],
+                            "classes": ["a"],
+                            "precision": [1],
+                            "recall": [1],
+                            "f1": [1],
+                            "support": [1],
+                            "misclassified": [{"input": [[1, 2], [3]], "true": 0, "pred": 5}],
+                        }
+                    }
+                ]
+            ),
+            "runs[0].evaluation.misclassified[0].pred",
+        ),
+        (
+            lambda d: d.update(runs=[{"evaluation": {"task": "regression", "predicted": [1]}}]),
+            "predicted and actual",
+        ),
+        (lambda d: d.update(runs=[{"grad_norms": [{"a": -1}]}]), "runs[0].grad_norms"),
+    ],
+)
+def test_settings_out_of_the_window_s_range_and_malformed_runs_are_refused(change, fragment):
+    d = new_project(design=mlp_design(3, 2)).to_dict()
+    change(d)
+    with pytest.raises(ProjectError) as info:
+        project_from_dict(d)
+    assert any(fragment in p for p in info.value.problems), info.value.problems
+
+
+def test_runs_written_by_training_pass_the_checks(tmp_path):
+    from studio.training import fit
+
+    project = load_template("iris_mlp")
+    project.training["epochs"] = 1
+    project.path = str(tmp_path / "iris.studio")
+    list(fit(project))
+    save_project(project)
+    assert load_project(project.path).runs[0]["evaluation"]["task"] == "classification"

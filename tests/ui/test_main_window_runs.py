@@ -168,6 +168,7 @@ def test_the_inspector_shows_the_graph_of_a_template(qtbot, make_window):
     window = make_window(project=load_template("digits_lenet"))
     window.act_inspect.trigger()
     assert window.inspector_dock.isVisible()
+    qtbot.waitUntil(lambda: bool(window.inspector.items), timeout=30_000)
     items = window.inspector.items
     labels = {item.node.label for item in items.values()}
     assert {"ConvolutionBackward0", "ReluBackward0", "AddmmBackward0", "CrossEntropyLossBackward0"} <= labels
@@ -181,6 +182,7 @@ def test_the_inspector_shows_the_graph_of_a_template(qtbot, make_window):
 
 def test_the_inspector_draws_the_example_network(qtbot, iris_window):
     iris_window.inspect_graph()
+    qtbot.waitUntil(lambda: bool(iris_window.inspector.items), timeout=30_000)
     labels = {item.node.label for item in iris_window.inspector.items.values()}
     assert {"AddmmBackward0", "ReluBackward0", "hidden1.weight", "input"} <= labels
 
@@ -239,14 +241,16 @@ def test_choosing_digits_makes_the_design_follow_in_one_undo_step(qtbot, iris_wi
     shape_of = lambda: next(n for n in design.nodes.values() if n.type == "Input").params["shape"]  # noqa: E731
     assert tuple(shape_of()) == (4,)
     head = next(e.src for e in design.edges if design.nodes[e.dst].type == "Output")
-    click(qtbot, window.data_panel.sample_buttons["digits"])
+    with qtbot.waitSignal(window.data_panel.dataChanged, timeout=30_000):
+        click(qtbot, window.data_panel.sample_buttons["digits"])
     assert window.project.data["sample"] == "digits"
     assert tuple(shape_of()) == (1, 8, 8) and design.nodes[head].params["out_features"] == 10
     assert window.undo_stack.count() == before + 1 and window.isWindowModified()
     assert window.undo_stack.undoText() == "Use the digits data"
     window.undo_stack.undo()  # data and design go back together
     assert tuple(shape_of()) == (4,) and design.nodes[head].params["out_features"] == 3
-    assert window.project.data["sample"] == "iris" and "Iris" in window.data_panel.source_label.text()
+    assert window.project.data["sample"] == "iris"
+    qtbot.waitUntil(lambda: "Iris" in window.data_panel.source_label.text(), timeout=30_000)
     assert window.undo_stack.isClean()
     window.undo_stack.redo()
     assert window.project.data["sample"] == "digits" and tuple(shape_of()) == (1, 8, 8)
@@ -273,7 +277,8 @@ def test_an_image_folder_project_trains_in_the_window(qtbot, make_window, tmp_pa
     project = load_template("digits_lenet")
     project.path = str(tmp_path / "digits.studio")
     window = make_window(project=project)
-    window.data_panel.use_folder(root)
+    with qtbot.waitSignal(window.data_panel.dataChanged, timeout=60_000):
+        window.data_panel.use_folder(root)
     assert window.project.data["kind"] == "images"
     assert tuple(next(n for n in project.design.nodes.values() if n.type == "Input").params["shape"]) == (
         1,
