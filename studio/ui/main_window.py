@@ -767,8 +767,15 @@ class MainWindow(QMainWindow):
             self.recovery_file.remove()
 
     def offer_recovery(self) -> None:
-        """After a crash: offer to restore each recovery copy the crashed session left."""
-        for i, entry in enumerate(recovery.orphaned()):
+        """After a crash: offer to restore each recovery copy the crashed session left. A damaged note
+        is reported and skipped; nothing here stops the app from starting."""
+        try:
+            entries, problems = recovery.scan()
+        except OSError as exc:
+            entries, problems = [], [f"the recovery folder cannot be read ({exc})"]
+        if problems:
+            self.show_status("Recovery: " + "; ".join(problems))
+        for i, entry in enumerate(entries):
             original = Path(entry["original"]).name if entry.get("original") else "an unsaved project"
             answer = QMessageBox.question(
                 self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QCloseEvent, QDropEvent
@@ -142,10 +143,10 @@ def test_autosave_and_recovery_after_crash(make_window, tmp_path):
     window.write_recovery()
     path = window.recovery_file.path
     assert path.is_file()
-    # pretend the session that wrote it died
-    note = json.loads(window.recovery_file.note.read_text())
-    note["pid"] = 2**22 + 12345
-    window.recovery_file.note.write_text(json.dumps(note))
+    assert recovery.orphaned() == []  # this session lives: its copy is not offered
+    # the session that wrote it dies: its lock goes with it
+    os.close(window.recovery_file._lock_fd)
+    window.recovery_file._lock_fd = None
     found = recovery.orphaned()
     assert [f["path"] for f in found] == [path]
     project = recovery.restore(found[0])
