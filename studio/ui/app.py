@@ -29,8 +29,80 @@ APT_PACKAGES = (
 HEADLESS_PLATFORMS = {"offscreen", "minimal", "vnc", "vkkhrdisplay", "eglfs", "linuxfb"}
 
 
-def display_problem(environ=None, find_library=ctypes.util.find_library, platform=sys.platform) -> str | None:
-    """Why Qt could not open a window here, in plain words, or None when it should work."""
+DISPLAY_TIMEOUT_S = 3.0  # a display server on the network that does not answer within this is down
+
+
+def x_server_address(display: str):
+    """Where the X server that DISPLAY names listens: ("unix", socket path) or ("tcp", (host, port));
+    None when DISPLAY cannot be read."""
+    host, sep, rest = display.strip().rpartition(":")
+    number = rest.split(".")[0]
+    if not sep or not number.isdigit():
+        return None
+    if host.startswith("/"):  # a socket path before the display number (XQuartz on macOS)
+        return ("unix", host)
+    if host in ("", "unix"):
+        return ("unix", f"/tmp/.X11-unix/X{int(number)}")
+    return ("tcp", (host.strip("[]"), 6000 + int(number)))
+
+
+def socket_answers(kind: str, address, timeout: float = DISPLAY_TIMEOUT_S) -> bool:
+    """Whether something accepts a connection at the address: a server listens there."""
+    import socket
+
+    try:
+        if kind == "tcp":
+            socket.create_connection(address, timeout=timeout).close()
+            return True
+        candidates = [address]
+        if sys.platform.startswith("linux"):
+            candidates.insert(0, "\0" + address)  # X servers listen on the abstract name too
+        for path in candidates:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout)
+                try:
+                    sock.connect(path)
+                    return True
+                except OSError:
+                    continue
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def _server_problem(env, qpa: str, answers) -> str | None:
+    """Why the display server that Qt would use does not answer, or None when it does."""
+    wayland = env.get("WAYLAND_DISPLAY", "")
+    if qpa.startswith("wayland") or (qpa == "" and wayland and not env.get("DISPLAY")):
+        folder = env.get("XDG_RUNTIME_DIR", "")
+        path = wayland if os.path.isabs(wayland) else os.path.join(folder, wayland)
+        if not answers("unix", path):
+            return (
+                f"WAYLAND_DISPLAY={wayland} names a Wayland display, but no compositor answers at {path}. "
+                "Run Studio in the desktop session, or run headless with QT_QPA_PLATFORM=offscreen."
+            )
+        return None
+    display = env.get("DISPLAY", "")
+    if qpa not in ("", "xcb") or not display:
+        return None
+    address = x_server_address(display)
+    if address is None:
+        return f"DISPLAY={display} is not a display name (expected something like :0 or host:0)."
+    if not answers(*address):
+        where = address[1] if address[0] == "unix" else f"{address[1][0]} port {address[1][1]}"
+        return (
+            f"DISPLAY={display} names an X display, but no X server answers there ({where}). Start one "
+            "(for example `Xvfb :99 &` and DISPLAY=:99), point DISPLAY at a running one, or run headless "
+            "with QT_QPA_PLATFORM=offscreen."
+        )
+    return None
+
+
+def display_problem(
+    environ=None, find_library=ctypes.util.find_library, platform=sys.platform, answers=socket_answers
+) -> str | None:
+    """Why Qt could not open a window here, in plain words, or None when it should work. The display
+    server is asked first (Qt itself would abort, blaming a library), within a few seconds."""
     env = os.environ if environ is None else environ
     if not platform.startswith("linux"):
         return None
@@ -49,6 +121,9 @@ def display_problem(environ=None, find_library=ctypes.util.find_library, platfor
             "desktop session, start a virtual X server (for example `xvfb-run python -m studio.ui`), or "
             "run headless with QT_QPA_PLATFORM=offscreen."
         )
+    server = _server_problem(env, qpa, answers)
+    if server is not None:
+        return server
     if qpa in ("", "xcb") and has_x:
         missing = [(name, package) for name, package in XCB_LIBRARIES if not find_library(name)]
         if missing:

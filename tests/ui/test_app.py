@@ -19,7 +19,10 @@ def test_no_display_explains_what_to_do():
 def test_missing_xcb_libraries_are_named():
     missing = {"xcb-cursor", "xkbcommon-x11"}
     message = display_problem(
-        {"DISPLAY": ":0"}, find_library=lambda n: None if n in missing else "x.so", platform="linux"
+        {"DISPLAY": ":0"},
+        find_library=lambda n: None if n in missing else "x.so",
+        platform="linux",
+        answers=lambda kind, address: True,
     )
     assert "libxcb-cursor" in message and "libxcb-cursor0" in message and "libxkbcommon-x11-0" in message
     assert "libxcb-icccm4 " not in message.split("(")[0]
@@ -27,12 +30,51 @@ def test_missing_xcb_libraries_are_named():
 
 def test_working_setups_pass():
     ok = lambda name: f"lib{name}.so"  # noqa: E731
-    assert display_problem({"DISPLAY": ":0"}, find_library=ok, platform="linux") is None
+    up = lambda kind, address: True  # noqa: E731
+    assert display_problem({"DISPLAY": ":0"}, find_library=ok, platform="linux", answers=up) is None
     assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, find_library=ok, platform="linux") is None
-    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, find_library=ok, platform="linux") is None
+    assert (
+        display_problem({"WAYLAND_DISPLAY": "wayland-0"}, find_library=ok, platform="linux", answers=up)
+        is None
+    )
     assert display_problem({}, find_library=ok, platform="darwin") is None
     assert "WAYLAND_DISPLAY" in display_problem(
         {"QT_QPA_PLATFORM": "wayland"}, find_library=ok, platform="linux"
+    )
+
+
+def test_a_display_without_a_server_is_named():
+    from studio.ui.app import x_server_address
+
+    asked = []
+
+    def down(kind, address):
+        asked.append((kind, address))
+        return False
+
+    ok = lambda name: f"lib{name}.so"  # noqa: E731
+    message = display_problem({"DISPLAY": ":987"}, find_library=ok, platform="linux", answers=down)
+    assert "no X server answers" in message and "/tmp/.X11-unix/X987" in message and "libxcb" not in message
+    assert asked == [("unix", "/tmp/.X11-unix/X987")]
+    assert x_server_address("remote.example:10.0") == ("tcp", ("remote.example", 6010))
+    assert x_server_address("unix:1") == ("unix", "/tmp/.X11-unix/X1")
+    assert "not a display name" in display_problem({"DISPLAY": "nonsense"}, find_library=ok, platform="linux")
+    wayland = {"WAYLAND_DISPLAY": "wayland-9", "XDG_RUNTIME_DIR": "/run/user/1"}
+    assert "no compositor answers at /run/user/1/wayland-9" in display_problem(
+        wayland, find_library=ok, platform="linux", answers=down
+    )
+
+
+def test_the_real_program_says_when_the_display_has_no_server(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DISPLAY": ":987"}
+    done = subprocess.run(
+        [sys.executable, "-m", "studio"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1, done.stderr
+    assert (
+        "no X server answers" in done.stderr
+        and "libxcb" not in done.stderr
+        and "Traceback" not in done.stderr
     )
 
 
