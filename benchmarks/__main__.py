@@ -124,6 +124,7 @@ def app_rows():
             50.0,
             "max",
         ),
+        ("bench_app", "bench_stop_latency", "Stop to the end of a run (Digits CNN)", "s", 1.0, "max"),
         (
             "bench_app",
             "bench_training_overhead",

@@ -294,3 +294,34 @@ def bench_training_overhead(epochs: int = 30, repeats: int = 5) -> float:
         live.append(watched())
     _OVERHEAD_RUNS.append((bare, live))
     return (min(live) / min(bare) - 1.0) * 100.0
+
+
+def bench_stop_latency(repeats: int = 3) -> float:
+    """Seconds from Stop to the run's end event reaching the app, for a run in its worker process
+    (median of `repeats`; the tests check only that Stop ends a run, not how soon)."""
+    from studio.design import load_template
+    from studio.training.worker import TrainingProcess
+
+    def wait_for(proc, kinds):
+        while True:
+            events = proc.poll()
+            found = next((e for e in events if e.kind in kinds), None)
+            if found is not None:
+                return found
+            time.sleep(0.005)
+
+    times = []
+    for _ in range(repeats):
+        project = load_template("digits_lenet")
+        project.training["epochs"] = 10_000
+        proc = TrainingProcess(project)
+        proc.start()
+        wait_for(proc, ("step", "error"))
+        t0 = time.perf_counter()
+        proc.stop()
+        end = wait_for(proc, ("end", "error"))
+        times.append(time.perf_counter() - t0)
+        proc.join(30)
+        if end.kind != "end" or end.status != "stopped":
+            raise RuntimeError(f"the run did not stop: {end.kind} {end.message}")
+    return statistics.median(times)

@@ -133,7 +133,7 @@ def test_no_traceback_from_the_real_program(tmp_path):
     bad = tmp_path / "bad.studio"
     bad.write_text("{oops")
     res = subprocess.run(
-        [sys.executable, "-m", "studio.cli", "info", str(bad)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "studio.cli", "info", str(bad)], capture_output=True, text=True, timeout=120
     )
     assert res.returncode == 1 and "not valid JSON" in res.stderr and "Traceback" not in res.stderr
 

@@ -10,7 +10,8 @@ from studio.design import load_template
 from studio.training.worker import TrainingProcess
 
 
-def _wait(proc, until, timeout=60.0):
+def _wait(proc, until, timeout=120.0):
+    """The events until `until(events)` holds; the timeout only bounds a run that never gets there."""
     events = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -35,20 +36,25 @@ def test_run_in_a_worker_process_reports_to_the_end(project):
     events = _wait(proc, lambda evs: any(e.kind in ("end", "error") for e in evs))
     assert events[-1].kind == "end", events[-1].message
     assert events[-1].run["epochs_completed"] == 2
-    proc.join(5)
+    proc.join(60)
     assert not proc.is_alive()
 
 
-def test_stop_takes_effect_within_a_second(project):
+def test_stop_ends_the_run_at_the_next_step(project):
+    # how soon in seconds is measured by benchmarks/bench_app.py (bench_stop_latency), not timed here
     project.training.update({"epochs": 10000})
     proc = TrainingProcess(project)
     proc.start()
     _wait(proc, lambda evs: any(e.kind == "step" for e in evs))
-    t0 = time.monotonic()
+    proc.pause()
+    events = _wait(proc, lambda evs: any(e.kind == "paused" for e in evs))
+    held = next(e for e in events if e.kind == "paused").step
+    proc.resume()
     proc.stop()
-    events = _wait(proc, lambda evs: any(e.kind in ("end", "error") for e in evs), timeout=10)
-    assert time.monotonic() - t0 < 1.0
+    events = _wait(proc, lambda evs: any(e.kind in ("end", "error") for e in evs))
     assert events[-1].status == "stopped"
+    # the run checks for Stop before each step: at most the step under way when it came
+    assert max([e.step for e in events if e.kind == "step"] + [held]) <= held + 1
 
 
 def test_a_killed_worker_is_reported(project):
@@ -57,7 +63,7 @@ def test_a_killed_worker_is_reported(project):
     proc.start()
     _wait(proc, lambda evs: any(e.kind == "step" for e in evs))
     proc._process.kill()
-    events = _wait(proc, lambda evs: any(e.kind == "error" for e in evs), timeout=10)
+    events = _wait(proc, lambda evs: any(e.kind == "error" for e in evs), timeout=120)
     assert "killed by SIGKILL" in events[-1].message
 
 
@@ -68,15 +74,15 @@ def test_pause_is_acknowledged_and_resume_goes_on(project):
     events = _wait(proc, lambda evs: any(e.kind == "step" for e in evs))
     proc.pause()
     assert proc.paused
-    events += _wait(proc, lambda evs: any(e.kind == "paused" for e in evs), timeout=10)
+    events += _wait(proc, lambda evs: any(e.kind == "paused" for e in evs), timeout=120)
     paused = next(e for e in events if e.kind == "paused")
     assert paused.step == max(e.step for e in events if e.kind == "step")  # pending steps came first
     proc.resume()
-    events += _wait(proc, lambda evs: any(e.kind == "step" for e in evs), timeout=10)
+    events += _wait(proc, lambda evs: any(e.kind == "step" for e in evs), timeout=120)
     resumed = [e.kind for e in events].index("resumed")
     assert events[resumed + 1].step == paused.step + 1
     proc.stop()
-    events += _wait(proc, lambda evs: any(e.kind == "end" for e in evs), timeout=10)
+    events += _wait(proc, lambda evs: any(e.kind == "end" for e in evs), timeout=120)
     assert events[-1].status == "stopped"
 
 

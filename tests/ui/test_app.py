@@ -81,7 +81,7 @@ def test_the_real_program_says_when_the_display_has_no_server(tmp_path):
 def test_run_app_without_display_prints_a_message(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     done = subprocess.run(
-        [sys.executable, "-m", "studio.ui"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "studio.ui"], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 1
     assert "DISPLAY" in done.stderr and "Traceback" not in done.stderr

@@ -132,7 +132,7 @@ def test_dropping_a_project_file_opens_it(window, tmp_path, qtbot):
         Qt.KeyboardModifier.NoModifier,
     )
     window.view.dropEvent(event)
-    qtbot.waitUntil(lambda: window.project.path == str(path))
+    qtbot.waitUntil(lambda: window.project.path == str(path), timeout=30_000)
     assert len(window.editor.design.nodes) == 5
 
 

@@ -160,7 +160,7 @@ def test_typing_in_fields_does_not_trigger_single_key_shortcuts(window, qtbot):
     edit = window.properties.name_edit
     window.activateWindow()
     edit.setFocus()
-    qtbot.waitUntil(edit.hasFocus)
+    qtbot.waitUntil(edit.hasFocus, timeout=30_000)
     fits = []
     window.act_fit.triggered.connect(lambda *_: fits.append(1))
     edit.selectAll()
