@@ -265,8 +265,10 @@ def fit_problems(design, info: dict, loss: str | None = None) -> list[str]:
     """Where a design cannot take its data: the Input's shape, or a head sized for other classes.
     Empty while the design has problems of its own (those are reported first)."""
     inference = design.infer()
-    if inference.problems or inference.input_id is None:
+    if inference.problems:
         return []
+    if inference.input_id is None:
+        return ["the design is empty: add an Input, the layers and an Output"]
     out = []
     want = tuple(info["input_shape"])
     have = tuple(design.nodes[inference.input_id].params.get("shape", ()))

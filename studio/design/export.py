@@ -393,6 +393,8 @@ def export_python(project, target: str = "studio", ddp: bool = False, script_pat
     design = project.design
     init, fwd = network_code(design)
     inf = design.infer()
+    if inf.input_id is None:
+        raise BuildError("the design is empty: add an Input, the layers and an Output before exporting")
     data = project.data
     training = {**_training_defaults(), **(project.training or {})}
     es = {"enabled": False, "patience": 5, **(training.get("early_stopping") or {})}

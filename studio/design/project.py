@@ -158,7 +158,8 @@ def _relative(p, folder: Path, base: Path) -> str:
     if not p.is_absolute():
         p = base / p
     try:
-        return Path(os.path.relpath(p.resolve(), folder.resolve())).as_posix()
+        # realpath, unlike Path.resolve, returns a path that loops through links rather than raising
+        return Path(os.path.relpath(os.path.realpath(p), os.path.realpath(folder))).as_posix()
     except ValueError:  # another drive on Windows
         return p.as_posix()
 

@@ -167,3 +167,34 @@ def test_info_on_a_file_that_is_no_project_names_the_file(tmp_path, capsys, cont
     code, _, err = run(capsys, "info", str(path))
     assert code == 1 and err.startswith(f"studio: error: {path}: not a project file")
     assert "$" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e308", "1e39"])
+def test_numbers_a_network_cannot_read_are_named(tmp_path, capsys, value):
+    rows = [f"{i},{i * 2},{i % 3}" for i in range(30)]
+    rows[4] = f"4,{value},1"
+    csv = _table(tmp_path / "big.csv", rows)
+    code, _, err = run(capsys, "new", "--data", str(csv), "-o", str(tmp_path / "b.studio"))
+    assert code == 1 and "column 'b'" in err and "line 6" in err and "finite" in err
+
+
+def test_a_data_path_that_loops_through_links_is_saved_and_said(tmp_path, capsys):
+    loop = tmp_path / "loop.csv"
+    loop.symlink_to(loop)
+    project = load_template("iris_mlp")
+    project.data.update(kind="csv", path=str(loop), target="label")
+    save_project(project, tmp_path / "p.studio")  # saving does not fail on the path
+    code, out, _ = run(capsys, "info", str(tmp_path / "p.studio"))
+    assert code == 0 and "the data cannot be used" in out and "loop.csv" in out
+
+
+def test_an_empty_design_is_said_plainly_by_info_train_and_export(tmp_path, capsys):
+    from studio.design.project import new_project
+
+    path = tmp_path / "empty.studio"
+    save_project(new_project(), path)
+    code, out, _ = run(capsys, "info", str(path))
+    assert code == 0 and "the design is empty" in out
+    for argv in (["train", str(path)], ["export", str(path), "-o", str(tmp_path / "e.py")]):
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and "the design is empty" in err and "KeyError" not in err

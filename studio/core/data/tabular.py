@@ -101,6 +101,8 @@ def feature_columns(columns, target=None, features=None, source=None) -> list:
     return [c for c in columns if c != target]
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 # A text column whose cells are numbers but for this share (or a single cell) holds a number
 # mistyped, or a marker such as "?" for a missing value, rather than categories.
 STRAY_TEXT_SHARE = 0.05
@@ -241,6 +243,22 @@ class TabularPreprocessor:
     def _feature_names_in(self, df, source=None):
         return feature_columns(df.columns, self.target, self.features, source)
 
+    def _check_finite(self, df, names, source):
+        """Infinite numbers, or numbers beyond 32-bit floats (what a network reads), are named."""
+        for name in [*names, *([self.target] if self.target is not None else [])]:
+            col = df[name]
+            if not _is_numeric(col) or name in self.categorical:
+                continue
+            values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            with np.errstate(invalid="ignore"):
+                bad = np.flatnonzero(np.isinf(values) | (np.abs(values) > FLOAT32_MAX))
+            if len(bad):
+                where = _rows_text(_row_numbers(df, bad), source)
+                raise TabularError(
+                    f"{_where(source)}column {name!r} holds {values[bad[0]]:g} in {where}: numbers must be "
+                    f"finite and at most {FLOAT32_MAX:.3g} in size"
+                )
+
     def _check_stray_text(self, df, names, source):
         """A text cell in a column of numbers is a mistake to show, not a reason to one-hot code it."""
         for name in [*names, *([self.target] if self.target is not None else [])]:
@@ -292,6 +310,7 @@ class TabularPreprocessor:
         if len(df) == 0:
             raise TabularError(f"{_where(source)}no rows left after dropping rows with missing values")
         self._check_stray_text(df, names, source)
+        self._check_finite(df, names, source)
         self.columns = []
         for name in names:
             col = df[name]
@@ -308,8 +327,14 @@ class TabularPreprocessor:
                 else:
                     fill = float(values.mean())
                 filled = values.fillna(fill).to_numpy()
-                mean = float(filled.mean()) if self.standardize else 0.0
-                std = float(filled.std()) if self.standardize else 1.0
+                with np.errstate(over="ignore", invalid="ignore"):
+                    mean = float(filled.mean()) if self.standardize else 0.0
+                    std = float(filled.std()) if self.standardize else 1.0
+                if not (np.isfinite(mean) and np.isfinite(std)):
+                    raise TabularError(
+                        f"{_where(source)}column {name!r} holds numbers too large to scale (up to "
+                        f"{np.abs(filled).max():.3g}): rescale the column"
+                    )
                 self.columns.append(
                     {"name": str(name), "kind": "numeric", "fill": fill, "mean": mean, "std": std or 1.0}
                 )
