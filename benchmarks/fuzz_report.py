@@ -231,6 +231,8 @@ def _csv_files(folder: Path) -> dict:
             "a,b,ok\n" + "\n".join(f"{i},{i % 7},{'True' if i % 2 else 'False'}" for i in range(50))
         ).encode(),
         "tiny.csv": b"a,label\n1,x\n2,y\n",
+        "crlf.csv": ("a,b,label\r\n" + rows.replace("\n", "\r\n")).encode(),
+        "quoted newlines.csv": b'a,b,label\n1,"two\nlines",x\n3,4,y\n5,"6",x\n',
         "emoji names.csv": "🚀,b,ľabel\n1,2,x\n3,4,y\n5,6,x\n".encode(),
     }
     out = {}
