@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -19,21 +20,16 @@ class CliError(Exception):
 # Characters that would act on the terminal rather than show: controls (an escape sequence can retitle
 # the window or clear the screen), lone surrogates (which cannot be written at all), line separators
 # and the marks that reverse the direction of the text that follows.
-_BIDI = set("\u061c\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_ACTIVE_BEYOND_C0 = r"\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_ACTIVE_RE = re.compile(rf"[\x00-\x1f{_ACTIVE_BEYOND_C0}]")
+_ACTIVE_BUT_LINES_RE = re.compile(rf"[\x00-\x08\x0b-\x1f{_ACTIVE_BEYOND_C0}]")  # keeps tab and new line
 
 
 def printable(text, newlines: bool = True) -> str:
-    """`text` with every character that would act on the terminal written as an escape (`\\x1b`)."""
-    text = str(text)
-    if text.isprintable():
-        return text
-    keep = "\n" if newlines else ""
-    return "".join(
-        ch
-        if ch in keep or (ch.isprintable() and ch not in _BIDI) or (ch == "\t" and newlines)
-        else ascii(ch)[1:-1]
-        for ch in text
-    )
+    """`text` with every character that would act on the terminal written as an escape (`\\x1b`);
+    tabs stay, and new lines too unless `newlines` is false."""
+    pattern = _ACTIVE_BUT_LINES_RE if newlines else _ACTIVE_RE
+    return pattern.sub(lambda m: ascii(m.group())[1:-1], str(text))
 
 
 def say(text, stream=None) -> None:
@@ -243,7 +239,10 @@ def _summary_rows(design):
     rows = []
     for nid in order:
         node = design.nodes[nid]
-        srcs = [design.nodes[e.src].name for e in sorted(feeds.get(nid, ()), key=lambda e: e.dst_port)]
+        into = feeds.get(nid, ())
+        if len(into) > 1:
+            into = sorted(into, key=lambda e: e.dst_port)
+        srcs = [design.nodes[e.src].name for e in into]
         rows.append(
             {
                 "name": node.name,
@@ -279,9 +278,11 @@ def _data_check(project) -> dict:
 
 def cmd_info(args) -> int:
     from .design.inference import format_shape
+    from .design.project import gc_paused
 
     project = _load(args.file)
-    inf, rows = _summary_rows(project.design)
+    with gc_paused():
+        inf, rows = _summary_rows(project.design)
     check = _data_check(project)
     if args.json:
         out = {

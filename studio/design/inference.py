@@ -45,6 +45,13 @@ class Inference:
 
 def infer(design) -> Inference:
     """Infer shapes in topological order; problems are collected, never raised."""
+    from .project import gc_paused
+
+    with gc_paused():
+        return _infer(design)
+
+
+def _infer(design) -> Inference:
     from .document import _topo
 
     nodes, edges = design.nodes, design.edges

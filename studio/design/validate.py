@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 from .catalogue import CATALOGUE, ParamError
@@ -18,6 +19,11 @@ def _is_num(v) -> bool:
 def _got(v) -> str:
     text = repr(v)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+@functools.cache
+def _params_of(type_: str) -> dict:
+    return {p.name: p for p in CATALOGUE[type_].params}
 
 
 def design_problems(d, path: str = "design") -> list[str]:
@@ -66,14 +72,13 @@ def design_problems(d, path: str = "design") -> list[str]:
         else:
             names.add(name)
         pos = nd.get("pos", [0.0, 0.0])
-        if not isinstance(pos, (list, tuple)) or len(pos) != 2 or not all(_is_num(v) for v in pos):
+        if not (isinstance(pos, (list, tuple)) and len(pos) == 2 and _is_num(pos[0]) and _is_num(pos[1])):
             problems.append(f"{at}.pos: expected two numbers [x, y], got {_got(pos)}")
         params = nd.get("params", {})
         if not isinstance(params, dict):
             problems.append(f"{at}.params: expected an object, got {_got(params)}")
         elif t is not None:
-            spec = CATALOGUE[t]
-            known = {p.name: p for p in spec.params}
+            known = _params_of(t)
             for key, value in params.items():
                 if key not in known:
                     problems.append(f"{at}.params.{key}: {t} has no parameter of this name")
