@@ -135,6 +135,34 @@ def _mutate_tree(d, rng: random.Random):
     return d
 
 
+def _plausible(value, rng: random.Random):
+    """A value of the same kind: what a person editing the file by hand might write."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return rng.choice([0, 1, 2, 3, 7, 64, 255, 4096, 2**31 - 1, value + 1, max(value - 1, 0), value * 10])
+    if isinstance(value, float):
+        return rng.choice([0.0, 1.0, 0.5, 1e-10, 1e6, value / 10, value * 10])
+    if isinstance(value, str):
+        return rng.choice([value.upper(), value + "_2", "relu", "Linear", "adam", "cpu", "x" * 65, "n1", ""])
+    if isinstance(value, list):
+        value = list(value)
+        rng.shuffle(value)
+        return value[: rng.randint(0, len(value))]
+    return value
+
+
+def _mutate_gently(d, rng: random.Random):
+    for _ in range(rng.randint(1, 2)):
+        node, parent, key = d, None, None
+        while isinstance(node, (dict, list)) and node:
+            parent, key = node, rng.choice(list(node.keys()) if isinstance(node, dict) else range(len(node)))
+            node = node[key]
+        if parent is not None:
+            parent[key] = _plausible(node, rng)
+    return d
+
+
 def _mutate_bytes(raw: bytes, rng: random.Random) -> bytes:
     data = bytearray(raw)
     for _ in range(rng.randint(1, 5)):
@@ -159,9 +187,11 @@ def project_cases(folder: Path, count: int, seed: int) -> list[dict]:
     cases = []
     for i in range(count):
         base = json.loads(json.dumps(rng.choice(seeds)))
-        if rng.random() < 0.6:
-            text = json.dumps(_mutate_tree(base, rng))
-            raw = text.encode("utf-8", "surrogatepass")
+        roll = rng.random()
+        if roll < 0.35:
+            raw = json.dumps(_mutate_gently(base, rng)).encode("utf-8", "surrogatepass")
+        elif roll < 0.7:
+            raw = json.dumps(_mutate_tree(base, rng)).encode("utf-8", "surrogatepass")
         else:
             raw = _mutate_bytes(json.dumps(base, indent=1).encode(), rng)
         path = folder / f"case{i:04d}.studio"
