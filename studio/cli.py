@@ -456,13 +456,13 @@ def _export_onnx(project, args) -> int:
         opset_version=args.opset,
     )
     run = f"run {res.run_id}" if res.run_id is not None else "untrained weights"
-    print(f"wrote {res.path} (ONNX, {run}, {len(res.operators)} operator types)")
+    say(f"wrote {res.path} (ONNX, {run}, {len(res.operators)} operator types)")
     if res.json_path:
-        print(f"wrote {res.json_path} (preprocessing)")
+        say(f"wrote {res.json_path} (preprocessing)")
     elif res.folded:
-        print(f"preprocessing ({res.folded['kind']}) is folded into the graph: it takes raw values")
+        say(f"preprocessing ({res.folded['kind']}) is folded into the graph: it takes raw values")
     if res.max_difference is not None:
-        print(f"checked in onnxruntime: largest difference from Studio {res.max_difference:.2e}")
+        say(f"checked in onnxruntime: largest difference from Studio {res.max_difference:.2e}")
     return 0
 
 
@@ -476,10 +476,10 @@ def cmd_import(args) -> int:
     project, imported = project_from_onnx(args.file, out, data=data)
     layers = sum(1 for n in project.design.nodes.values() if n.type not in ("Input", "Output"))
     ops = ", ".join(f"{k} x{v}" if v > 1 else k for k, v in sorted(imported.operators.items()))
-    print(f"wrote {out}: {layers} layers, {sum(v.size for v in imported.state.values()):,} weights ({ops})")
+    say(f"wrote {out}: {layers} layers, {sum(v.size for v in imported.state.values()):,} weights ({ops})")
     if imported.max_difference is not None:
-        print(f"checked in onnxruntime: largest difference {imported.max_difference:.2e}")
-    print(f"weights: run {project.runs[-1]['id']} ({project.weights_path()})")
+        say(f"checked in onnxruntime: largest difference {imported.max_difference:.2e}")
+    say(f"weights: run {project.runs[-1]['id']} ({project.weights_path()})")
     return 0
 
 
