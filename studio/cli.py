@@ -277,8 +277,7 @@ def _data_check(project) -> dict:
 
 
 def cmd_info(args) -> int:
-    from .design.inference import format_shape
-    from .design.project import gc_paused
+    from .design.inference import format_shape, gc_paused
 
     project = _load(args.file)
     with gc_paused():

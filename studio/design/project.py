@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import gc
 import json
 import math
 import os
@@ -14,6 +12,7 @@ from pathlib import Path
 from .. import assets
 from .catalogue import LOSSES, TASKS
 from .document import Design
+from .inference import gc_paused
 from .run_summary import run_problems
 from .validate import design_problems
 
@@ -451,19 +450,6 @@ def project_from_dict(d, path=None) -> Project:
         d.get("name", ""),
         d.get("description", ""),
     )
-
-
-@contextlib.contextmanager
-def gc_paused():
-    """Build many objects without Python's cycle collector: each collection it starts walks every
-    object alive, so that building a 100,000-node design spends a third of its time in them."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _without_path(message: str, path) -> str:
