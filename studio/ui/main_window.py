@@ -831,7 +831,7 @@ class MainWindow(QMainWindow):
         self.save_layout()
         self.training_panel.shutdown()
         self.autosave_timer.stop()
-        self.recovery_file.remove()
+        self.recovery_file.close()
         discard_unsaved(self.project)
         for part in (self.scene, self.properties, self.issues):
             part.detach()

@@ -10,6 +10,7 @@ import math
 import os
 import secrets
 import time
+import weakref
 from pathlib import Path
 
 try:
@@ -68,8 +69,9 @@ def _held(lock: Path, pid) -> bool:
 
 
 class RecoveryFile:
-    """The recovery copy of one window's project: `<pid>-<n>.studio`, with a `.json` note and a `.lock`
-    that the window holds locked while it lives."""
+    """The recovery copy of one window's project: `<pid>-<n>-<random>.studio`, with a `.json` note,
+    and a `.lock` that the window holds locked from its start to its close (one open file, for its
+    whole life, so that autosaves open none)."""
 
     _count = 0
 
@@ -79,6 +81,8 @@ class RecoveryFile:
         name = f"{os.getpid()}-{RecoveryFile._count}-{secrets.token_hex(4)}"
         self.path = recovery_dir() / f"{name}{SUFFIX}"
         self._lock_fd = None
+        with contextlib.suppress(OSError):  # an unwritable folder: copies then look orphaned to others
+            self._hold_lock()
 
     @property
     def note(self) -> Path:
@@ -91,6 +95,7 @@ class RecoveryFile:
     def _hold_lock(self) -> None:
         if self._lock_fd is not None or fcntl is None:
             return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NONBLOCK", 0), 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -98,6 +103,8 @@ class RecoveryFile:
             os.close(fd)
             raise
         self._lock_fd = fd
+        # a window dropped without being closed still lets go of its lock
+        self._release = weakref.finalize(self, os.close, fd)
 
     def write(self, project) -> Path:
         """Save a copy of the project (its own path and data paths untouched)."""
@@ -112,14 +119,33 @@ class RecoveryFile:
         return self.path
 
     def remove(self) -> None:
+        """No unsaved work any more: the copy and its note go; the window keeps its lock."""
         for p in (self.path, self.note):
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
+
+    def close(self) -> None:
+        """The window closes: the copy goes, and the lock with it."""
+        self.remove()
         if self._lock_fd is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.lock.unlink()
-            os.close(self._lock_fd)
+            self._release()
             self._lock_fd = None
+
+
+def _clear_stale_lock(lock: Path) -> None:
+    """A lock left by a session that is gone, with no copy beside it: removed."""
+    fd = _open_lock(lock)
+    if fd is None or fcntl is None:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock.unlink()
+    except OSError:
+        pass  # held: its window lives
+    finally:
+        os.close(fd)
 
 
 def _read_note(note_path: Path, problems: list) -> dict:
@@ -155,6 +181,9 @@ def scan() -> tuple[list[dict], list[str]]:
     folder = recovery_dir()
     if not folder.is_dir():
         return found, problems
+    for lock in folder.glob("*.lock"):
+        if not lock.with_suffix(SUFFIX).exists():
+            _clear_stale_lock(lock)
     for path in folder.glob(f"*{SUFFIX}"):
         note = _read_note(path.with_suffix(".json"), problems)
         if _held(path.with_suffix(".lock"), note.get("pid")):

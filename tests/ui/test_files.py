@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QCloseEvent, QDropEvent
@@ -145,7 +144,7 @@ def test_autosave_and_recovery_after_crash(make_window, tmp_path):
     assert path.is_file()
     assert recovery.orphaned() == []  # this session lives: its copy is not offered
     # the session that wrote it dies: its lock goes with it
-    os.close(window.recovery_file._lock_fd)
+    window.recovery_file._release()
     window.recovery_file._lock_fd = None
     found = recovery.orphaned()
     assert [f["path"] for f in found] == [path]

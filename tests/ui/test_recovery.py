@@ -110,3 +110,19 @@ def test_a_damaged_note_is_reported_and_skipped(make_window, monkeypatch, note):
     assert len(asked) == 1 and "an unsaved project" in asked[0][2]
     assert "Recovery:" in window.statusBar().currentMessage()
     assert not path.exists()  # restored, then discarded
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files through /proc")
+def test_autosaves_and_saves_keep_no_file_open(window, tmp_path):
+    """A window holds its lock from its start: autosaves in a long session open no file that stays."""
+    node = next(iter(window.editor.design.nodes))
+    window.editor.rename(node, "first")
+    window.write_recovery()
+    window.save_to(str(tmp_path / "s.studio"))
+    before = len(os.listdir("/proc/self/fd"))
+    for i in range(5):
+        window.editor.rename(node, f"edit{i}")
+        window.write_recovery()
+        assert recovery.orphaned() == []  # this session lives: its copy is not offered
+        window.save_to(str(tmp_path / "s.studio"))
+    assert len(os.listdir("/proc/self/fd")) == before
