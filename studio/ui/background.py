@@ -12,6 +12,17 @@ import threading
 import shiboken6
 from PySide6.QtCore import QObject, Signal
 
+# Objects whose threads may still hold them. A thread must never drop the last reference to one: the
+# object would then be destroyed in that thread while it belongs to the GUI thread, with its result
+# still queued there. They are let go in the GUI thread, once their threads have ended.
+_KEPT: set = set()
+
+
+def _sweep() -> None:
+    for job in list(_KEPT):
+        if not any(t.is_alive() for t in job._threads):
+            _KEPT.discard(job)
+
 
 class Background(QObject):
     """`start(fn)` runs `fn()` on a thread; `finished(result)` or `failed(message)` arrive on the GUI
@@ -22,9 +33,8 @@ class Background(QObject):
     error's text, which Studio's errors write for people. Any other error is raised in the GUI
     thread, where the error dialog shows it.
 
-    The object has no Qt parent: a running thread holds it, so it lives until the thread has handed
-    over its outcome, even when `parent` (the widget the outcome is for) is deleted first; the
-    outcome is then dropped.
+    The object has no Qt parent, so that deleting `parent` (the widget the outcome is for) does not
+    delete it under a running thread; the outcome for a deleted `parent` is dropped.
     """
 
     finished = Signal(object)
@@ -37,7 +47,7 @@ class Background(QObject):
         self.owner = parent
         self.name = name
         self.generation = 0
-        self._thread = None
+        self._threads: list = []
         self._callback = None
         self._delivered.connect(self._deliver)
 
@@ -50,12 +60,15 @@ class Background(QObject):
         self.run(fn, self._announce)
 
     def run(self, fn, on_done, *args) -> int:
+        _sweep()
         self.generation += 1
         self._callback = on_done
-        self._thread = threading.Thread(
+        thread = threading.Thread(
             target=self._work, args=(self.generation, fn, args), daemon=True, name=self.name
         )
-        self._thread.start()
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        _KEPT.add(self)
+        thread.start()
         return self.generation
 
     def cancel(self) -> None:
@@ -64,8 +77,8 @@ class Background(QObject):
         self._callback = None
 
     def wait(self, timeout=None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self._threads:
+            self._threads[-1].join(timeout)
 
     def _work(self, generation, fn, args):
         try:
@@ -76,6 +89,7 @@ class Background(QObject):
             self._delivered.emit(generation, result, error)
 
     def _deliver(self, generation, result, error):
+        _sweep()
         gone = self.owner is not None and not shiboken6.isValid(self.owner)
         if generation != self.generation or self._callback is None or gone:
             return  # superseded, or its widget is gone

@@ -122,3 +122,33 @@ def test_a_pause_and_an_epoch_in_one_batch_leave_paused_shown(qtbot):
     panel.poll()  # a later poll with nothing new changes nothing either
     assert panel.status.text().startswith("Paused at epoch 8, step 56"), panel.status.text()
     assert "paused" in panel.progress.format()
+
+
+def test_a_background_job_is_never_destroyed_by_its_thread(qtbot):
+    """Its widget and every reference of the GUI thread gone, the job's thread ends: the job object must
+    still be destroyed in the GUI thread (destroyed in its thread, with its result queued in the GUI
+    thread, it crashed the app now and then)."""
+    import gc
+    import threading
+    import weakref
+
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtWidgets import QWidget
+
+    from studio.ui import background
+
+    gate, where = threading.Event(), []
+    owner = QWidget()
+    job = background.Background(owner)
+    job.run(lambda: gate.wait(30), lambda result, error: None)
+    thread = job._threads[-1]
+    weakref.finalize(job, lambda: where.append(threading.current_thread().name))
+    owner.deleteLater()
+    del job
+    gc.collect()
+    gate.set()
+    thread.join(30)
+    QCoreApplication.processEvents()  # the queued result arrives (and is dropped)
+    background._sweep()
+    gc.collect()
+    assert where == [threading.main_thread().name]
