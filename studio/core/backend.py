@@ -176,7 +176,8 @@ def matmul(a, b, out=None):
                 return result.astype(a.dtype)
             out[...] = result
         return out
-    xp = array_module(b) if type(a) is np.ndarray and type(b) is not np.ndarray else array_module(a)
+    # a saved array times a gradient tensor (a recorded backward) multiplies through the tensor's namespace
+    xp = array_module(b) if is_array(a) and not is_array(b) else array_module(a)
     if out is None:
         return xp.matmul(a, b)
     return xp.matmul(a, b, out=out)
@@ -186,8 +187,8 @@ def scale_where(x, factor, mask) -> None:
     """x[mask] *= factor, in place, without a temporary of x's size where the module allows it."""
     if type(x) is np.ndarray:
         np.multiply(x, x.dtype.type(factor), out=x, where=mask)
-    else:
-        x[...] = array_module(x).where(mask, x * x.dtype.type(factor), x)
+    else:  # cupy's ufuncs name numpy's `where` `_where` (its own copyto passes the mask that way)
+        array_module(x).multiply(x, x.dtype.type(factor), out=x, _where=mask)
 
 
 def to_numpy(arr) -> np.ndarray:

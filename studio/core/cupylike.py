@@ -4,6 +4,7 @@ It lets the test suite run the engine's CUDA code paths on a machine without a G
 differs from numpy, it follows cupy (cupy 14, measured against numpy 2.4):
 - an array refuses implicit conversion to numpy (`np.asarray(a)` raises); `.get()` copies it out;
 - module functions refuse numpy arrays and lists as operands (`asarray`/`array` take them);
+- ufuncs take a mask only as cupy's `_where`, never as numpy's `where`;
 - reductions and scalar indexing give 0-d arrays, not numpy scalars;
 - integer-array indices wrap around instead of raising when out of bounds;
 - the module, the array type and `random.Generator` lack what cupy lacks (`errstate`, `insert`,
@@ -242,6 +243,10 @@ class ufunc:
         return _wrap(method(*args, **kwargs))
 
     def __call__(self, *args, **kwargs):
+        if "where" in kwargs:  # cupy takes the mask only as its private `_where`
+            raise TypeError(f"Wrong arguments {kwargs}")
+        if "_where" in kwargs:
+            kwargs["where"] = kwargs.pop("_where")
         return self._apply(self._u, args, kwargs)
 
     def reduce(self, *args, **kwargs):

@@ -69,8 +69,8 @@ class ASGD(Optimizer):
         arr *= 1 - lambd * eta
         arr -= eta * g
         ax, mu = st["ax"]._data, st["mu"]._data
-        if float(mu) != 1:
-            ax += (arr - ax) * mu.astype(arr.dtype)
+        if float(mu) != 1:  # the step counters live on the host (_step_tensor): mu joins as a scalar
+            ax += (arr - ax) * arr.dtype.type(float(mu))
         else:
             ax[...] = arr
         f32 = B.numpy.float32
