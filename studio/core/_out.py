@@ -25,9 +25,7 @@ def _write(name, result, out):
     src, dst = result.dtype, out.dtype
     if src._category > dst._category:
         raise RuntimeError(f"result type {src.name} can't be cast to the desired output type {dst.name}")
-    arr = result._data
-    if type(arr) is not type(out._data):
-        arr = B.to_device_array(arr, out.device)
+    arr = B.to_array_like(result._data, out._data)
     if out._data.shape != arr.shape:
         if out._data.size:
             warnings.warn(

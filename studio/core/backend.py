@@ -159,6 +159,15 @@ def to_device_array(arr, dev: device):
         return cp.asarray(to_numpy(arr) if type(arr) is host_ndarray else arr)
 
 
+def to_array_like(arr, target):
+    """`arr` in the module and on the device of the array `target` (a value about to be copied into it)."""
+    if type(arr) is type(target) and not is_cuda_array(arr):
+        return arr
+    if type(target) is np.ndarray:
+        return to_numpy(arr)
+    return to_device_array(arr, device_of(target))
+
+
 def host_array(arr):
     """A numpy array as the CPU device holds it: itself, or a copy where arrays are cupy-like."""
     return _host_xp.asarray(arr) if CUPY_LIKE and type(arr) is np.ndarray else arr

@@ -788,7 +788,7 @@ class Module:
                 else:
                     module._buffers[name] = src.detach()
                 continue
-            arr = B.to_device_array(arr, t.device)
+            arr = B.to_array_like(arr, t._data)
             B.array_module(t._data).copyto(t._data, arr, casting="unsafe")
             t._vc[0] += 1
         return _IncompatibleKeys(missing, unexpected)

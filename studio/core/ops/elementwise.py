@@ -1066,7 +1066,7 @@ class CopyBackwards(Node):
 def copy_(t, src):
     _check_inplace(t)
     src = as_operand(src, t)
-    data = B.to_device_array(src._data, t.device) if type(src._data) is not type(t._data) else src._data
+    data = B.to_array_like(src._data, t._data)
     try:
         view = _xp(t._data).broadcast_to(data, t._data.shape)
     except ValueError:
