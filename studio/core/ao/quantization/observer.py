@@ -188,6 +188,21 @@ def _values(x):
     return B.to_numpy(x._data).astype(np.float32, copy=False)
 
 
+# Observers reckon on the host, where the quantized kernels run: their buffers are read out with
+# _host and written back with _placed, on whatever device the buffer was moved to.
+def _host(t):
+    return B.to_numpy(t._data)
+
+
+def _placed(values, like):
+    """A tensor of the numpy `values` on the device of the buffer `like` it replaces."""
+    return _wrap(B.to_array_like(np.asarray(values), like._data))
+
+
+def _empty_buffer(*shape):
+    return _wrap(B.host_array(np.zeros(shape, np.float32)))
+
+
 class MinMaxObserver(UniformQuantizationObserverBase):
     """Quantization parameters from the running minimum and maximum of everything observed."""
 
@@ -221,8 +236,8 @@ class MinMaxObserver(UniformQuantizationObserverBase):
         return x_orig
 
     def _update(self, lo, hi):
-        self.min_val._data[...] = min(lo, self.min_val._data)
-        self.max_val._data[...] = max(hi, self.max_val._data)
+        self.min_val._data[...] = min(lo, np.float32(_host(self.min_val)))
+        self.max_val._data[...] = max(hi, np.float32(_host(self.max_val)))
 
     def calculate_qparams(self):
         return self._calculate_qparams(self.min_val._data, self.max_val._data)
@@ -260,12 +275,12 @@ class MovingAverageMinMaxObserver(MinMaxObserver):
 
     def _update(self, lo, hi):
         c = np.float32(self.averaging_constant)
-        mn, mx = self.min_val._data, self.max_val._data
+        mn, mx = np.float32(_host(self.min_val)), np.float32(_host(self.max_val))
         if np.isinf(mn) and np.isinf(mx):
-            mn[...], mx[...] = lo, hi
+            mn, mx = lo, hi
         else:
-            mn[...] = mn + c * (lo - mn)
-            mx[...] = mx + c * (hi - mx)
+            mn, mx = mn + c * (lo - mn), mx + c * (hi - mx)
+        self.min_val._data[...], self.max_val._data[...] = mn, mx
 
 
 class PerChannelMinMaxObserver(UniformQuantizationObserverBase):
@@ -293,8 +308,8 @@ class PerChannelMinMaxObserver(UniformQuantizationObserverBase):
             raise NotImplementedError(f"{type(self).__name__} doesn't support dynamic quantization")
         super().__init__(dtype, qscheme, reduce_range, quant_min, quant_max, factory_kwargs, eps, is_dynamic)
         self.ch_axis = ch_axis
-        self.register_buffer("min_val", _wrap(np.zeros((0,), np.float32)))
-        self.register_buffer("max_val", _wrap(np.zeros((0,), np.float32)))
+        self.register_buffer("min_val", _empty_buffer(0))
+        self.register_buffer("max_val", _empty_buffer(0))
         if qscheme is per_channel_symmetric and reduce_range and dtype is B.quint8:
             raise NotImplementedError("Cannot reduce range for symmetric quantization for quint8")
 
@@ -310,11 +325,11 @@ class PerChannelMinMaxObserver(UniformQuantizationObserverBase):
         return x_orig
 
     def _set(self, lo, hi):
-        self._buffers["min_val"] = _wrap(lo.astype(np.float32))
-        self._buffers["max_val"] = _wrap(hi.astype(np.float32))
+        self._buffers["min_val"] = _placed(lo.astype(np.float32), self.min_val)
+        self._buffers["max_val"] = _placed(hi.astype(np.float32), self.max_val)
 
     def _combine(self, lo, hi):
-        self._set(np.minimum(lo, self.min_val._data), np.maximum(hi, self.max_val._data))
+        self._set(np.minimum(lo, _host(self.min_val)), np.maximum(hi, _host(self.max_val)))
 
     def calculate_qparams(self):
         return self._calculate_qparams(self.min_val._data, self.max_val._data)
@@ -347,7 +362,7 @@ class MovingAveragePerChannelMinMaxObserver(PerChannelMinMaxObserver):
 
     def _combine(self, lo, hi):
         c = np.float32(self.averaging_constant)
-        mn, mx = self.min_val._data, self.max_val._data
+        mn, mx = _host(self.min_val), _host(self.max_val)
         self._set(mn + c * (lo - mn), mx + c * (hi - mx))
 
 
@@ -379,7 +394,7 @@ class HistogramObserver(UniformQuantizationObserverBase):
             raise NotImplementedError("HistogramObserver doesn't support dynamic quantization")
         super().__init__(dtype, qscheme, reduce_range, quant_min, quant_max, factory_kwargs, eps, is_dynamic)
         self.bins = bins
-        self.register_buffer("histogram", _wrap(np.zeros(bins, np.float32)))
+        self.register_buffer("histogram", _empty_buffer(bins))
         self.register_buffer("min_val", _tensor(float("inf")))
         self.register_buffer("max_val", _tensor(float("-inf")))
         self.dst_nbins = 2 ** (np.iinfo(dtype.np).bits)
@@ -395,23 +410,23 @@ class HistogramObserver(UniformQuantizationObserverBase):
             if x.size == 0:
                 return x_orig
         lo, hi = np.float32(x.min()), np.float32(x.max())
-        cur_min, cur_max = self.min_val._data, self.max_val._data
+        cur_min, cur_max = np.float32(_host(self.min_val)), np.float32(_host(self.max_val))
         if np.isinf(cur_min) or np.isinf(cur_max):
             self._store(_histc(x, self.bins, lo, hi), lo, hi)
             return x_orig
         new_min, new_max = min(cur_min, lo), max(cur_max, hi)
         update = _histc(x, self.bins, new_min, new_max)
         if new_min == cur_min and new_max == cur_max:
-            self._store(self.histogram._data + update, new_min, new_max)
+            self._store(_host(self.histogram) + update, new_min, new_max)
         else:
             combined = self._combine_histograms(
-                self.histogram._data, cur_min, cur_max, update, new_min, new_max
+                _host(self.histogram), cur_min, cur_max, update, new_min, new_max
             )
             self._store(combined, new_min, new_max)
         return x_orig
 
     def _store(self, histogram, lo, hi):
-        self._buffers["histogram"] = _wrap(histogram.astype(np.float32))
+        self._buffers["histogram"] = _placed(histogram.astype(np.float32), self.histogram)
         self.min_val._data[...] = lo
         self.max_val._data[...] = hi
 
@@ -443,7 +458,7 @@ class HistogramObserver(UniformQuantizationObserverBase):
         last = self.dst_nbins - 1
         dst_of_begin = np.clip(np.floor(src_begin / np.float32(dst_bin_width)), 0, last)
         dst_of_end = np.clip(np.floor(src_end / np.float32(dst_bin_width)), 0, last)
-        density = self.histogram._data / np.float32(bin_width)
+        density = _host(self.histogram) / np.float32(bin_width)
         half = np.float32(dst_bin_width / 2)
         norm = self._get_norm(src_begin - (dst_of_begin + 0.5) * np.float32(dst_bin_width), half, density)
         norm = norm + (dst_of_end - dst_of_begin - 1) * self._get_norm(-half, half, density)
@@ -452,8 +467,9 @@ class HistogramObserver(UniformQuantizationObserverBase):
         return float(norm.astype(np.float32).sum(dtype=np.float32))
 
     def _non_linear_param_search(self):
-        hist = self.histogram._data
-        bin_width = (self.max_val._data - self.min_val._data) / np.float32(self.bins)
+        hist = _host(self.histogram)
+        lo, hi = _host(self.min_val), _host(self.max_val)
+        bin_width = (hi - lo) / np.float32(self.bins)
         total = float(hist.sum())
         csum = np.cumsum(hist, dtype=np.float32)
         stepsize, alpha, beta = 1e-5, 0.0, 1.0
@@ -477,12 +493,12 @@ class HistogramObserver(UniformQuantizationObserverBase):
             if norm > norm_min:
                 break
             norm_min, start_bin, end_bin = norm, next_start, next_end
-        new_min = self.min_val._data + bin_width * np.float32(start_bin)
-        new_max = self.min_val._data + bin_width * np.float32(end_bin + 1)
+        new_min = lo + bin_width * np.float32(start_bin)
+        new_max = lo + bin_width * np.float32(end_bin + 1)
         return new_min, new_max
 
     def calculate_qparams(self):
-        if np.isinf(self.min_val._data) and np.isinf(self.max_val._data):
+        if np.isinf(_host(self.min_val)) and np.isinf(_host(self.max_val)):
             warnings.warn(
                 "must run observer before calling calculate_qparams. Returning default scale and zero point",
                 stacklevel=2,
