@@ -82,7 +82,9 @@ def resnet_design(in_shape, classes: int, width=16) -> Design:
     c.add("Input", {"shape": tuple(in_shape)}, "inputs")
     c.add("Conv2d", {"out_channels": width, "kernel_size": 3, "padding": 1}, "stem")
     stem = c.add("ReLU", None, "stem_relu")
-    c.y = GRID_STEP[1]  # the residual branch runs one row below the skip connection
+    # the residual branch runs half a row above the skip connection, as the automatic layout puts it
+    # (so that a window may fold the design into rows to suit its view)
+    c.y = -GRID_STEP[1] / 2
     c.add("Conv2d", {"out_channels": width, "kernel_size": 3, "padding": 1, "bias": False}, "block_conv1")
     c.add("BatchNorm2d", None, "block_bn1")
     c.add("ReLU", None, "block_relu")

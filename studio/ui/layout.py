@@ -1,5 +1,25 @@
 """The canvas's node geometry and automatic layout, which live in `studio.design.layout` (no Qt)."""
 
-from studio.design.layout import NODE_H, NODE_W, STEP, layered_layout
+from studio.design.layout import (
+    DIRECTIONS,
+    NODE_H,
+    NODE_W,
+    STEP,
+    fit_layout,
+    fold_layout,
+    is_automatic,
+    layered_layout,
+    neighbour,
+)
 
-__all__ = ["NODE_H", "NODE_W", "STEP", "layered_layout"]
+__all__ = [
+    "DIRECTIONS",
+    "NODE_H",
+    "NODE_W",
+    "STEP",
+    "fit_layout",
+    "fold_layout",
+    "is_automatic",
+    "layered_layout",
+    "neighbour",
+]
