@@ -22,7 +22,7 @@ from .commands import (
     RenameOp,
     SetParamOp,
 )
-from .layout import STEP
+from .layout import NODE_H, NODE_W, STEP
 
 # Clipboard and drag-and-drop formats; custom types so other programs never mistake them for text.
 MIME_NODES = "application/x-studio-nodes+json"
@@ -172,13 +172,51 @@ class Editor(QObject):
 
     # -- edges
     def connect(self, src: str, dst: str, src_port: int = 0, dst_port: int = 0) -> str | None:
-        """Connect an output port to an input port; return the reason when the design refuses."""
-        reason = self.design.can_connect(src, dst, src_port, dst_port)
+        """Connect an output port to an input port, replacing the connection the input had (one undo
+        step); return the reason when the design refuses (nothing changes then)."""
+        design = self.design
+        old = next((e for e in design.edges if e.dst == dst and e.dst_port == dst_port), None)
+        if old is not None and (old.src, old.src_port) == (src, src_port):
+            return None  # already so connected
+        ops = [DisconnectOp(old)] if old is not None else []
+        reason = design.can_connect(src, dst, src_port, dst_port) if old is None else None
+        if reason is None and old is not None and src not in design.nodes:
+            reason = "both ends of a connection must be nodes of the design"
         if reason:
             self.message.emit(f"Cannot connect: {reason}")
             return reason
-        names = (self.design.nodes[src].name, self.design.nodes[dst].name)
-        return self.push(f"Connect {names[0]} to {names[1]}", [ConnectOp(src, dst, src_port, dst_port)])
+        text = f"Connect {design.nodes[src].name} to {design.nodes[dst].name}"
+        if old is not None:  # the design checks the new connection (a cycle?) once the old one is gone
+            text += f" instead of {design.nodes[old.src].name}"
+        return self.push(text, [*ops, ConnectOp(src, dst, src_port, dst_port)])
+
+    def insert_on_edge(self, type_: str, edge, pos) -> str | None:
+        """Add a layer into a connection: src -> new -> dst, as one undo step. The layer takes the place
+        one column after the source when that is free (the nodes after it move right to make room),
+        else `pos`. Returns the new node's id, or None when the design refused."""
+        spec = catalogue.spec(type_)
+        design = self.design
+        if edge not in design.edges or not spec.inputs or not spec.outputs:
+            return self.add_node(type_, pos)
+        after = downstream(design, edge.dst)
+        x, y = design.nodes[edge.src].pos
+        spot = (x + STEP[0], y)
+        if any(_overlaps(spot, n.pos) for n in design.nodes.values() if n.id not in after):
+            spot = (float(pos[0]), float(pos[1]))
+        ops: list = []
+        if any(_overlaps(spot, design.nodes[n].pos) for n in after):
+            ops.append(MoveOp({n: (design.nodes[n].pos, _shifted(design.nodes[n].pos)) for n in after}))
+        add = AddNodeOp(type_, pos=spot)
+        ops += [
+            add,
+            DisconnectOp(edge),
+            ConnectOp(edge.src, lambda: add.node_id, edge.src_port, 0),
+            ConnectOp(lambda: add.node_id, edge.dst, 0, edge.dst_port),
+        ]
+        names = (design.nodes[edge.src].name, design.nodes[edge.dst].name)
+        if self.push(f"Insert {spec.display_name} between {names[0]} and {names[1]}", ops) is not None:
+            return None
+        return add.node_id
 
     # -- clipboard
     def copy(self, node_ids) -> bool:
@@ -211,6 +249,29 @@ class Editor(QObject):
             return []
         op = PasteOp(self.design.subgraph_dict(node_ids), offset=(40.0, 40.0))
         return [] if self.push("Duplicate", [op]) else list(op.node_ids)
+
+
+def downstream(design, node_id: str) -> set:
+    """The node and every node its outputs reach."""
+    succ: dict = {}
+    for e in design.edges:
+        succ.setdefault(e.src, []).append(e.dst)
+    seen, stack = {node_id}, [node_id]
+    while stack:
+        for m in succ.get(stack.pop(), ()):
+            if m not in seen:
+                seen.add(m)
+                stack.append(m)
+    return seen
+
+
+def _overlaps(a, b) -> bool:
+    """Whether nodes centred at `a` and `b` would touch (with a little room between them)."""
+    return abs(a[0] - b[0]) < NODE_W + 16 and abs(a[1] - b[1]) < NODE_H + 8
+
+
+def _shifted(pos):
+    return (pos[0] + STEP[0], pos[1])
 
 
 _exit_hook = []

@@ -110,3 +110,48 @@ def test_layered_layout_long_skip_goes_to_the_furthest_column():
     edges = [("a", 0, "b", 0), ("b", 0, "c", 0), ("a", 0, "c", 1)]
     pos = layered_layout(["c", "b", "a"], edges)
     assert pos["a"][0] < pos["b"][0] < pos["c"][0]
+
+
+def test_connect_to_an_occupied_input_replaces_its_connection_in_one_step(qapp):
+    editor, (a, b, c) = chain_editor()
+    design, stack = editor.design, editor.undo_stack
+    relu = design.add_node("ReLU", pos=(250, 150)).id
+    design.connect(a, relu)
+    before = snapshot(design)
+    assert editor.connect(relu, c) is None
+    assert {(e.src, e.dst) for e in design.edges} == {(a, b), (a, relu), (relu, c)}
+    assert stack.count() == 1 and "instead of" in stack.text(0)
+    stack.undo()
+    assert snapshot(design) == before
+    # connecting what is already connected changes nothing and adds no step
+    assert editor.connect(b, c) is None and stack.count() == 1
+
+
+def test_a_replacement_that_would_close_a_cycle_changes_nothing(qapp):
+    editor, (a, b, c) = chain_editor()
+    design = editor.design
+    relu = design.add_node("ReLU", pos=(750, 0)).id
+    design.connect(b, relu)
+    before = snapshot(design)
+    messages = []
+    editor.message.connect(messages.append)
+    assert editor.connect(relu, b) is not None  # b's input is taken, and relu depends on b
+    assert snapshot(design) == before and messages and editor.undo_stack.count() == 0
+
+
+def test_insert_on_edge_makes_room_and_is_one_step(qapp):
+    editor, (a, b, c) = chain_editor()
+    design, stack = editor.design, editor.undo_stack
+    design.move(b, (280, 0))
+    design.move(c, (560, 0))
+    before = snapshot(design)
+    edge = next(e for e in design.edges if (e.src, e.dst) == (a, b))
+    new = editor.insert_on_edge("Dropout", edge, (140, 10))
+    assert {(e.src, e.dst) for e in design.edges} == {(a, new), (new, b), (b, c)}
+    assert design.nodes[new].pos == (280.0, 0.0)  # one column after the source
+    assert design.nodes[b].pos == (560.0, 0.0) and design.nodes[c].pos == (840.0, 0.0)
+    assert stack.count() == 1
+    stack.undo()
+    assert snapshot(design) == before
+    stack.redo()
+    assert design.nodes[new].pos == (280.0, 0.0)
