@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtGui import QColor, QFontInfo, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
@@ -20,12 +20,26 @@ from studio.design import catalogue
 from studio.design.catalogue import format_shape
 
 from .editor import MIME_LAYER, Editor
-from .layout import NODE_H, NODE_W, STEP, layered_layout
+from .layout import DIRECTIONS, NODE_H, NODE_W, STEP, fit_layout, is_automatic, neighbour
 from .theme import PROBLEM_COLOR, CanvasColors, category_color, small_font, spec_icon
 
 PORT_R = 6.0
 GRID = 24.0
 MIN_ZOOM, MAX_ZOOM = 0.08, 4.0
+READABLE_PX = 9.0  # a node's title is never drawn smaller than this on a first view
+FIT_MARGIN = 40.0  # scene units shown around the nodes when the view fits them
+EDGE_REACH_PX = 10.0  # a layer dropped this close to an edge (on screen) is inserted into it
+TURN = 28.0  # radius of the turns of an edge that runs back to a port left of its start
+
+
+def title_font():
+    """The font of a node's name on the canvas."""
+    return small_font(0, bold=True)
+
+
+def readable_zoom() -> float:
+    """The zoom at which a node's title is READABLE_PX pixels high on screen."""
+    return READABLE_PX / max(1, QFontInfo(title_font()).pixelSize())
 
 
 def _port_y(index: int, count: int) -> float:
@@ -226,10 +240,10 @@ class NodeItem(QGraphicsItem):
         spec_icon(self.spec).paint(painter, QRectF(rect.left() + 14, rect.top() + 7, 18, 18).toRect())
         left = rect.left() + 38
         width = rect.right() - left - 12
-        title_font = small_font(0, bold=True)
-        painter.setFont(title_font)
+        font = title_font()
+        painter.setFont(font)
         painter.setPen(colors.text)
-        metrics = QFontMetricsF(title_font)
+        metrics = QFontMetricsF(font)
         painter.drawText(
             QRectF(left, rect.top() + 5, width, 20),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
@@ -281,6 +295,7 @@ class EdgeItem(QGraphicsPathItem):
         self.src_port, self.dst_port = src_port, dst_port
         self.label = ""
         self._label_rect = QRectF()
+        self.targeted = False  # a layer dragged over it would be inserted here
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(0)
         self.update_path()
@@ -291,6 +306,11 @@ class EdgeItem(QGraphicsPathItem):
         self.setPath(bezier(p0, p1))
         if self.label:
             self._place_label()
+
+    def set_targeted(self, on: bool) -> None:
+        if on != self.targeted:
+            self.targeted = on
+            self.update()
 
     def set_label(self, text: str) -> None:
         if text != self.label:
@@ -320,9 +340,10 @@ class EdgeItem(QGraphicsPathItem):
 
     def paint(self, painter: QPainter, option, widget=None):
         colors = self.canvas.colors
-        selected = self.isSelected()
+        selected = self.isSelected() or self.targeted
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(colors.selection if selected else colors.edge, 2.6 if selected else 1.8))
+        width = 4.0 if self.targeted else 2.6 if selected else 1.8
+        painter.setPen(QPen(colors.selection if selected else colors.edge, width))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
         if self.label and self.canvas.show_edge_labels(painter):
@@ -335,10 +356,22 @@ class EdgeItem(QGraphicsPathItem):
 
 
 def bezier(p0: QPointF, p1: QPointF) -> QPainterPath:
-    """A left-to-right curve between two ports."""
-    dx = max(40.0, abs(p1.x() - p0.x()) * 0.5)
+    """A curve from an output port to an input port: left to right, or, to a port left of the output
+    (the next band of a folded layout), out to the right, back between the rows and in from the left."""
+    if p1.x() >= p0.x() + 2 * TURN:
+        dx = max(40.0, abs(p1.x() - p0.x()) * 0.5)
+        path = QPainterPath(p0)
+        path.cubicTo(QPointF(p0.x() + dx, p0.y()), QPointF(p1.x() - dx, p1.y()), p1)
+        return path
+    if abs(p1.y() - p0.y()) >= NODE_H + 2 * TURN:
+        middle = (p0.y() + p1.y()) / 2
+    else:  # the ports are about level: pass below both nodes
+        middle = max(p0.y(), p1.y()) + NODE_H / 2 + TURN
+    out, back = p0.x() + 2 * TURN, p1.x() - 2 * TURN
     path = QPainterPath(p0)
-    path.cubicTo(QPointF(p0.x() + dx, p0.y()), QPointF(p1.x() - dx, p1.y()), p1)
+    path.cubicTo(QPointF(out, p0.y()), QPointF(out, middle), QPointF(p0.x(), middle))
+    path.lineTo(QPointF(p1.x(), middle))
+    path.cubicTo(QPointF(back, middle), QPointF(back, p1.y()), p1)
     return path
 
 
@@ -509,6 +542,19 @@ class CanvasScene(QGraphicsScene):
             y += step
         painter.drawLines(lines)
 
+    def edge_at(self, scene_pos: QPointF, reach: float):
+        """The edge passing within `reach` of a point where no node is, or None."""
+        box = QRectF(scene_pos.x() - reach, scene_pos.y() - reach, 2 * reach, 2 * reach)
+        items = self.items(box)
+        if any(isinstance(i, NodeItem) and i.sceneBoundingRect().contains(scene_pos) for i in items):
+            return None
+        stroker = QPainterPathStroker()
+        stroker.setWidth(2 * reach)
+        for item in items:
+            if isinstance(item, EdgeItem) and stroker.createStroke(item.path()).contains(scene_pos):
+                return item
+        return None
+
     # -- selection helpers
     def selected_node_ids(self) -> list[str]:
         return [item.node_id for item in self.selectedItems() if isinstance(item, NodeItem)]
@@ -617,11 +663,12 @@ class CanvasScene(QGraphicsScene):
         self._connect_from = None
 
     # -- layout
-    def auto_layout(self) -> None:
-        """Arrange all nodes in layers from left to right, keeping the drawing where it was."""
+    def auto_layout(self, width: float = 1e9, height: float = 1e9, least: float = 0.0) -> None:
+        """Arrange all nodes in layers from left to right, folded into bands to suit a `width` x `height`
+        view (see `fit_layout`), keeping the drawing where it was; one undo step."""
         if not self.design.nodes:
             return
-        positions = layered_layout(list(self.design.nodes), self.design.edges, spacing=STEP)
+        positions = self.fitted_layout(width, height, least)
         old = [n.pos for n in self.design.nodes.values()]
         cx = (min(p[0] for p in old) + max(p[0] for p in old)) / 2
         cy = (min(p[1] for p in old) + max(p[1] for p in old)) / 2
@@ -630,6 +677,17 @@ class CanvasScene(QGraphicsScene):
         sx, sy = cx - (min(xs) + max(xs)) / 2, cy - (min(ys) + max(ys)) / 2
         self.editor.move_nodes({n: (round(x + sx), round(y + sy)) for n, (x, y) in positions.items()})
 
+    def fitted_layout(self, width: float, height: float, least: float = 0.0) -> dict:
+        """The automatic layout folded to suit a view of `width` x `height` pixels."""
+        design = self.design
+        positions, _, _ = fit_layout(list(design.nodes), design.edges, width, height, FIT_MARGIN, least)
+        return positions
+
+    def has_automatic_layout(self) -> bool:
+        """Whether the nodes still stand where the automatic layout (folded or not) put them."""
+        design = self.design
+        return is_automatic({n.id: n.pos for n in design.nodes.values()}, list(design.nodes), design.edges)
+
     def nodes_rect(self) -> QRectF:
         rect = QRectF()
         for item in self.nodes.values():
@@ -637,9 +695,21 @@ class CanvasScene(QGraphicsScene):
         return rect
 
 
+# The canvas's mouse gestures, for the keyboard and mouse help (the keys are the window's actions).
+GESTURES = (
+    ("Wheel", "Zoom around the pointer"),
+    ("Space + drag, middle drag", "Pan the canvas"),
+    ("Drag (hand tool)", "Pan the canvas"),
+    ("Drag on empty canvas", "Select the layers in a box"),
+    ("Drag from an output port to an input port", "Connect (replaces the input's connection)"),
+    ("Drop a layer onto a connection", "Insert the layer into it"),
+    ("Double-click a layer", "Rename it"),
+)
+
+
 class CanvasView(QGraphicsView):
-    """The canvas widget: zoom with the wheel around the cursor, pan with the middle button or space+drag,
-    rubber-band selection, drops from the palette and of project files."""
+    """The canvas widget: zoom with the wheel around the cursor, pan with the middle button, space+drag
+    or the hand tool, rubber-band selection, drops from the palette and of project files."""
 
     fileDropped = Signal(str)
     zoomChanged = Signal(float)
@@ -663,6 +733,16 @@ class CanvasView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPointF | None = None
         self._space = False
+        self._hand = False  # the hand tool: a left drag pans
+        self._drop_edge: EdgeItem | None = None
+        # Until the user touches the view or the design, the first view follows the view's size (the
+        # window settles its size after the first view is drawn).
+        self._fresh = False
+        self._refit = QTimer(self)
+        self._refit.setSingleShot(True)
+        self._refit.setInterval(0)
+        self._refit.timeout.connect(lambda: self._fresh and self.show_design())
+        scene.editor.undo_stack.indexChanged.connect(self._touched)
         self.node_actions: list = []  # context menu over a node (the window fills these in)
         self.canvas_actions: list = []  # context menu over empty canvas
 
@@ -674,8 +754,17 @@ class CanvasView(QGraphicsView):
     def zoom(self) -> float:
         return self.transform().m11()
 
+    def _touched(self, *_ignored) -> None:
+        self._fresh = False
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if self._fresh:
+            self._refit.start()
+
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         """Scale the view, keeping the scene point under `anchor` still."""
+        self._fresh = False
         current = self.zoom()
         factor = max(MIN_ZOOM / current, min(MAX_ZOOM / current, factor))
         if abs(factor - 1.0) < 1e-6:
@@ -697,43 +786,54 @@ class CanvasView(QGraphicsView):
             self.zoom_by(1.0015**delta, event.position())
         event.accept()
 
-    def fit_all(self) -> None:
-        """Show every node (or the selection, if any), no closer than 125 %."""
+    def fit_all(self, most: float = 1.25, least: float = MIN_ZOOM) -> None:
+        """Show every node (or the selection, if any), zoomed no closer than `most`; when that would
+        take a zoom below `least`, show the top left of them at `least`."""
         scene = self.canvas
         ids = scene.selected_node_ids()
         rect = QRectF()
         for node_id in ids or scene.nodes:
             rect = rect.united(scene.nodes[node_id].sceneBoundingRect())
+        self.resetTransform()
         if rect.isNull():
-            self.resetTransform()
             self.centerOn(0, 0)
             self.zoomChanged.emit(self.zoom())
             return
-        rect.adjust(-40, -40, 40, 40)
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom() > 1.25:
-            self.resetTransform()
-            self.scale(1.25, 1.25)
-            self.centerOn(rect.center())
-        elif self.zoom() < MIN_ZOOM:
-            self.resetTransform()
-            self.scale(MIN_ZOOM, MIN_ZOOM)
-            self.centerOn(rect.center())
+        rect.adjust(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN)
+        vp = self.viewport().rect()
+        zoom = min(most, vp.width() / rect.width(), vp.height() / rect.height())
+        zoom = max(zoom, least, MIN_ZOOM)
+        self.scale(zoom, zoom)
+        half_w, half_h = vp.width() / (2 * zoom), vp.height() / (2 * zoom)
+        # centred where it fits, else from its left or top edge
+        x = rect.center().x() if rect.width() <= 2 * half_w else rect.left() + half_w
+        y = rect.center().y() if rect.height() <= 2 * half_h else rect.top() + half_h
+        self.centerOn(x, y)
         self.zoomChanged.emit(self.zoom())
 
-    def show_design(self, min_zoom: float = 0.75) -> None:
-        """A freshly opened design: all of it when readable, else its left end at a readable zoom."""
-        self.fit_all()
-        if self.zoom() >= min_zoom or not self.canvas.nodes:
+    def show_design(self) -> None:
+        """A freshly opened design, as large as fits and never smaller than readable. A design still in
+        the automatic layout is folded into bands to suit the view first (not an undo step: nothing
+        the user placed moves)."""
+        scene = self.canvas
+        if scene.design is None:  # the window closed before its first view was drawn
             return
-        rect = self.canvas.nodes_rect()
-        self.resetTransform()
-        self.scale(min_zoom, min_zoom)
-        half_width = self.viewport().width() / (2 * min_zoom)
-        self.centerOn(rect.left() - 30 + half_width, rect.center().y())
-        self.zoomChanged.emit(self.zoom())
+        least = readable_zoom()
+        if scene.nodes and scene.has_automatic_layout():
+            vp = self.viewport()
+            for node_id, pos in scene.fitted_layout(vp.width(), vp.height(), least).items():
+                scene.design.move(node_id, pos)
+        self.fit_all(most=1.0, least=least)
+        self._fresh = True
+
+    def auto_layout(self) -> None:
+        """Automatic layout folded to suit this view, then fitted (one undo step)."""
+        vp = self.viewport()
+        self.canvas.auto_layout(vp.width(), vp.height(), readable_zoom())
+        self.fit_all(most=1.0, least=readable_zoom())
 
     def reset_zoom(self) -> None:
+        self._fresh = False
         center = self.mapToScene(self.viewport().rect().center())
         self.resetTransform()
         self.centerOn(center)
@@ -748,9 +848,26 @@ class CanvasView(QGraphicsView):
     def visible_center(self) -> QPointF:
         return self.mapToScene(self.viewport().rect().center())
 
+    @property
+    def hand_tool(self) -> bool:
+        return self._hand
+
+    def set_hand_tool(self, on: bool) -> None:
+        """The hand tool: a left drag anywhere pans, and nothing is selected or moved."""
+        self._hand = bool(on)
+        self.setDragMode(
+            QGraphicsView.DragMode.NoDrag if self._hand else QGraphicsView.DragMode.RubberBandDrag
+        )
+        self._show_idle_cursor()
+
+    def _show_idle_cursor(self) -> None:
+        hand = self._hand or self._space
+        self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if hand else Qt.CursorShape.ArrowCursor)
+
     def mousePressEvent(self, event):
+        self._fresh = False
         middle = event.button() == Qt.MouseButton.MiddleButton
-        if middle or (event.button() == Qt.MouseButton.LeftButton and self._space):
+        if middle or (event.button() == Qt.MouseButton.LeftButton and (self._space or self._hand)):
             self._pan_from = event.position()
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
@@ -770,12 +887,37 @@ class CanvasView(QGraphicsView):
     def mouseReleaseEvent(self, event):
         if self._pan_from is not None:
             self._pan_from = None
-            self.viewport().setCursor(
-                Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor
-            )
+            self._show_idle_cursor()
             event.accept()
             return
         super().mouseReleaseEvent(event)
+
+    # -- the keyboard: arrows go from node to node, Alt+arrows nudge (the window binds them as actions)
+    def select_neighbour(self, direction: str) -> str | None:
+        """Select the node an arrow key leads to from the selected one (the first node when none is)."""
+        self._fresh = False
+        design = self.canvas.design
+        if not design.nodes:
+            return None
+        selected = self.canvas.selected_node_ids()
+        if selected:
+            positions = {n.id: n.pos for n in design.nodes.values()}
+            target = neighbour(positions, design.edges, selected[0], direction)
+            if target is None:
+                return None
+        else:
+            target = design.topological_order()[0]
+        self.canvas.select_nodes([target])
+        self.ensureVisible(self.canvas.nodes[target], 40, 40)
+        return target
+
+    def nudge(self, direction: str, far: bool = False) -> None:
+        """Move the selected nodes a grid step (four with `far`); repeated nudges are one undo step."""
+        ids = self.canvas.selected_node_ids()
+        if ids:
+            dx, dy = DIRECTIONS[direction]
+            step = GRID * (4 if far else 1)
+            self.canvas.editor.nudge(ids, (dx * step, dy * step))
 
     def contextMenuEvent(self, event):
         from PySide6.QtWidgets import QMenu
@@ -796,21 +938,10 @@ class CanvasView(QGraphicsView):
         event.accept()
 
     def keyPressEvent(self, event):
-        arrows = {
-            Qt.Key.Key_Left: (-1, 0),
-            Qt.Key.Key_Right: (1, 0),
-            Qt.Key.Key_Up: (0, -1),
-            Qt.Key.Key_Down: (0, 1),
-        }
-        if event.key() in arrows and self.canvas.selected_node_ids():
-            step = GRID * (4 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1)
-            dx, dy = arrows[event.key()]
-            self.canvas.editor.nudge(self.canvas.selected_node_ids(), (dx * step, dy * step))
-            event.accept()
-            return
+        self._fresh = False
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
-            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            self._show_idle_cursor()
             event.accept()
             return
         super().keyPressEvent(event)
@@ -818,13 +949,15 @@ class CanvasView(QGraphicsView):
     def keyReleaseEvent(self, event):
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = False
-            self.viewport().setCursor(Qt.CursorShape.ArrowCursor)
+            self._show_idle_cursor()
             event.accept()
             return
         super().keyReleaseEvent(event)
 
     def focusOutEvent(self, event):
         self._space = False
+        if self._pan_from is None:
+            self._show_idle_cursor()
         super().focusOutEvent(event)
 
     # -- drops: a palette entry adds a layer where it is dropped; a .studio file opens
@@ -842,16 +975,47 @@ class CanvasView(QGraphicsView):
     def dragMoveEvent(self, event):
         if self._accepts(event.mimeData()):
             event.acceptProposedAction()
+            self._target_edge(self._insertion_edge(event))
         else:
             event.ignore()
 
-    def dropEvent(self, event):
+    def dragLeaveEvent(self, event):
+        self._target_edge(None)
+        super().dragLeaveEvent(event)
+
+    def _insertion_edge(self, event):
+        """The edge a layer dragged here would be inserted into: one near the pointer, when the layer
+        has an input and an output."""
         mime = event.mimeData()
+        if not mime.hasFormat(MIME_LAYER):
+            return None
+        spec = catalogue.CATALOGUE.get(bytes(mime.data(MIME_LAYER)).decode("utf-8"))
+        if spec is None or not spec.inputs or not spec.outputs:
+            return None
+        pos = self.mapToScene(event.position().toPoint())
+        return self.canvas.edge_at(pos, EDGE_REACH_PX / max(self.zoom(), 1e-6))
+
+    def _target_edge(self, item) -> None:
+        if self._drop_edge is not None and self._drop_edge is not item:
+            self._drop_edge.set_targeted(False)
+        self._drop_edge = item
+        if item is not None:
+            item.set_targeted(True)
+
+    def dropEvent(self, event):
+        self._fresh = False
+        mime = event.mimeData()
+        edge_item = self._insertion_edge(event)
+        self._target_edge(None)
         if mime.hasFormat(MIME_LAYER):
             type_ = bytes(mime.data(MIME_LAYER)).decode("utf-8")
             pos = self.mapToScene(event.position().toPoint())
             if type_ in catalogue.CATALOGUE:
-                node_id = self.canvas.editor.add_node(type_, (pos.x(), pos.y()))
+                editor = self.canvas.editor
+                if edge_item is not None:
+                    node_id = editor.insert_on_edge(type_, edge_item.edge, (pos.x(), pos.y()))
+                else:
+                    node_id = editor.add_node(type_, (pos.x(), pos.y()))
                 if node_id is not None:
                     self.canvas.select_nodes([node_id])
                 event.acceptProposedAction()
@@ -866,32 +1030,14 @@ class CanvasView(QGraphicsView):
         event.ignore()
 
 
-def _wrap_for_preview(design, aspect: float) -> None:
-    """Lay a design out in bands of columns so that its shape is close to `aspect` (width / height)."""
-    if not design.nodes:
-        return
-    positions = layered_layout(list(design.nodes), design.edges, spacing=STEP)
-    xs = sorted({round(p[0]) for p in positions.values()})
-    column = {x: i for i, x in enumerate(xs)}
-    height = max(p[1] for p in positions.values()) - min(p[1] for p in positions.values()) + STEP[1]
-    count = len(xs)
-
-    def shape(k):
-        bands = -(-count // k)
-        return (k * STEP[0]) / (bands * (height + STEP[1]))
-
-    per_band = min(range(1, count + 1), key=lambda k: abs(math.log(shape(k) / aspect)))
-    for node_id, (x, y) in positions.items():
-        c = column[round(x)]
-        band = c // per_band
-        design.move(node_id, ((c % per_band) * STEP[0], y + band * (height + STEP[1])))
-
-
 def render_preview(design, size=(320, 200)):
     """A picture of a design (for the template gallery), drawn by a throwaway canvas."""
     from PySide6.QtGui import QImage, QPixmap
 
-    _wrap_for_preview(design, size[0] / size[1])
+    # folded as suits the picture's shape, the largest it can be drawn
+    positions, _, _ = fit_layout(list(design.nodes), design.edges, size[0], size[1], 20.0, math.inf)
+    for node_id, pos in positions.items():
+        design.move(node_id, pos)
     editor = Editor(design)
     scene = CanvasScene(editor)
     image = QImage(size[0], size[1], QImage.Format.Format_ARGB32_Premultiplied)

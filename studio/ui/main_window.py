@@ -281,10 +281,18 @@ class MainWindow(QMainWindow):
         )
         self.act_layout = self._action(
             "Automatic &Layout",
-            self.scene.auto_layout,
+            self.view.auto_layout,
             "Ctrl+L",
-            "Arrange the layers in columns from left to right",
+            "Arrange the layers in columns from left to right, in rows as the view's width allows",
         )
+        self.act_hand = self._action(
+            "&Hand Tool",
+            lambda: self.view.set_hand_tool(self.act_hand.isChecked()),
+            "H",
+            "Drag with the left button to pan the canvas (or hold Space while dragging)",
+        )
+        self.act_hand.setCheckable(True)
+        self._make_canvas_keys()
         self.act_train = self._action("&Train", self.train, "F5", "Train the design on its data")
         self.act_stop = self._action("&Stop Training", self.training_panel.stop, "Shift+F5", "Stop the run")
         self.act_inspect = self._action(
@@ -300,6 +308,41 @@ class MainWindow(QMainWindow):
             "&Export...", self.export_dialog, "Ctrl+E", "Export a script, weights or curves"
         )
         self.act_about = self._action("&About Studio", self._about)
+
+    def _make_canvas_keys(self) -> None:
+        """Arrow keys go from layer to layer, Alt+arrows nudge the selection (Shift+Alt: four steps);
+        they act while the canvas has the focus, so that lists and fields keep their arrow keys."""
+        self.canvas_key_actions = []
+        for direction in ("left", "right", "up", "down"):
+            key = direction.capitalize()
+            actions = (
+                self._action(
+                    f"Go to the Layer {key}",
+                    lambda d=direction: self.view.select_neighbour(d),
+                    key,
+                    "Select the next layer that way",
+                    name=f"actionGo{key}",
+                ),
+                self._action(
+                    f"Nudge {key}",
+                    lambda d=direction: self.view.nudge(d),
+                    f"Alt+{key}",
+                    "Move the selected layers a grid step",
+                    name=f"actionNudge{key}",
+                ),
+                self._action(
+                    f"Nudge {key} Far",
+                    lambda d=direction: self.view.nudge(d, far=True),
+                    f"Shift+Alt+{key}",
+                    "Move the selected layers four grid steps",
+                    name=f"actionNudgeFar{key}",
+                ),
+            )
+            for action in actions:
+                self.removeAction(action)
+                action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                self.view.addAction(action)
+            self.canvas_key_actions += actions
 
     def _make_menus(self) -> None:
         bar = self.menuBar()
@@ -321,7 +364,7 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         view.addActions([self.act_zoom_in, self.act_zoom_out, self.act_zoom_reset, self.act_fit])
         view.addSeparator()
-        view.addAction(self.act_layout)
+        view.addActions([self.act_layout, self.act_hand])
         view.addSeparator()
         self.panels_menu = view.addMenu("&Panels")
         for dock in self.findChildren(QDockWidget):

@@ -1,11 +1,17 @@
-"""Canvas gestures: dropping layers, connecting ports by mouse, moving, deleting, copying, zooming."""
+"""Canvas gestures: dropping layers (onto a connection too), connecting ports by mouse (replacing an
+input's connection), moving, deleting, copying, zooming, panning, arrow keys; the first view of every
+template fits readably."""
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QDropEvent, QFontInfo
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from studio.design.project import TEMPLATES_DIR, load_project
+from studio.ui.canvas import READABLE_PX, title_font
 from studio.ui.palette import layer_mime_data
 
 
@@ -243,16 +249,23 @@ def test_fit_shows_every_node(window):
     assert visible.contains(scene.nodes_rect())
 
 
-def test_automatic_layout_left_to_right_one_step(window):
-    design = window.editor.design
+def test_automatic_layout_reads_in_order_one_step(window):
+    from studio.ui.canvas import readable_zoom
+    from studio.ui.layout import NODE_H
+
+    design, view = window.editor.design, window.view
     for i, node_id in enumerate(design.nodes):
         design.move(node_id, (i * 13.0, -i * 40.0))
     window.undo_stack.clear()
     window.act_layout.trigger()
     order = design.topological_order()
-    xs = [design.nodes[n].pos[0] for n in order]
-    assert xs == sorted(xs) and len(set(xs)) == len(xs)
-    assert len({design.nodes[n].pos[1] for n in order}) == 1
+    # read like text: each layer right of its input, or in a row of layers below it
+    pos = {n: design.nodes[n].pos for n in order}
+    for e in design.edges:
+        (x0, y0), (x1, y1) = pos[e.src], pos[e.dst]
+        assert x1 > x0 or y1 > y0 + NODE_H
+    assert window.scene.has_automatic_layout()
+    assert view.zoom() >= readable_zoom() - 1e-6
     assert window.undo_stack.count() == 1
     window.undo_stack.undo()
     assert design.nodes[order[1]].pos == (13.0, -40.0)
@@ -303,7 +316,7 @@ def test_space_and_drag_pans(window, mouse, qtbot):
     assert after.x() > before.x() + 50 and window.undo_stack.count() == count
 
 
-def test_arrow_keys_nudge_selection_as_one_step(window):
+def test_alt_arrow_keys_nudge_selection_as_one_step(window):
     from PySide6.QtTest import QTest
 
     design, view = window.editor.design, window.view
@@ -312,10 +325,130 @@ def test_arrow_keys_nudge_selection_as_one_step(window):
     window.scene.select_nodes([relu.id])
     view.setFocus()
     count = window.undo_stack.count()
+    alt = Qt.KeyboardModifier.AltModifier
     for _ in range(3):
-        QTest.keyClick(view.viewport(), Qt.Key.Key_Right)
-    QTest.keyClick(view.viewport(), Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+        QTest.keyClick(view.viewport(), Qt.Key.Key_Right, alt)
+    QTest.keyClick(view.viewport(), Qt.Key.Key_Down, alt | Qt.KeyboardModifier.ShiftModifier)
     assert design.nodes[relu.id].pos[0] > start[0] and design.nodes[relu.id].pos[1] > start[1]
     assert window.undo_stack.count() == count + 1
     window.undo_stack.undo()
     assert design.nodes[relu.id].pos == start
+
+
+TEMPLATES = sorted(p.stem for p in TEMPLATES_DIR.glob("*.studio"))
+
+
+def title_px(view) -> float:
+    """How many pixels high a node's title is on screen."""
+    return view.zoom() * QFontInfo(title_font()).pixelSize()
+
+
+@pytest.mark.parametrize("size", [(1600, 1000), (1366, 768)])
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_every_template_opens_whole_and_readable(make_window, qtbot, name, size):
+    window = make_window(project=load_project(TEMPLATES_DIR / f"{name}.studio"))
+    window.resize(*size)
+    view = window.view
+    qtbot.waitUntil(lambda: view.viewport().width() > 0.4 * size[0] and not view._refit.isActive())
+    visible = lambda: view.mapToScene(view.viewport().rect()).boundingRect()  # noqa: E731
+    qtbot.waitUntil(lambda: visible().contains(view.canvas.nodes_rect()), timeout=3000)
+    assert title_px(view) >= READABLE_PX - 0.01
+    assert window.undo_stack.count() == 0 and not window.is_modified()
+
+
+def test_a_design_placed_by_hand_is_not_rearranged(make_window, qtbot):
+    project = load_project(TEMPLATES_DIR / "iris_mlp.studio")
+    nodes = list(project.design.nodes.values())
+    project.design.move(nodes[2].id, (520.0, 300.0))  # off the automatic layout
+    placed = {n.id: n.pos for n in nodes}
+    window = make_window(project=project)
+    qtbot.waitUntil(lambda: title_px(window.view) > 0)
+    assert {n.id: n.pos for n in window.editor.design.nodes.values()} == placed
+
+
+def edge_between(window, src_name, dst_name):
+    design = window.editor.design
+    src, dst = node_named(design, src_name).id, node_named(design, dst_name).id
+    return next(item for item in window.scene.edges.values() if (item.edge.src, item.edge.dst) == (src, dst))
+
+
+def test_dropping_a_layer_onto_a_connection_inserts_it(window):
+    design, view = window.editor.design, window.view
+    item = edge_between(window, "linear_1", "relu_1")
+    middle = item.path().pointAtPercent(0.5)
+    count = window.undo_stack.count()
+    drop_layer(view, "Dropout", view.mapFromScene(middle), window.palette_panel)
+    new = next(n for n in design.nodes.values() if n.type == "Dropout")
+    pairs = {(design.nodes[e.src].name, design.nodes[e.dst].name) for e in design.edges}
+    assert ("linear_1", new.name) in pairs and (new.name, "relu_1") in pairs
+    assert ("linear_1", "relu_1") not in pairs
+    assert window.undo_stack.count() == count + 1 and design.infer().problems == []
+    window.undo_stack.undo()
+    assert new.id not in design.nodes
+    assert ("linear_1", "relu_1") in {
+        (design.nodes[e.src].name, design.nodes[e.dst].name) for e in design.edges
+    }
+
+
+def test_dropping_a_layer_away_from_connections_only_adds_it(window):
+    design, view = window.editor.design, window.view
+    below = window.scene.nodes_rect().bottomLeft() + QPointF(0, 200)
+    view.centerOn(below)
+    edges = list(design.edges)
+    drop_layer(view, "Dropout", view.mapFromScene(below))
+    assert design.edges == edges and any(n.type == "Dropout" for n in design.nodes.values())
+
+
+def test_connecting_onto_an_occupied_input_replaces_it(window, mouse):
+    design, scene, view = window.editor.design, window.scene, window.view
+    linear = node_named(design, "linear_1")
+    relu = node_named(design, "relu_1")
+    tanh = design.add_node("Tanh", pos=(linear.pos[0], linear.pos[1] + 200)).id
+    design.connect(linear.id, tanh)
+    window.undo_stack.clear()
+    view.fit_all()
+    mouse.drag(
+        view, scene.nodes[tanh].outputs[0].scene_center(), scene.nodes[relu.id].inputs[0].scene_center()
+    )
+    sources = [e.src for e in design.edges if e.dst == relu.id]
+    assert sources == [tanh] and window.undo_stack.count() == 1
+    window.undo_stack.undo()
+    assert [e.src for e in design.edges if e.dst == relu.id] == [linear.id]
+
+
+def test_hand_tool_pans_without_selecting(window, mouse):
+    view, scene = window.view, window.scene
+    scene.clearSelection()
+    window.act_hand.trigger()
+    assert view.hand_tool
+    before = view.visible_center()
+    grab = scene.nodes[node_named(window.editor.design, "relu_1").id].pos()
+    mouse.drag(view, grab, grab + QPointF(-120, 0))
+    after = view.visible_center()
+    assert after.x() > before.x() + 50 and not scene.selectedItems()
+    window.act_hand.trigger()
+    assert not view.hand_tool
+
+
+def test_arrow_keys_go_from_layer_to_layer(window):
+    design, view = window.editor.design, window.view
+    order = [node_named(design, n).id for n in ("input_1", "linear_1", "relu_1", "linear_2", "output_1")]
+    placed = {n: design.nodes[n].pos for n in order}
+    view.setFocus()
+    window.scene.clearSelection()
+    QTest.keyClick(view.viewport(), Qt.Key.Key_Right)  # nothing selected: the first layer
+    assert window.scene.selected_node_ids() == order[:1]
+    for expected in order[1:]:
+        QTest.keyClick(view.viewport(), Qt.Key.Key_Right)
+        assert window.scene.selected_node_ids() == [expected]
+    QTest.keyClick(view.viewport(), Qt.Key.Key_Left)
+    assert window.scene.selected_node_ids() == [order[-2]]
+    assert {n: design.nodes[n].pos for n in order} == placed  # selecting moves nothing
+
+
+def test_arrow_keys_leave_lists_alone(window):
+    palette = window.palette_panel.tree
+    palette.setFocus()
+    window.scene.select_nodes([node_named(window.editor.design, "relu_1").id])
+    QTest.keyClick(palette, Qt.Key.Key_Right)
+    assert window.scene.selected_node_ids() == [node_named(window.editor.design, "relu_1").id]
