@@ -6,7 +6,9 @@ layer's output and gradient, and each parameter with its gradient.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +22,9 @@ class Inspection:
     loss: float = 0.0
     loss_id: int | None = None
     input_ids: list = field(default_factory=list)
+    weights: str = "fresh"  # "fresh", or the id of the run whose weights were inspected
+    batch: str = ""  # which examples went through, and in which mode, in words
+    note: str = ""  # why the inspection differs from what was asked (a run's weights that do not fit)
 
 
 def tensor_stats(arr) -> dict:
@@ -43,8 +48,11 @@ def tensor_stats(arr) -> dict:
     }
 
 
-def inspect_model(model, x, y, loss_fn) -> Inspection:
-    """Run `loss_fn(model(x), y)` with autograd and backward, and collect what the inspector shows."""
+def inspect_model(model, x, y, loss_fn, train: bool = True) -> Inspection:
+    """Run `loss_fn(model(x), y)` with autograd and backward, and collect what the inspector shows.
+
+    `train` chooses the model's mode (dropout and batch statistics on, as in a training step, or off,
+    as when a trained model is judged)."""
     import studio.core as core
     from studio.core.autograd.graph_walk import graph_walk
 
@@ -64,7 +72,7 @@ def inspect_model(model, x, y, loss_fn) -> Inspection:
         x = x.detach().requires_grad_()  # so that the input appears in the graph as a leaf
     handles = [child.register_forward_hook(keep(name)) for name, child in model.named_children()]
     try:
-        model.train()
+        model.train(train)
         model.zero_grad()
         with core.enable_grad():
             out = model(x)
@@ -96,8 +104,22 @@ def inspect_model(model, x, y, loss_fn) -> Inspection:
     return result
 
 
-def inspect_project(project, batch_size: int = 16) -> Inspection:
-    """Build the project's design and inspect it on the first training batch of its data."""
+INSPECTED_AT_MOST = 256  # examples of a split a trained run is inspected on
+
+
+class InspectError(ValueError):
+    """The inspection cannot be made as asked (a run's weights that no longer fit), in plain words."""
+
+
+def inspect_project(project, batch_size: int = 16, run: dict | None = None) -> Inspection:
+    """Build the project's design and inspect it.
+
+    Without `run`: freshly initialised weights, one training step on the first training batch. With a
+    run (a summary from `project.runs`): its trained weights in evaluation mode on the split its
+    final loss was measured on (the test split, up to INSPECTED_AT_MOST examples), with the loss the
+    run trained with, so that the loss shown is the run's test loss. When the run's weights cannot be
+    loaded (the design changed since), the fresh step is shown with a note saying why.
+    """
     from studio.core import nn
     from studio.design import build
 
@@ -106,6 +128,45 @@ def inspect_project(project, batch_size: int = 16) -> Inspection:
 
     prepared = prepare_data(project)
     model = build(project.design)
-    _, loss_fn = _make_loss(nn, loss_name_for(project, prepared.task), prepared.task)
-    x, y = next(iter(prepared.loader("train", batch_size)))
-    return inspect_model(model, x, y, loss_fn)
+    note = ""
+    if run is not None:
+        try:
+            _load_run(model, project, run)
+        except InspectError as e:  # the design changed since: what can be shown is a fresh step
+            note, run = f"{str(e)[0].upper()}{str(e)[1:]}: fresh weights are shown.", None
+            model = build(project.design)
+    if run is None:
+        _, loss_fn = _make_loss(nn, loss_name_for(project, prepared.task), prepared.task)
+        x, y = next(iter(prepared.loader("train", batch_size)))
+        result = inspect_model(model, x, y, loss_fn)
+        result.batch, result.note = f"a training batch of {len(y)}, training mode", note
+        return result
+    trained = copy.copy(project)
+    trained.training = dict(run.get("settings") or project.training or {})
+    _, loss_fn = _make_loss(nn, loss_name_for(trained, prepared.task), prepared.task)
+    split = next((k for k in ("test", "val", "train") if len(prepared.splits[k][0])), "test")
+    x, y = next(iter(prepared.loader(split, INSPECTED_AT_MOST)))
+    result = inspect_model(model, x, y, loss_fn, train=False)
+    result.weights = str(run.get("id"))
+    total = len(prepared.splits[split][0])
+    some = f"{len(y)} of the {total}" if len(y) < total else f"the {total}"
+    result.batch = f"{some} {split} examples, evaluation mode"
+    return result
+
+
+def _load_run(model, project, run) -> None:
+    """Put a run's last weights into a model built from the project's design."""
+    from studio.design.weights import load_weights
+
+    stored = run.get("weights")
+    if not stored:
+        raise InspectError(f"run {run.get('id')} kept no weights")
+    path = Path(stored) if Path(stored).is_absolute() else project.folder / stored
+    if not path.exists():
+        raise InspectError(f"the weights of run {run.get('id')} are missing: {path}")
+    try:
+        model.load_state_dict(load_weights(path, project.design, project.name or "the design"))
+    except (OSError, ValueError, RuntimeError, KeyError) as e:
+        raise InspectError(
+            f"the weights of run {run.get('id')} do not fit the design as it is now ({e})"
+        ) from None

@@ -7,11 +7,14 @@ its gradient's statistics and histogram.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
+    QComboBox,
     QGraphicsItem,
     QGraphicsPathItem,
     QGraphicsScene,
@@ -29,9 +32,11 @@ from studio.training.inspect import tensor_stats
 
 from .layout import layered_layout
 
-NODE_W, NODE_H = 170.0, 46.0
-SPACING = (220.0, 64.0)
+NODE_W, NODE_H = 170.0, 46.0  # the smallest box; a longer label widens its box
+GAP_X = 60.0  # between the columns of boxes
+SPACING = (NODE_W + GAP_X, 64.0)
 READABLE_SCALE = 0.75  # the first view of a graph zooms out no further: the 8 pt labels stay legible
+REFRESH_MS = 400  # a change of the design or the data re-inspects after this pause
 COLOURS = {
     "op": QColor(66, 133, 244),
     "param": QColor(52, 168, 83),
@@ -47,48 +52,54 @@ def _shape_text(shape):
     return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
-class GraphNodeItem(QGraphicsItem):
-    """One box: label, kind colour, output shape."""
+def _fonts(base: QFont) -> tuple[QFont, QFont]:
+    """The title (bold) and subtitle fonts of a box."""
+    title = QFont(base)
+    title.setPointSizeF(8.5)
+    title.setBold(True)
+    sub = QFont(base)
+    sub.setPointSizeF(8)
+    return title, sub
 
-    def __init__(self, node, kind_key, module_name=None):
+
+class GraphNodeItem(QGraphicsItem):
+    """One box: label, kind colour, output shape; as wide as its text needs."""
+
+    PAD = 8.0
+
+    def __init__(self, node, kind_key, module_name=None, font: QFont | None = None):
         super().__init__()
         self.node = node
         self.kind_key = kind_key
         self.title = node.label if not module_name else f"{node.label}  [{module_name}]"
         self.subtitle = _shape_text(node.shape) + (f"  {node.dtype}" if node.dtype else "")
+        self.title_font, self.sub_font = _fonts(font or QFont())
+        text = max(
+            QFontMetricsF(self.title_font).horizontalAdvance(self.title),
+            QFontMetricsF(self.sub_font).horizontalAdvance(self.subtitle),
+        )
+        self.width = max(NODE_W, math.ceil(text + 2 * self.PAD + 2))
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setToolTip(f"{self.title}\n{self.subtitle}")
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def boundingRect(self):
-        return QRectF(-NODE_W / 2 - 2, -NODE_H / 2 - 2, NODE_W + 4, NODE_H + 4)
+        return QRectF(-self.width / 2 - 2, -NODE_H / 2 - 2, self.width + 4, NODE_H + 4)
 
     def paint(self, painter: QPainter, option, widget=None):
         colour = COLOURS[self.kind_key]
-        rect = QRectF(-NODE_W / 2, -NODE_H / 2, NODE_W, NODE_H)
+        rect = QRectF(-self.width / 2, -NODE_H / 2, self.width, NODE_H)
         painter.setPen(QPen(colour.darker(140), 3 if self.isSelected() else 1.2))
         fill = QColor(colour)
         fill.setAlpha(40 if not self.isSelected() else 90)
         painter.setBrush(QBrush(fill))
         painter.drawRoundedRect(rect, 6, 6)
         painter.setPen(option.palette.text().color() if option else QColor("black"))
-        f = QFont(painter.font())
-        f.setPointSizeF(8.5)
-        f.setBold(True)
-        painter.setFont(f)
-        painter.drawText(
-            rect.adjusted(6, 3, -6, -NODE_H / 2),
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            painter.fontMetrics().elidedText(self.title, Qt.TextElideMode.ElideRight, int(NODE_W - 12)),
-        )
-        f.setBold(False)
-        f.setPointSizeF(8)
-        painter.setFont(f)
-        painter.drawText(
-            rect.adjusted(6, NODE_H / 2 - 3, -6, -3),
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            self.subtitle,
-        )
+        painter.setFont(self.title_font)
+        flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(rect.adjusted(self.PAD, 3, -self.PAD, -NODE_H / 2), flags, self.title)
+        painter.setFont(self.sub_font)
+        painter.drawText(rect.adjusted(self.PAD, NODE_H / 2 - 3, -self.PAD, -3), flags, self.subtitle)
 
 
 class GraphView(QGraphicsView):
@@ -141,16 +152,27 @@ class GraphInspector(QWidget):
             "Run one forward pass and the loss on a batch, then backward, and draw the graph"
         )
         self.run_button.clicked.connect(self.inspectRequested)
+        self.weights_box = QComboBox()
+        self.weights_box.setObjectName("inspectWeights")
+        self.weights_box.setToolTip(
+            "Whose weights to inspect: a run's trained weights on its test examples, in evaluation mode, "
+            "or fresh weights in one training step"
+        )
+        self.weights_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.weights_box.activated.connect(lambda _index: self.inspectRequested.emit())
+        self._runs: list[dict] = []
+        self.set_runs([])
         fit = QPushButton("Fit")
         fit.clicked.connect(lambda: self.view.fit())
         self.search = QLineEdit()
         self.search.setObjectName("graphSearch")
         self.search.setPlaceholderText("Find an operation or parameter...")
         self.search.returnPressed.connect(self.find_next)
-        self.summary = QLabel("Press Inspect to draw the computation graph of one training step.")
+        self.summary = QLabel("Press Inspect to draw the computation graph of the loss.")
         self.summary.setWordWrap(True)
         top = QHBoxLayout()
         top.addWidget(self.run_button)
+        top.addWidget(self.weights_box)
         top.addWidget(fit)
         top.addWidget(self.search, 1)
 
@@ -192,31 +214,69 @@ class GraphInspector(QWidget):
             w = self.split.width()
             self.split.setSizes([w * 3 // 4, w - w * 3 // 4])
 
+    # ------------------------------------------------------------------------------ weights
+    def set_runs(self, runs) -> None:
+        """Offer the runs that kept weights; the newest is chosen, unless fresh weights were chosen."""
+        fresh_chosen = bool(self._runs) and self.weights_box.currentData() is None
+        chosen = self.weights_box.currentData()
+        self._runs = [r for r in runs if isinstance(r, dict) and r.get("weights")]
+        numbers = {id(r): i for i, r in enumerate(runs, 1)}
+        self.weights_box.clear()
+        self.weights_box.addItem("Fresh weights, one training step", None)
+        for run in reversed(self._runs):
+            loss = (run.get("final") or {}).get("test_loss")
+            text = f"Run {numbers[id(run)]} trained weights" + (f" (test loss {loss:.4g})" if loss else "")
+            self.weights_box.addItem(text, str(run.get("id")))
+        ids = [str(r.get("id")) for r in self._runs]
+        if fresh_chosen or not ids:
+            self.weights_box.setCurrentIndex(0)
+        else:
+            self.weights_box.setCurrentIndex(self.weights_box.findData(chosen if chosen in ids else ids[-1]))
+
+    def chosen_run(self) -> dict | None:
+        """The run whose weights are inspected, or None for fresh weights."""
+        chosen = self.weights_box.currentData()
+        return next((r for r in self._runs if str(r.get("id")) == chosen), None)
+
     # ------------------------------------------------------------------------------ drawing
+    def clear(self) -> None:
+        """Forget the graph drawn (another project is shown)."""
+        self.inspection = None
+        self.scene.clear()
+        self.items.clear()
+        self.details.setText("Click a node to see its tensor.")
+        self.histogram.clear()
+        self.summary.setText("Press Inspect to draw the computation graph of the loss.")
+
     def show_inspection(self, inspection):
         """Lay out and draw the graph of an inspection."""
         self.inspection = inspection
         self.scene.clear()
         self.items.clear()
         walk = inspection.walk
+        font = self.font()
+        for node in walk.nodes:
+            key = "loss" if node.id == inspection.loss_id else node.kind
+            self.items[node.id] = GraphNodeItem(node, key, inspection.modules.get(node.id), font)
+        # the columns are as far apart as the widest box needs, so that no box's text is cut
+        self.column_step = (
+            max(item.width for item in self.items.values()) + GAP_X if self.items else SPACING[0]
+        )
         positions = layered_layout(
             [n.id for n in walk.nodes],
             [(s, 0, d, 0) for s, d in walk.edges],
-            spacing=SPACING,
+            spacing=(self.column_step, SPACING[1]),
             sources_near_consumers=True,
         )
-        for node in walk.nodes:
-            key = "loss" if node.id == inspection.loss_id else node.kind
-            item = GraphNodeItem(node, key, inspection.modules.get(node.id))
-            x, y = positions.get(node.id, (0.0, 0.0))
-            item.setPos(x, y)
+        for node_id, item in self.items.items():
+            item.setPos(*positions.get(node_id, (0.0, 0.0)))
             self.scene.addItem(item)
-            self.items[node.id] = item
         pen = QPen(QColor(128, 134, 139), 1.2)
         path = QPainterPath()
         for s, d in walk.edges:
-            a, b = self.items[s].pos(), self.items[d].pos()
-            start, end = QPointF(a.x() + NODE_W / 2, a.y()), QPointF(b.x() - NODE_W / 2, b.y())
+            a, b = self.items[s], self.items[d]
+            start = QPointF(a.pos().x() + a.width / 2, a.pos().y())
+            end = QPointF(b.pos().x() - b.width / 2, b.pos().y())
             mid = (start.x() + end.x()) / 2
             path.moveTo(start)
             path.cubicTo(QPointF(mid, start.y()), QPointF(mid, end.y()), end)
@@ -226,9 +286,12 @@ class GraphInspector(QWidget):
         self.scene.addItem(edges)
         n_ops = sum(1 for n in walk.nodes if n.kind == "op")
         n_par = sum(1 for n in walk.nodes if n.kind == "param")
+        whose = "fresh weights" if inspection.weights == "fresh" else self.weights_box.currentText()
+        batch = f" on {inspection.batch}" if inspection.batch else ""
+        note = f"{inspection.note} " if inspection.note else ""
         self.summary.setText(
-            f"{n_ops} operations, {n_par} parameters, {len(walk.edges)} edges; loss {inspection.loss:.4g}. "
-            "Blue: operations, green: parameters, orange: input, red: loss."
+            f"{note}Loss {inspection.loss:.4g} with {whose}{batch}. {n_ops} operations, {n_par} parameters, "
+            f"{len(walk.edges)} edges. Blue: operations, green: parameters, orange: input, red: loss."
         )
         self.view.fit(min_scale=READABLE_SCALE)
 

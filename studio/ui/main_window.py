@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QScrollArea,
+    QTabWidget,
     QUndoView,
 )
 
@@ -29,7 +30,7 @@ from .commands import SetParamOp
 from .data_panel import DataPanel
 from .editor import Editor, clipboard_nodes
 from .evaluation import EvaluationView
-from .inspector import GraphInspector
+from .inspector import REFRESH_MS, GraphInspector
 from .issues import IssuesPanel
 from .layout import STEP, layered_layout
 from .palette import LayerPalette
@@ -126,7 +127,12 @@ class MainWindow(QMainWindow):
         self.undo_stack = self.editor.undo_stack
         self.scene = CanvasScene(self.editor, self)
         self.view = CanvasView(self.scene, self)
-        self.setCentralWidget(self.view)
+        # the canvas and the graph inspector share the central area, each with all of its room
+        self.central_tabs = QTabWidget()
+        self.central_tabs.setObjectName("centralTabs")
+        self.central_tabs.setDocumentMode(True)
+        self.central_tabs.addTab(self.view, "Design")
+        self.setCentralWidget(self.central_tabs)
         self.palette_panel = LayerPalette()
         self.properties = PropertiesPanel(self.editor)
         self.issues = IssuesPanel(self.editor)
@@ -188,9 +194,8 @@ class MainWindow(QMainWindow):
         self.curves_dock = self.add_dock("Curves", "curvesDock", self.plots, bottom)
         self.splitDockWidget(self.training_dock, self.curves_dock, Qt.Orientation.Horizontal)
         self.evaluation_dock = self.add_dock("Evaluation", "evaluationDock", self.evaluation, bottom)
-        self.inspector_dock = self.add_dock("Graph Inspector", "inspectorDock", self.inspector, bottom)
+        self.central_tabs.addTab(self.inspector, "Graph Inspector")
         self.tabifyDockWidget(self.curves_dock, self.evaluation_dock)
-        self.tabifyDockWidget(self.evaluation_dock, self.inspector_dock)
         self.curves_dock.raise_()
         self._fill_run_panels()
 
@@ -198,6 +203,7 @@ class MainWindow(QMainWindow):
         self.training_panel.set_project(self.project)
         self.data_panel.set_project(self.project)
         last = self.project.runs[-1] if self.project.runs else None
+        self.inspector.set_runs(self.project.runs)
         self.evaluation.show_run(last, self._input_shape())
         if last is not None and last.get("curves"):
             self.plots.show_run(last)
@@ -406,6 +412,15 @@ class MainWindow(QMainWindow):
         self.data_panel.dataChanged.connect(self._data_changed)
         self.data_panel.message.connect(self.show_status)
         self.inspector.inspectRequested.connect(self.inspect_graph)
+        # the inspector follows the design, the data and the settings (they change through the undo
+        # stack and the training panel) once it has drawn something, after a short pause
+        self._inspect_timer = QTimer(self)
+        self._inspect_timer.setSingleShot(True)
+        self._inspect_timer.setInterval(REFRESH_MS)
+        self._inspect_timer.timeout.connect(self._refresh_inspection)
+        self.undo_stack.indexChanged.connect(self._inspection_stale)
+        self.training_panel.settingsChanged.connect(self._inspection_stale)
+        self.central_tabs.currentChanged.connect(lambda _i: self._refresh_inspection())
         self._selection_changed()
 
     # ------------------------------------------------------------------ state shown in the chrome
@@ -428,7 +443,9 @@ class MainWindow(QMainWindow):
 
     def _run_finished(self, run) -> None:
         self.evaluation.show_run(run, self._input_shape())
+        self.inspector.set_runs(self.project.runs)
         self._project_changed()
+        self._inspection_stale()
 
     def _data_changed(self, data, input_shape, num_classes, task) -> None:
         """The data panel chose other data: keep it, and make the design's Input and Output follow it,
@@ -455,25 +472,40 @@ class MainWindow(QMainWindow):
         name = new.get("sample") if new.get("kind") == "sample" else Path(str(new.get("path") or "")).name
         self.editor.push(f"Use the {name} data", [_SetDataOp(self, old, new), *ops])
 
-    def inspect_graph(self) -> None:
-        """Draw one training step's graph; the data is read and the step run away from the GUI thread."""
+    def inspect_graph(self, show: bool = True) -> None:
+        """Draw the graph of the loss with the chosen weights (a run's, or fresh ones in a training step);
+        the data is read and the step run away from the GUI thread."""
         from studio.design.project import project_from_dict
         from studio.training.inspect import inspect_project
 
         from .background import Background
 
-        self.inspector_dock.show()
-        self.inspector_dock.raise_()
+        if show:
+            self.central_tabs.setCurrentWidget(self.inspector)
+        self._inspection_wanted, self._inspection_dirty = True, False
         problems = self.project.design.infer().problems
         if problems:
-            self.show_status(f"Fix the design first: {problems[0].message}")
+            text = f"Fix the design first: {problems[0].message}"
+            self.inspector.summary.setText(text)
+            self.show_status(text)
             return
         if getattr(self, "_inspection_job", None) is None:
             self._inspection_job = Background(self, "studio-inspect")
         # the thread works on a copy: edits made meanwhile do not reach it half-way
         snapshot = project_from_dict(self.project.to_dict(), self.project.path)
-        self.inspector.summary.setText("Inspecting: reading the data and running one step...")
-        self._inspection_job.run(inspect_project, self._show_inspection, snapshot)
+        self.inspector.summary.setText("Inspecting: reading the data and running the model...")
+        run = self.inspector.chosen_run()
+        self._inspection_job.run(inspect_project, self._show_inspection, snapshot, 16, run)
+
+    def _inspection_stale(self, *_ignored) -> None:
+        if getattr(self, "_inspection_wanted", False):
+            self._inspection_dirty = True
+            self._inspect_timer.start()
+
+    def _refresh_inspection(self) -> None:
+        """Inspect again after a change, when the inspector is in view (else once it comes into view)."""
+        if getattr(self, "_inspection_dirty", False) and self.central_tabs.currentWidget() is self.inspector:
+            self.inspect_graph(show=False)
 
     def _show_inspection(self, inspection, error) -> None:
         from studio.training import DataError
@@ -598,6 +630,8 @@ class MainWindow(QMainWindow):
         self.editor.set_design(project.design)
         self._update_title()
         self._selection_changed()
+        self._inspection_wanted = self._inspection_dirty = False
+        self.inspector.clear()
         self._fill_run_panels()
         self.view.show_design()
 

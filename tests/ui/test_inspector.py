@@ -67,7 +67,7 @@ def test_inspector_draws_each_parameter_one_column_before_its_operation(qapp):
     import studio.core as core
     from studio.core.autograd.graph_walk import graph_walk
     from studio.training.inspect import Inspection
-    from studio.ui.inspector import SPACING, GraphInspector
+    from studio.ui.inspector import GraphInspector
 
     core.manual_seed(0)
     model = core.nn.Sequential(
@@ -85,7 +85,7 @@ def test_inspector_draws_each_parameter_one_column_before_its_operation(qapp):
     assert len(params) == 6
     for p in params:
         first = min(view.items[d].pos().x() for d in consumers[p])
-        assert view.items[p].pos().x() == first - SPACING[0]
+        assert view.items[p].pos().x() == first - view.column_step
     # the last layer's weight is not in the first column any more
     xs = [item.pos().x() for item in view.items.values()]
     assert max(view.items[p].pos().x() for p in params) > min(xs)
@@ -110,4 +110,36 @@ def test_a_wide_graph_opens_readable_and_fit_shows_all_of_it(qapp):
     assert view.view.transform().m11() == READABLE_SCALE
     view.view.fit()
     assert view.view.transform().m11() < READABLE_SCALE
+    view.deleteLater()
+
+
+def test_box_text_is_never_cut_and_boxes_do_not_overlap(qapp):
+    from PySide6.QtGui import QFontMetricsF
+
+    import studio.core as core
+    from studio.core.autograd.graph_walk import graph_walk
+    from studio.training.inspect import Inspection
+    from studio.ui.inspector import GraphInspector, GraphNodeItem
+
+    core.manual_seed(0)
+    model = core.nn.Sequential()
+    model.add_module("a_rather_long_layer_name_that_needs_room", core.nn.Linear(3, 4))
+    model.add_module("out", core.nn.Linear(4, 2))
+    x = core.randn(5, 3)
+    loss = model(x).pow(2).mean()
+    walk = graph_walk(loss, module=model, inputs=x)
+    view = GraphInspector()
+    view.show_inspection(Inspection(walk=walk, loss=float(loss.item()), loss_id=walk.output_id))
+    items = list(view.items.values())
+    for item in items:
+        text = QFontMetricsF(item.title_font).horizontalAdvance(item.title)
+        assert text + 2 * GraphNodeItem.PAD <= item.width
+    assert max(i.width for i in items) > 170  # the long name widened its box
+    for k, a in enumerate(items):
+        for b in items[k + 1 :]:
+            assert (
+                not a.sceneBoundingRect()
+                .adjusted(2, 2, -2, -2)
+                .intersects(b.sceneBoundingRect().adjusted(2, 2, -2, -2))
+            )
     view.deleteLater()

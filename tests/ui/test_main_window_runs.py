@@ -165,7 +165,7 @@ def test_a_diverging_run_ends_with_the_step_and_a_hint(qtbot, iris_window):
 def test_the_inspector_shows_the_graph_of_a_template(qtbot, make_window):
     window = make_window(project=load_template("digits_lenet"))
     window.act_inspect.trigger()
-    assert window.inspector_dock.isVisible()
+    assert window.central_tabs.currentWidget() is window.inspector
     qtbot.waitUntil(lambda: bool(window.inspector.items), timeout=30_000)
     items = window.inspector.items
     labels = {item.node.label for item in items.values()}
@@ -183,6 +183,56 @@ def test_the_inspector_draws_the_example_network(qtbot, iris_window):
     qtbot.waitUntil(lambda: bool(iris_window.inspector.items), timeout=30_000)
     labels = {item.node.label for item in iris_window.inspector.items.values()}
     assert {"AddmmBackward0", "ReluBackward0", "hidden1.weight", "input"} <= labels
+
+
+def test_the_inspector_reads_the_trained_run_and_follows_changes(qtbot, iris_window):
+    window, inspector = iris_window, iris_window.inspector
+    with qtbot.waitSignal(window.training_panel.runFinished, timeout=60_000) as blocker:
+        window.act_train.trigger()
+    run = blocker.args[0]
+    assert inspector.chosen_run() is run  # the newest run is inspected by default
+    window.act_inspect.trigger()
+    assert window.central_tabs.currentWidget() is inspector
+    qtbot.waitUntil(lambda: inspector.inspection is not None, timeout=30_000)
+    assert inspector.inspection.weights == str(run["id"])
+    assert inspector.inspection.loss == pytest.approx(run["final"]["test_loss"], rel=1e-4)
+    assert "evaluation mode" in inspector.summary.text()
+    # a design the run's weights no longer fit: inspected again by itself, with fresh weights and a note
+    first = inspector.inspection
+    hidden = next(n for n in window.editor.design.nodes.values() if n.name == "hidden1")
+    window.editor.set_param(hidden.id, "out_features", hidden.params["out_features"] + 3)
+    qtbot.waitUntil(lambda: inspector.inspection is not first, timeout=30_000)
+    assert inspector.inspection.weights == "fresh" and "do not fit" in inspector.summary.text()
+    # back to the design the run trained: its weights again
+    second = inspector.inspection
+    window.undo_stack.undo()
+    qtbot.waitUntil(lambda: inspector.inspection is not second, timeout=30_000)
+    assert inspector.inspection.loss == pytest.approx(run["final"]["test_loss"], rel=1e-4)
+    # fresh weights when chosen
+    inspector.weights_box.setCurrentIndex(0)
+    third = inspector.inspection
+    window.act_inspect.trigger()
+    qtbot.waitUntil(lambda: inspector.inspection is not third, timeout=30_000)
+    assert inspector.inspection.weights == "fresh" and "training mode" in inspector.summary.text()
+
+
+def test_the_inspector_follows_the_data(qtbot, iris_window):
+    window, inspector = iris_window, iris_window.inspector
+    window.act_inspect.trigger()
+    qtbot.waitUntil(lambda: inspector.inspection is not None, timeout=30_000)
+    first = inspector.inspection
+    data = dict(window.project.data, preprocessing="minmax")
+    window._data_changed(data, (4,), 3, "classification")
+    qtbot.waitUntil(lambda: inspector.inspection is not first, timeout=30_000)
+    # while the canvas is in view, a change waits until the inspector is shown again
+    window.central_tabs.setCurrentWidget(window.view)
+    second = inspector.inspection
+    window.undo_stack.undo()
+    assert window._inspect_timer.isActive()
+    qtbot.waitUntil(lambda: not window._inspect_timer.isActive(), timeout=5_000)
+    assert inspector.inspection is second and not window._inspection_job.busy
+    window.central_tabs.setCurrentWidget(inspector)
+    qtbot.waitUntil(lambda: inspector.inspection is not second, timeout=30_000)
 
 
 def _run_export(qtbot, window, tmp_path, torch_target: bool):
