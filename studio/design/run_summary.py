@@ -82,6 +82,10 @@ def _classification_problems(ev, at) -> list[str]:
         v = ev.get(key)
         if not (_numbers(v) and len(v) == k):
             pr.append(f"{at}.{key}: expected {k} numbers, got {_got(v)}")
+    columns = ev.get("columns")
+    if columns is not None and not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
+        pr.append(f"{at}.columns: expected a list of column names, got {_got(columns)}")
+        columns = None
     wrong = ev.get("misclassified", [])
     if not isinstance(wrong, list):
         return pr + [f"{at}.misclassified: expected a list, got {_got(wrong)}"]
@@ -96,6 +100,15 @@ def _classification_problems(ev, at) -> list[str]:
                 pr.append(f"{where}.{key}: expected a class index from 0 to {k - 1}, got {_got(v)}")
         if _array_shape(ex.get("input")) in (None, ()):
             pr.append(f"{where}.input: expected a list of numbers (a row, a sequence or an image)")
+        raw = ex.get("raw")
+        if raw is not None and not (
+            isinstance(raw, list)
+            and (columns is None or len(raw) == len(columns))
+            and all(v is None or isinstance(v, str) or _is_num(v) for v in raw)
+        ):
+            pr.append(
+                f"{where}.raw: expected one value (a number, a text or null) per column, got {_got(raw)}"
+            )
     return pr
 
 

@@ -41,6 +41,16 @@ SAMPLE_INFO = {
 }
 
 
+def sample_feature_names(name: str) -> list[str] | None:
+    """The column names of a table sample's features, in order (None for images and generated data)."""
+    if name != "iris":
+        return None
+    from studio.core.data import samples
+
+    target = samples.SAMPLES["iris"]["target"]
+    return [str(c) for c in samples.load_sample("iris").frame.columns if c != target]
+
+
 def sample_class_names(name: str) -> list[str]:
     """The class names of a sample data set, in label order."""
     if name == "iris":

@@ -26,6 +26,8 @@ class PreparedData:
     summary: str
     preprocessing: dict = field(default_factory=dict)
     augmentation: dict = field(default_factory=dict)
+    # the test rows as the file has them, before any preprocessing: (column names, rows), for tables
+    raw_test: tuple | None = None
 
     def loader(self, split: str, batch_size: int, shuffle: bool = False, seed: int = 0):
         x, y = self.splits.get(split, (None, None))
@@ -116,12 +118,13 @@ def _standardise(splits: dict) -> dict:
     return {"kind": "standardize", "mean": mean.ravel().tolist(), "std": std.ravel().tolist()}
 
 
-def _from_arrays(x, y, data: dict, task: str, class_names, title: str) -> PreparedData:
+def _from_arrays(x, y, data: dict, task: str, class_names, title: str, columns=None) -> PreparedData:
     labels = y if task == "classification" else None
     if labels is not None and len(np.unique(labels)) < 2:
         raise DataError(f"{title}: {_one_class(class_names, y)}")
     idx = split_indices(len(x), data.get("split") or DEFAULT_SPLIT, int(data.get("seed") or 0), labels)
     splits = {k: (x[v], y[v]) for k, v in idx.items()}
+    raw = (list(columns), splits["test"][0]) if columns is not None and x.ndim == 2 else None
     pre = {}
     if x.dtype.kind == "f" and x.ndim == 2 and data.get("preprocessing", "standardize") == "standardize":
         pre = _standardise(splits)
@@ -135,7 +138,14 @@ def _from_arrays(x, y, data: dict, task: str, class_names, title: str) -> Prepar
         class_names = []
     sizes = ", ".join(f"{len(splits[k][0])} {k}" for k in ("train", "val", "test"))
     return PreparedData(
-        splits, task, num_classes, list(class_names), tuple(x.shape[1:]), f"{title}: {sizes}", pre
+        splits,
+        task,
+        num_classes,
+        list(class_names),
+        tuple(x.shape[1:]),
+        f"{title}: {sizes}",
+        pre,
+        raw_test=raw,
     )
 
 
@@ -147,14 +157,15 @@ def prepare_data(project, progress=None, stop=None) -> PreparedData:
     data = dict(project.data or {})
     kind = data.get("kind", "sample")
     if kind == "sample":
-        from studio.design.samples import SAMPLE_INFO, load_sample, sample_class_names
+        from studio.design.samples import SAMPLE_INFO, load_sample, sample_class_names, sample_feature_names
 
         name = data.get("sample") or "iris"
         if name not in SAMPLE_INFO:
             raise DataError(f"unknown sample data set {name!r}: choose one of {', '.join(SAMPLE_INFO)}")
         x, y = load_sample(name)
         info = SAMPLE_INFO[name]
-        return _from_arrays(x, y, data, info["task"], sample_class_names(name), info["title"])
+        classes, columns = sample_class_names(name), sample_feature_names(name)
+        return _from_arrays(x, y, data, info["task"], classes, info["title"], columns)
     if kind == "csv":
         return _prepare_csv(project, data)
     if kind == "images":
@@ -202,6 +213,8 @@ def _prepare_csv(project, data):
         # preprocessing is fitted on the training rows only, then applied alike to every split
         pre.fit(df.iloc[idx["train"]], str(path))
         splits = {k: pre.transform(df.iloc[v], str(path)) for k, v in idx.items()}
+        features = list(info["features"])
+        raw = (features, df.iloc[idx["test"]][features].to_numpy(dtype=object))
     except (OSError, ValueError, KeyError) as e:
         raise DataError(str(e)) from None
     task = pre.task
@@ -219,6 +232,7 @@ def _prepare_csv(project, data):
         tuple(x.shape[1:]),
         f"{path.name} ({len(df)} rows, {x.shape[1]} features): {sizes}",
         pre.to_dict(),
+        raw_test=raw,
     )
 
 

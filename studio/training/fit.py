@@ -469,6 +469,23 @@ def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None
 MISCLASSIFIED_KEPT = 24
 
 
+def _json_cell(v):
+    """A value of a data file as JSON keeps it: numbers as numbers (rounded off float32 noise), a missing
+    value as None, anything else as its text."""
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        f = float(v)
+        return (
+            None
+            if not math.isfinite(f)
+            else int(f)
+            if f.is_integer() and abs(f) < 2**53
+            else float(f"{f:.7g}")
+        )
+    return None if v is None else str(v)
+
+
 def _evaluation_summary(prepared, preds, targets):
     """What the evaluation views show: confusion matrix, per-class scores and misclassified examples,
     or predicted against actual values for regression."""
@@ -485,6 +502,7 @@ def _evaluation_summary(prepared, preds, targets):
             recall = np.nan_to_num(tp / cm.sum(1))
             f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
         wrong = np.flatnonzero(preds != targets)[:MISCLASSIFIED_KEPT]
+        columns, raw_rows = prepared.raw_test or (None, None)
         return {
             "task": "classification",
             "classes": list(prepared.class_names) or [str(i) for i in range(k)],
@@ -498,9 +516,11 @@ def _evaluation_summary(prepared, preds, targets):
                     "input": np.asarray(x_test[i], np.float64).round(5).tolist(),
                     "true": int(targets[i]),
                     "pred": int(preds[i]),
+                    **({"raw": [_json_cell(v) for v in raw_rows[i]]} if raw_rows is not None else {}),
                 }
                 for i in wrong
             ],
+            **({"columns": columns} if columns is not None else {}),
         }
     return {
         "task": "regression",

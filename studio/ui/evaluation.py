@@ -3,6 +3,7 @@ against actual values; and the gradient flow of each layer over training."""
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -11,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetrics, QImage, QPixmap
 from PySide6.QtWidgets import (
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QScrollArea,
     QTableWidget,
@@ -55,6 +57,7 @@ class EvaluationView(QTabWidget):
         self.confusion.setLabel("bottom", "predicted class")
         self._cell_texts: list = []
         self._class_names: list[str] = []
+        self._numbered = None  # whether the columns are numbered (names too wide for them)
         self.confusion.getPlotItem().vb.sigResized.connect(self._fit_cell_texts)
         self.confusion.getPlotItem().vb.sigRangeChanged.connect(self._fit_cell_texts)
         self.scores = QTableWidget(0, 4)
@@ -82,14 +85,25 @@ class EvaluationView(QTabWidget):
         self.flow.setLogMode(y=True)
         self.flow.setLabel("bottom", "epoch")
         self.flow.setLabel("left", "gradient norm")
-        legend = self.flow.addLegend(offset=(-6, 6), labelTextSize="8pt")
-        legend.setBrush(pg.mkBrush(255, 255, 255, 150))
+        # the legend sits beside the plot, never over its lines
+        self.flow_legend = QLabel()
+        self.flow_legend.setObjectName("gradientFlowLegend")
+        self.flow_legend.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.flow_legend.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        legend_scroll = QScrollArea()
+        legend_scroll.setWidgetResizable(True)
+        legend_scroll.setWidget(self.flow_legend)
+        legend_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        legend_scroll.setMaximumWidth(220)
         self.flow_note = QLabel()
         self.flow_note.setWordWrap(True)
         flow_page = QWidget()
         fl = QVBoxLayout(flow_page)
         fl.addWidget(self.flow_note)
-        fl.addWidget(self.flow, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.flow, 1)
+        row.addWidget(legend_scroll)
+        fl.addLayout(row, 1)
         self.empty = QLabel("Train the model to see how it does on the test split.")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._pages = {
@@ -139,19 +153,8 @@ class EvaluationView(QTabWidget):
                 self.confusion.addItem(t)
                 self._cell_texts.append(t)
         names = ev.get("classes") or [str(i) for i in range(k)]
-        ticks = [[(i + 0.5, str(n)) for i, n in enumerate(names)]]
         self._class_names = [str(n) for n in names]
-        left = self.confusion.getAxis("left")
-        left.setTicks(ticks)
-        # wide enough for the longest name: the axis drops labels that do not fit
-        longest = max(
-            (
-                QFontMetrics(left.style["tickFont"] or self.font()).horizontalAdvance(n)
-                for n in self._class_names
-            ),
-            default=0,
-        )
-        left.setWidth(min(160, longest + 24))
+        self._numbered = None
         self._fit_cell_texts()
         self.scores.setRowCount(k)
         self.scores.setVerticalHeaderLabels([str(n) for n in names])
@@ -176,10 +179,31 @@ class EvaluationView(QTabWidget):
         for t in self._cell_texts:
             t.setFont(font)
             t.setVisible(size >= 7)
-        # class names under the columns, shortened to the cell width so that they do not overlap
-        chars = max(1, int(cell // 7))
-        short = [n if len(n) <= chars else n[: max(1, chars - 1)] + "…" for n in self._class_names]
-        self.confusion.getAxis("bottom").setTicks([[(i + 0.5, n) for i, n in enumerate(short)]])
+        self._label_classes(cell)
+
+    def _label_classes(self, cell: float) -> None:
+        """Whole class names on both axes when they fit under the columns; else the columns are numbered
+        and the rows carry the numbers with the names, so that no name is ever cut."""
+        names = self._class_names
+        left, bottom = self.confusion.getAxis("left"), self.confusion.getAxis("bottom")
+        metrics = QFontMetrics(bottom.style["tickFont"] or self.font())
+        numbered = any(metrics.horizontalAdvance(n) > cell - 6 for n in names)
+        if numbered == self._numbered:
+            return
+        self._numbered = numbered
+        rows = [f"{i + 1}  {n}" if numbered else n for i, n in enumerate(names)]
+        columns = [str(i + 1) for i in range(len(names))] if numbered else names
+        left.setTicks([[(i + 0.5, n) for i, n in enumerate(rows)]])
+        bottom.setTicks([[(i + 0.5, n) for i, n in enumerate(columns)]])
+        # wide enough for the longest name: the axis drops labels that do not fit
+        widest = max(
+            (QFontMetrics(left.style["tickFont"] or self.font()).horizontalAdvance(n) for n in rows),
+            default=0,
+        )
+        left.setWidth(widest + 24)
+        self.confusion.setLabel(
+            "bottom", "predicted class (numbered as the rows)" if numbered else "predicted class"
+        )
 
     def _show_misclassified(self, ev, names, input_shape):
         while self.wrong_grid.count():
@@ -191,6 +215,9 @@ class EvaluationView(QTabWidget):
             self.wrong_grid.addWidget(QLabel("No test example was misclassified."), 0, 0)
             return
         is_image = input_shape is not None and len(input_shape) == 3
+        if not is_image and all("raw" in ex for ex in examples):
+            self.wrong_grid.addWidget(_raw_table(examples, ev.get("columns"), names), 0, 0)
+            return
         for n, ex in enumerate(examples):
             caption = f"true {names[ex['true']]}, predicted {names[ex['pred']]}"
             values = np.asarray(ex["input"], np.float64)
@@ -231,11 +258,12 @@ class EvaluationView(QTabWidget):
                 if name not in layers:
                     layers.append(name)
         epochs = np.arange(1, len(grad_norms) + 1)
-        values = []
+        values, keys = [], []
         for i, name in enumerate(layers):
             ys = np.array([d.get(name, np.nan) for d in grad_norms], np.float64)
             values.append(ys)
             colour = pg.intColor(i, hues=max(len(layers), 1))
+            keys.append(f'<span style="color:{colour.name()}">&#9632;</span>&nbsp;{html.escape(name)}')
             self.flow.plot(
                 epochs,
                 np.maximum(ys, 1e-12),
@@ -246,6 +274,7 @@ class EvaluationView(QTabWidget):
                 symbolBrush=colour,
             )
         self.flow.getAxis("left").setTicks(_log_ticks(np.concatenate(values)) if values else None)
+        self.flow_legend.setText("<br>".join(keys))
         flags = gradient_flags(grad_norms)
         if flags:
             self.flow_note.setText("Check: " + "; ".join(f"{n} looks {f}" for n, f in flags.items()))
@@ -255,6 +284,29 @@ class EvaluationView(QTabWidget):
                 "Gradient norm of each layer at the end of every epoch; all in a healthy range."
             )
             self.flow_note.setStyleSheet("")
+
+
+def _raw_table(examples, columns, names) -> QTableWidget:
+    """The misclassified rows as the data file has them: true and predicted class, then each column."""
+    width = max(len(ex["raw"]) for ex in examples)
+    columns = list(columns or [f"column {i + 1}" for i in range(width)])
+    table = QTableWidget(len(examples), 2 + len(columns))
+    table.setObjectName("misclassifiedRows")
+    table.setHorizontalHeaderLabels(["true", "predicted", *columns])
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    for r, ex in enumerate(examples):
+        cells = [
+            names[ex["true"]],
+            names[ex["pred"]],
+            *("" if v is None else str(v) for v in ex["raw"]),
+        ]
+        for c, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            if c >= 2 and isinstance(ex["raw"][c - 2], (int, float)):
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            table.setItem(r, c, item)
+    table.resizeColumnsToContents()
+    return table
 
 
 def _log_ticks(values: np.ndarray):

@@ -124,3 +124,47 @@ def test_csv_missing_values_follow_the_data_setting(missing, tmp_path):
     x = np.concatenate([prepared.splits[k][0] for k in ("train", "val", "test")])
     assert len(x) == 30 and not np.isnan(x).any()
     assert sorted(set(x[:, 0].tolist())) == [0.0, 1.0, 2.0]
+
+
+def test_misclassified_examples_keep_the_rows_as_the_file_has_them(iris):
+    import pandas as pd
+
+    from studio import assets
+    from studio.core.data.samples import SAMPLES
+    from studio.design.project import project_from_dict
+    from studio.design.samples import sample_feature_names
+
+    iris.training.update({"epochs": 1, "lr": 1e-4})  # barely trained: plenty of mistakes
+    list(fit(iris))
+    ev = iris.runs[-1]["evaluation"]
+    wrong = ev["misclassified"]
+    assert wrong and ev["columns"] == sample_feature_names("iris") and len(ev["columns"]) == 4
+    table = pd.read_csv(assets.DATA / SAMPLES["iris"]["file"])
+    rows = {tuple(r) for r in table[ev["columns"]].itertuples(index=False)}
+    for ex in wrong:
+        assert tuple(ex["raw"]) in rows  # the measurements themselves, not standardised values
+    # the summary survives saving and loading
+    assert project_from_dict(iris.to_dict(), iris.path).runs[-1]["evaluation"] == ev
+
+
+def test_misclassified_rows_of_a_csv_keep_their_text_cells(tmp_path):
+    from studio.design import Design, new_project
+
+    rows = [f"{'red' if i % 2 else 'blue'},{i * 0.5},{'yes' if (i * 7) % 3 else 'no'}" for i in range(60)]
+    (tmp_path / "t.csv").write_text("colour,size,label\n" + "\n".join(rows) + "\n")
+    d = Design()
+    inp = d.add_node("Input", {"shape": (3,)}).id
+    head = d.add_node("Linear", {"out_features": 2}).id
+    out = d.add_node("Output").id
+    d.connect(inp, head)
+    d.connect(head, out)
+    data = {"kind": "csv", "path": "t.csv", "target": "label", "features": ["colour", "size"]}
+    project = new_project(data=data, design=d)
+    project.path = str(tmp_path / "p.studio")
+    project.training.update({"epochs": 1, "lr": 1e-5})
+    events = list(fit(project))
+    ev = project.runs[-1]["evaluation"]
+    assert events[-1].status == "completed", events[-1].message
+    assert ev["columns"] == ["colour", "size"]
+    for ex in ev["misclassified"]:
+        assert ex["raw"][0] in ("red", "blue") and isinstance(ex["raw"][1], (int, float))

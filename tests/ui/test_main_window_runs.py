@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QTableWidget
 
 from studio.design import load_template
 
@@ -233,6 +233,47 @@ def test_the_inspector_follows_the_data(qtbot, iris_window):
     assert inspector.inspection is second and not window._inspection_job.busy
     window.central_tabs.setCurrentWidget(inspector)
     qtbot.waitUntil(lambda: inspector.inspection is not second, timeout=30_000)
+
+
+def test_evaluation_shows_whole_class_names_raw_rows_and_a_legend_beside_the_lines(qtbot, iris_window):
+    import copy
+
+    from PySide6.QtGui import QFontMetrics
+
+    window, view = iris_window, iris_window.evaluation
+    window.training_panel.lr.setValue(1e-4)  # barely trained: examples to show
+    with qtbot.waitSignal(window.training_panel.runFinished, timeout=60_000) as blocker:
+        window.act_train.trigger()
+    run = blocker.args[0]
+    wrong = run["evaluation"]["misclassified"]
+    assert wrong
+    table = view.findChild(QTableWidget, "misclassifiedRows")
+    assert table is not None and table.rowCount() == len(wrong)
+    headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    assert headers == ["true", "predicted", *run["evaluation"]["columns"]]
+    assert [table.item(0, c).text() for c in range(2, table.columnCount())] == [
+        str(v) for v in wrong[0]["raw"]
+    ]
+    # the gradient-flow legend is beside the plot, not over it
+    assert view.flow.getPlotItem().legend is None
+    assert all(name in view.flow_legend.text() for name in run["grad_norms"][-1])
+    # class names too long for the columns: numbered columns, whole names on the rows
+    long = copy.deepcopy(run)
+    long["evaluation"]["classes"] = [f"a rather long class name {i}" for i in range(3)]
+    view.show_run(long, (4,))
+    view.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: view.confusion.getPlotItem().vb.width() > 10)
+    left, bottom = view.confusion.getAxis("left"), view.confusion.getAxis("bottom")
+    vb = view.confusion.getPlotItem().vb
+    (x0, x1), _ = vb.viewRange()
+    cell = vb.width() / (x1 - x0)
+    metrics = QFontMetrics(view.font())
+    view._fit_cell_texts()
+    columns = [text for _, text in bottom._tickLevels[0]]
+    rows = [text for _, text in left._tickLevels[0]]
+    assert all(metrics.horizontalAdvance(t) <= cell for t in columns)
+    assert all(any(name in r for r in rows) for name in long["evaluation"]["classes"])
+    assert left.width() >= max(metrics.horizontalAdvance(r) for r in rows)
 
 
 def _run_export(qtbot, window, tmp_path, torch_target: bool):
