@@ -45,6 +45,7 @@ OPEN_FILTER = (
 WEIGHTS_FILTER = "Weights (*.safetensors *.pt *.pth *.bin);;All files (*)"
 MAX_RECENT = 10
 AUTOSAVE_MS = 60_000
+DESIGN_PROBLEM = "Fix the design first"  # how messages about a design that cannot run begin
 EXAMPLE_TEMPLATE = "iris_mlp"
 _open_windows: set = set()  # windows opened from a window, kept alive until closed
 
@@ -419,6 +420,7 @@ class MainWindow(QMainWindow):
         self._inspect_timer.setInterval(REFRESH_MS)
         self._inspect_timer.timeout.connect(self._refresh_inspection)
         self.undo_stack.indexChanged.connect(self._inspection_stale)
+        self.undo_stack.indexChanged.connect(self._design_edited)
         self.training_panel.settingsChanged.connect(self._inspection_stale)
         self.central_tabs.currentChanged.connect(lambda _i: self._refresh_inspection())
         self._selection_changed()
@@ -485,7 +487,7 @@ class MainWindow(QMainWindow):
         self._inspection_wanted, self._inspection_dirty = True, False
         problems = self.project.design.infer().problems
         if problems:
-            text = f"Fix the design first: {problems[0].message}"
+            text = f"{DESIGN_PROBLEM}: {problems[0].message}"
             self.inspector.summary.setText(text)
             self.show_status(text)
             return
@@ -496,6 +498,13 @@ class MainWindow(QMainWindow):
         self.inspector.summary.setText("Inspecting: reading the data and running the model...")
         run = self.inspector.chosen_run()
         self._inspection_job.run(inspect_project, self._show_inspection, snapshot, 16, run)
+
+    def _design_edited(self, *_ignored) -> None:
+        """Messages about a design problem go once the problem is gone."""
+        self.training_panel.design_changed()
+        bar = self.statusBar()
+        if bar.currentMessage().startswith(DESIGN_PROBLEM) and not self.project.design.infer().problems:
+            bar.clearMessage()
 
     def _inspection_stale(self, *_ignored) -> None:
         if getattr(self, "_inspection_wanted", False):

@@ -341,7 +341,20 @@ class LivePlots(QWidget):
                 self.add_steps(steps, losses)
                 steps, losses = [], []
                 self.add_epoch(ev.epoch, ev.step, ev.metrics, ev.lr)
+            elif ev.kind in ("end", "error"):
+                self.add_steps(steps, losses)
+                steps, losses = [], []
+                self.end_run()
         self.add_steps(steps, losses)
+
+    def end_run(self):
+        """The run is over (finished, stopped early or failed): the step axes fit the steps it took
+        instead of the ones it planned."""
+        self._x_total = None
+        self._dirty = True
+        for plot, on in self._follow.items():
+            if on:
+                self._fit_view(plot)
 
     def show_run(self, run: dict):
         """Fill the plots from a finished run's stored curves."""

@@ -205,6 +205,11 @@ class TrainingPanel(QWidget):
     def set_project(self, project):
         self.project = project
         self.set_init_weights(None)
+        if not self.running:  # nothing of another project's last run stays on show
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat("ready")
+            self._say_quietly("Press Train to start.")
         s = settings_of(project)
         self._loading = True
         try:
@@ -259,6 +264,7 @@ class TrainingPanel(QWidget):
         if problems:
             first = problems[0]
             self._say(f"Fix the design first: {first.message}", error=True)
+            self._design_problem = True
             return
         self._store()
         if self.plots is not None:
@@ -393,10 +399,20 @@ class TrainingPanel(QWidget):
         ):
             w.setEnabled(not running)
 
+    def design_changed(self) -> None:
+        """The design was edited: a "Fix the design first" message goes once the design is fixed."""
+        if getattr(self, "_design_problem", False) and not self.project.design.infer().problems:
+            self._say("The design is ready: press Train to start.")
+
     def _say(self, text: str, error: bool = False):
+        self._say_quietly(text, error)
+        self.message.emit(text)
+
+    def _say_quietly(self, text: str, error: bool = False):
+        """Show `text` in the panel only (not in the window's status bar)."""
+        self._design_problem = False
         self.status.setText(text)
         self.status.setStyleSheet("color: #d93025;" if error else "")
-        self.message.emit(text)
 
 
 def _select(combo: QComboBox, key):

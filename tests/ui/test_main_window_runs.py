@@ -89,6 +89,11 @@ def test_stop_ends_the_run_and_the_app_trains_again(qtbot, iris_window):
         click(qtbot, panel.stop_button)
     assert blocker.args[0]["status"] == "stopped" and blocker.args[0]["epochs_completed"] < 100_000
     assert not panel.running and panel.train_button.isEnabled() and not panel.stop_button.isEnabled()
+    # the loss plot's step axis fits the steps taken, not the 100,000 epochs planned
+    window.plots.redraw()
+    (x0, x1), _ = window.plots.loss_plot.getPlotItem().vb.viewRange()
+    last = blocker.args[0]["curves"]["step"][-1]
+    assert last <= x1 < 3 * last + 10
     # the app stays usable: edit the design, then train again
     window.add_layer_after_selection("ReLU")
     window.undo_stack.undo()
@@ -274,6 +279,37 @@ def test_evaluation_shows_whole_class_names_raw_rows_and_a_legend_beside_the_lin
     assert all(metrics.horizontalAdvance(t) <= cell for t in columns)
     assert all(any(name in r for r in rows) for name in long["evaluation"]["classes"])
     assert left.width() >= max(metrics.horizontalAdvance(r) for r in rows)
+
+
+def test_a_design_problem_message_goes_once_the_design_is_fixed(qtbot, iris_window):
+    window, panel = iris_window, iris_window.training_panel
+    output = next(n for n in window.editor.design.nodes.values() if n.type == "Output")
+    edge = next(e for e in window.editor.design.edges if e.dst == output.id)
+    window.editor.delete((), [edge])
+    window.act_train.trigger()
+    assert panel.status.text().startswith("Fix the design first") and not panel.running
+    assert window.statusBar().currentMessage().startswith("Fix the design first")
+    window.undo_stack.undo()
+    assert not panel.status.text().startswith("Fix the design first")
+    assert not window.statusBar().currentMessage().startswith("Fix the design first")
+    # the inspector's message goes too
+    window.editor.delete((), [edge])
+    window.act_inspect.trigger()
+    assert window.statusBar().currentMessage().startswith("Fix the design first")
+    window.central_tabs.setCurrentWidget(window.view)
+    window.undo_stack.undo()
+    assert window.statusBar().currentMessage() == ""
+
+
+def test_another_project_clears_the_last_runs_status_and_progress(qtbot, iris_window):
+    window, panel = iris_window, iris_window.training_panel
+    with qtbot.waitSignal(panel.runFinished, timeout=60_000):
+        window.act_train.trigger()
+    assert "completed" in panel.progress.format()
+    window._project_changes = False
+    window.set_project(load_template("digits_lenet"))
+    assert panel.progress.format() == "ready" and panel.progress.value() == 0
+    assert panel.status.text() == "Press Train to start."
 
 
 def _run_export(qtbot, window, tmp_path, torch_target: bool):
