@@ -27,7 +27,7 @@ PORT_R = 6.0
 GRID = 24.0
 MIN_ZOOM, MAX_ZOOM = 0.08, 4.0
 READABLE_PX = 9.0  # a node's title is never drawn smaller than this on a first view
-FIT_MARGIN = 40.0  # scene units shown around the nodes when the view fits them
+FIT_MARGIN = 24.0  # scene units shown around the nodes when the view fits them
 EDGE_REACH_PX = 10.0  # a layer dropped this close to an edge (on screen) is inserted into it
 TURN = 28.0  # radius of the turns of an edge that runs back to a port left of its start
 

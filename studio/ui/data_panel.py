@@ -18,7 +18,6 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -37,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from studio.design.datasource import DataError
 
+from . import file_dialogs
 from .background import Background
 from .fields import FloatBox, int_box
 
@@ -510,12 +510,12 @@ class DataPanel(QWidget):
         self._choose({"kind": "images", "path": str(Path(path)), "target": None, "features": []})
 
     def _ask_csv(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Open a CSV file", "", "CSV files (*.csv);;All files (*)")
+        path = file_dialogs.open_file(self, "Open a CSV file", "CSV files (*.csv);;All files (*)")
         if path:
             self.use_csv(path)
 
     def _ask_folder(self):
-        path = QFileDialog.getExistingDirectory(self, "Open an image folder (one sub-folder per class)")
+        path = file_dialogs.open_folder(self, "Open an image folder (one sub-folder per class)")
         if path:
             self.use_folder(path)
 

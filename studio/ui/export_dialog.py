@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QDialog,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -26,6 +25,7 @@ from studio.core import atomic
 from studio.design.weights import load_weights
 from studio.training.history import run_series, write_curves_csv
 
+from . import file_dialogs
 from .background import Background
 
 
@@ -228,7 +228,7 @@ class ExportDialog(QDialog):
         return f"{stem}{suffix}"
 
     def _ask(self, title, suffix, filt, writer):
-        path, _ = QFileDialog.getSaveFileName(self, title, self._default_name(suffix), filt)
+        path = file_dialogs.save_file(self, title, self._default_name(suffix), filt)
         if not path:
             return
         try:

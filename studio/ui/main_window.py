@@ -10,7 +10,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -23,7 +22,7 @@ from studio.design import Design
 from studio.design.project import ProjectError, load_project, load_template, new_project
 from studio.design.runs import discard_unsaved, save_with_runs
 
-from . import recovery
+from . import file_dialogs, recovery
 from .app import APP_NAME, ORG_NAME
 from .canvas import CanvasScene, CanvasView, spread_overlapping
 from .commands import SetParamOp
@@ -159,7 +158,7 @@ class MainWindow(QMainWindow):
         self._add_run_docks()
         self.resizeDocks([self.palette_dock, self.properties_dock], [240, 300], Qt.Orientation.Horizontal)
         self.resizeDocks([self.properties_dock, self.issues_dock], [420, 220], Qt.Orientation.Vertical)
-        self.resizeDocks([self.curves_dock], [270], Qt.Orientation.Vertical)
+        self.resizeDocks([self.training_dock, self.curves_dock], [220, 220], Qt.Orientation.Vertical)
         self.resizeDocks([self.training_dock], [430], Qt.Orientation.Horizontal)
         self.zoom_label = QLabel("100%")
         self.zoom_label.setObjectName("zoomLabel")
@@ -668,8 +667,7 @@ class MainWindow(QMainWindow):
         return True
 
     def open_dialog(self) -> None:
-        start = str(Path(self.project.path).parent) if self.project.path else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Open Project", start, OPEN_FILTER)
+        path = file_dialogs.open_file(self, "Open Project", OPEN_FILTER)
         if path:
             self.open_path(path)
 
@@ -680,8 +678,8 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             return False
         if output is None:
-            start = str(Path(path).with_suffix(".studio"))
-            output, _ = QFileDialog.getSaveFileName(self, "Save the Imported Project As", start, FILE_FILTER)
+            start = str(Path(path).with_suffix(".studio"))  # beside the model
+            output = file_dialogs.save_file(self, "Save the Imported Project As", start, FILE_FILTER)
             if not output:
                 return False
         try:
@@ -697,8 +695,7 @@ class MainWindow(QMainWindow):
         return opened
 
     def load_weights_dialog(self) -> None:
-        start = str(Path(self.project.path).parent) if self.project.path else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Load Weights", start, WEIGHTS_FILTER)
+        path = file_dialogs.open_file(self, "Load Weights", WEIGHTS_FILTER)
         if path:
             self.load_weights(path)
 
@@ -761,10 +758,9 @@ class MainWindow(QMainWindow):
         return self.save_to(self.project.path)
 
     def save_as(self) -> bool:
-        start = self.project.path or str(
-            Path.home() / f"{self.project.name or 'untitled'}.studio".replace(" ", "_")
-        )
-        path, _ = QFileDialog.getSaveFileName(self, "Save Project As", start, FILE_FILTER)
+        name = f"{self.project.name or 'untitled'}.studio"
+        name = Path(self.project.path).name if self.project.path else name
+        path = file_dialogs.save_file(self, "Save Project As", name.replace(" ", "_"), FILE_FILTER)
         if not path:
             return False
         if not path.endswith(".studio"):
@@ -891,7 +887,9 @@ class MainWindow(QMainWindow):
             self.resize(1280, 760)
             return
         available = screen.availableGeometry()
-        self.resize(min(1440, int(available.width() * 0.92)), min(900, int(available.height() * 0.92)))
+        # a small screen is used whole, so that the canvas keeps room for a readable design
+        w, h = available.width(), available.height()
+        self.resize(w if w < 1500 else min(1440, int(w * 0.92)), h if h < 900 else min(900, int(h * 0.92)))
 
     def restore_layout(self) -> None:
         s = settings()

@@ -12,7 +12,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QGraphicsItem,
     QGraphicsView,
     QHBoxLayout,
@@ -24,6 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.training.history import write_curves_csv
+
+from . import file_dialogs
 
 SMOOTHING = 0.9  # weight of the running average in the smoothed loss, as TensorBoard's slider
 REDRAW_MS = 80  # at least 10 redraws a second while data arrives
@@ -494,9 +495,7 @@ class LivePlots(QWidget):
     # ------------------------------------------------------------------------------ export
     def _ask_export(self, kind: str):
         filt = "PNG image (*.png)" if kind == "png" else "CSV file (*.csv)"
-        path, _ = QFileDialog.getSaveFileName(
-            self, f"Export curves as {kind.upper()}", f"curves.{kind}", filt
-        )
+        path = file_dialogs.save_file(self, f"Export curves as {kind.upper()}", f"curves.{kind}", filt)
         if path:
             (self.export_png if kind == "png" else self.export_csv)(path)
 

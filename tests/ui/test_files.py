@@ -203,3 +203,50 @@ def test_new_from_template(window, monkeypatch):
     window.new_from_template()
     assert window.project.path is None and len(window.editor.design.nodes) > 3
     assert window.editor.design.infer().problems == []
+
+
+def test_every_file_dialog_starts_in_one_folder(window, tmp_path, monkeypatch):
+    """The project's folder, else the folder last chosen, else the working directory; Save As too."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from studio.ui.export_dialog import ExportDialog
+
+    asked = []
+
+    def answer(chosen):
+        def dialog(parent, title, start="", *rest, **kw):
+            asked.append((title, str(start)))
+            return chosen if isinstance(chosen, str) else (str(chosen[0]), "")
+
+        return dialog
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", answer(("",)))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", answer(("",)))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", answer(""))
+    assert not window.save_as()  # an unsaved project, nothing chosen before: the working directory
+    window.open_dialog()
+    assert [s for _, s in asked] == [str(work / "Test_MLP.studio"), str(work)]
+    # a folder chosen in one dialog is where the next one starts
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", answer((elsewhere / "w.safetensors",)))
+    monkeypatch.setattr(window, "load_weights", lambda path: None)
+    window.load_weights_dialog()
+    asked.clear()
+    window.data_panel._ask_folder()
+    window.plots._ask_export("csv")
+    assert [s for _, s in asked] == [str(elsewhere), str(elsewhere / "curves.csv")]
+    # a saved project: its own folder, for Save As as for every other dialog
+    home = tmp_path / "project"
+    home.mkdir()
+    assert window.save_to(str(home / "net.studio"))
+    asked.clear()
+    window.save_as()
+    window.data_panel._ask_csv()
+    dialog = ExportDialog(window.project, window)
+    dialog._ask_onnx()
+    dialog.deleteLater()
+    assert [s for _, s in asked] == [str(home / "net.studio"), str(home), str(home / "net.onnx")]
