@@ -566,6 +566,9 @@ class DataPanel(QWidget):
         for r in range(head.shape[0]):
             for c in range(head.shape[1]):
                 self.table.setItem(r, c, QTableWidgetItem(head[r, c]))
+        # each column as wide as its two-line header (and its cells) need: no header is cut
+        self.table.resizeColumnsToContents()
+        self.table.horizontalHeader().setFixedHeight(self.table.horizontalHeader().sizeHint().height())
         info = result["info"]
         d = self.data
         target = info["target"] if info else (result["data"].get("target") or columns[-1])

@@ -250,3 +250,21 @@ def test_every_file_dialog_starts_in_one_folder(window, tmp_path, monkeypatch):
     dialog._ask_onnx()
     dialog.deleteLater()
     assert [s for _, s in asked] == [str(home / "net.studio"), str(home), str(home / "net.onnx")]
+
+
+def test_the_data_preview_shows_whole_column_headers(window, qtbot, tmp_path):
+    from PySide6.QtGui import QFontMetrics
+
+    rows = [f"{i * 0.25},{i % 7},{'ab' if i % 2 else 'cd'},{i % 3}" for i in range(40)]
+    path = tmp_path / "wide.csv"
+    path.write_text("a_long_measurement_name,x,colour of the thing,label\n" + "\n".join(rows) + "\n")
+    panel = window.data_panel
+    panel.use_csv(str(path))
+    qtbot.waitUntil(lambda: not panel.loading and panel.table.columnCount() == 4, timeout=30_000)
+    header = panel.table.horizontalHeader()
+    metrics = QFontMetrics(header.font())
+    for c in range(4):
+        lines = panel.table.horizontalHeaderItem(c).text().split("\n")
+        assert len(lines) == 2
+        assert header.sectionSize(c) >= max(metrics.horizontalAdvance(t) for t in lines)
+    assert header.height() >= 2 * metrics.lineSpacing()
