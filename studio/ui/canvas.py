@@ -698,8 +698,7 @@ class CanvasScene(QGraphicsScene):
 # The canvas's mouse gestures, for the keyboard and mouse help (the keys are the window's actions).
 GESTURES = (
     ("Wheel", "Zoom around the pointer"),
-    ("Space + drag, middle drag", "Pan the canvas"),
-    ("Drag (hand tool)", "Pan the canvas"),
+    ("Space + drag, middle-button drag, or drag with the hand tool", "Pan the canvas"),
     ("Drag on empty canvas", "Select the layers in a box"),
     ("Drag from an output port to an input port", "Connect (replaces the input's connection)"),
     ("Drop a layer onto a connection", "Insert the layer into it"),

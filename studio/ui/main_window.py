@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.design import Design
-from studio.design.project import ProjectError, load_project, load_template, new_project
+from studio.design.project import ProjectError, list_templates, load_project, load_template, new_project
 from studio.design.runs import discard_unsaved, save_with_runs
 
 from . import file_dialogs, recovery
@@ -314,6 +314,12 @@ class MainWindow(QMainWindow):
             "&Export...", self.export_dialog, "Ctrl+E", "Export a script, weights or curves"
         )
         self.act_about = self._action("&About Studio", self._about)
+        self.act_guide = self._action(
+            "&Getting Started", self.show_guide, K.HelpContents, "A short guide, with links to the examples"
+        )
+        self.act_shortcuts = self._action(
+            "&Keyboard and Mouse", self.show_shortcuts, "Ctrl+/", "Every key and gesture of the window"
+        )
 
     def _make_canvas_keys(self) -> None:
         """Arrow keys go from layer to layer, Alt+arrows nudge the selection (Shift+Alt: four steps);
@@ -392,6 +398,15 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("runToolbar")
         toolbar.addActions([self.act_train, self.act_stop, self.act_inspect, self.act_export])
         help_menu = bar.addMenu("&Help")
+        help_menu.addActions([self.act_guide, self.act_shortcuts])
+        examples = help_menu.addMenu("&Examples")
+        examples.setObjectName("examplesMenu")
+        for name, title, description, _path in list_templates():
+            action = examples.addAction(title)
+            action.setStatusTip(description)
+            action.setObjectName(f"example_{name}")
+            action.triggered.connect(lambda _checked=False, n=name: self.open_example(n))
+        help_menu.addSeparator()
         help_menu.addAction(self.act_about)
 
     def _connect(self) -> None:
@@ -733,15 +748,51 @@ class MainWindow(QMainWindow):
         if gallery.chosen == "":
             self.new_empty()
             return
+        self.open_example(gallery.chosen)
+
+    def open_example(self, name: str) -> bool:
+        """A template (an example) as a new, unsaved project in this window."""
         try:
-            project = load_template(gallery.chosen)
+            project = load_template(name)
         except ProjectError as exc:
-            self.show_error(
-                "Cannot open template", f"The template {gallery.chosen!r} cannot be read.", str(exc)
-            )
-            return
-        if self.maybe_save():
-            self.set_project(project)
+            self.show_error("Cannot open template", f"The template {name!r} cannot be read.", str(exc))
+            return False
+        if not self.maybe_save():
+            return False
+        self.set_project(project)
+        return True
+
+    def show_guide(self) -> None:
+        from .help import GuideDialog
+
+        dialog = GuideDialog([t[:3] for t in list_templates()], self)
+        dialog.exampleRequested.connect(self.open_example)
+        self._dialog = dialog  # kept for tests and for the window's lifetime of the dialog
+        dialog.show()
+
+    def all_actions(self) -> list:
+        """Every action of the window: the menus' in menu order, then the others (the canvas keys)."""
+        found: list = []
+
+        def walk(menu):
+            for action in menu.actions():
+                if action.menu() is not None:
+                    walk(action.menu())
+                elif not action.isSeparator() and action not in found:
+                    found.append(action)
+
+        for action in self.menuBar().actions():
+            if action.menu() is not None:
+                walk(action.menu())
+        rest = self.actions() + self.view.actions()
+        return found + [a for a in rest if a not in found]
+
+    def show_shortcuts(self) -> None:
+        from .canvas import GESTURES
+        from .help import ShortcutsDialog
+
+        self._dialog = ShortcutsDialog(self.all_actions(), GESTURES, self)
+        self._dialog.show()
 
     def new_window(self, project=None) -> MainWindow:
         """Another window (the example project unless given one); it lives until the user closes it."""
