@@ -20,7 +20,7 @@ from studio.design import catalogue
 from studio.design.catalogue import format_shape
 
 from .editor import MIME_LAYER, Editor
-from .layout import DIRECTIONS, NODE_H, NODE_W, STEP, fit_layout, is_automatic, neighbour
+from .layout import BAND_GAP, DIRECTIONS, NODE_H, NODE_W, STEP, fit_layout, is_automatic, neighbour
 from .theme import PROBLEM_COLOR, CanvasColors, category_color, small_font, spec_icon
 
 PORT_R = 6.0
@@ -29,7 +29,9 @@ MIN_ZOOM, MAX_ZOOM = 0.08, 4.0
 READABLE_PX = 9.0  # a node's title is never drawn smaller than this on a first view
 FIT_MARGIN = 24.0  # scene units shown around the nodes when the view fits them
 EDGE_REACH_PX = 10.0  # a layer dropped this close to an edge (on screen) is inserted into it
-TURN = 28.0  # radius of the turns of an edge that runs back to a port left of its start
+# how far an edge that runs back to a port left of its start (the next row of a folded layout) reaches
+# beyond its ports: less than the margin a fitted view keeps around the nodes
+TURN = 12.0
 
 
 def title_font():
@@ -363,8 +365,10 @@ def bezier(p0: QPointF, p1: QPointF) -> QPainterPath:
         path = QPainterPath(p0)
         path.cubicTo(QPointF(p0.x() + dx, p0.y()), QPointF(p1.x() - dx, p1.y()), p1)
         return path
-    if abs(p1.y() - p0.y()) >= NODE_H + 2 * TURN:
-        middle = (p0.y() + p1.y()) / 2
+    if p1.y() - p0.y() >= NODE_H + BAND_GAP:  # to a lower row: back along the gap above that row
+        middle = p1.y() - (NODE_H + BAND_GAP) / 2
+    elif p0.y() - p1.y() >= NODE_H + BAND_GAP:  # to a higher row: along the gap below it
+        middle = p1.y() + (NODE_H + BAND_GAP) / 2
     else:  # the ports are about level: pass below both nodes
         middle = max(p0.y(), p1.y()) + NODE_H / 2 + TURN
     out, back = p0.x() + 2 * TURN, p1.x() - 2 * TURN
@@ -793,6 +797,9 @@ class CanvasView(QGraphicsView):
         rect = QRectF()
         for node_id in ids or scene.nodes:
             rect = rect.united(scene.nodes[node_id].sceneBoundingRect())
+        if not ids:  # the whole design: the edges' turns too
+            for edge in scene.edges.values():
+                rect = rect.united(edge.path().boundingRect())
         self.resetTransform()
         if rect.isNull():
             self.centerOn(0, 0)

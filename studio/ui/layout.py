@@ -1,6 +1,7 @@
 """The canvas's node geometry and automatic layout, which live in `studio.design.layout` (no Qt)."""
 
 from studio.design.layout import (
+    BAND_GAP,
     DIRECTIONS,
     NODE_H,
     NODE_W,
@@ -13,6 +14,7 @@ from studio.design.layout import (
 )
 
 __all__ = [
+    "BAND_GAP",
     "DIRECTIONS",
     "NODE_H",
     "NODE_W",

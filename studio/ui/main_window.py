@@ -158,7 +158,7 @@ class MainWindow(QMainWindow):
         self._add_run_docks()
         self.resizeDocks([self.palette_dock, self.properties_dock], [240, 300], Qt.Orientation.Horizontal)
         self.resizeDocks([self.properties_dock, self.issues_dock], [420, 220], Qt.Orientation.Vertical)
-        self.resizeDocks([self.training_dock, self.curves_dock], [220, 220], Qt.Orientation.Vertical)
+        self.resizeDocks([self.training_dock, self.curves_dock], [250, 250], Qt.Orientation.Vertical)
         self.resizeDocks([self.training_dock], [430], Qt.Orientation.Horizontal)
         self.zoom_label = QLabel("100%")
         self.zoom_label.setObjectName("zoomLabel")
