@@ -3,7 +3,7 @@ shortcuts, listed from the window's own actions so that the list never drifts fr
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -125,12 +125,12 @@ class ShortcutsDialog(QDialog):
             self.table.setItem(r, 1, QTableWidgetItem(keys))
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         note = QLabel("Arrow keys and Alt+arrows act while the canvas has the focus.")
-        note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
-        lay.addWidget(self.table)
-        lay.addWidget(note, 0, Qt.AlignmentFlag.AlignLeft)
+        lay.addWidget(note)
+        lay.addWidget(self.table, 1)
         lay.addWidget(buttons)
         self.resize(560, 620)
