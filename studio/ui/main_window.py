@@ -429,6 +429,8 @@ class MainWindow(QMainWindow):
         self.inspector.inspectRequested.connect(self.inspect_graph)
         # the inspector follows the design, the data and the settings (they change through the undo
         # stack and the training panel) once it has drawn something, after a short pause
+        self._inspection_wanted = False  # the inspector has been asked for: it follows changes
+        self._inspection_dirty = False  # a change it has not followed yet
         self._inspect_timer = QTimer(self)
         self._inspect_timer.setSingleShot(True)
         self._inspect_timer.setInterval(REFRESH_MS)
@@ -521,13 +523,13 @@ class MainWindow(QMainWindow):
             bar.clearMessage()
 
     def _inspection_stale(self, *_ignored) -> None:
-        if getattr(self, "_inspection_wanted", False):
+        if self._inspection_wanted:
             self._inspection_dirty = True
             self._inspect_timer.start()
 
     def _refresh_inspection(self) -> None:
         """Inspect again after a change, when the inspector is in view (else once it comes into view)."""
-        if getattr(self, "_inspection_dirty", False) and self.central_tabs.currentWidget() is self.inspector:
+        if self._inspection_dirty and self.central_tabs.currentWidget() is self.inspector:
             self.inspect_graph(show=False)
 
     def _show_inspection(self, inspection, error) -> None:
