@@ -382,3 +382,40 @@ def test_float32_parameters_keep_float32():
     assert dist.scale.dtype == sc.float32 and dist.rsample().dtype == sc.float32
     assert D.Gamma(sc.ones(2), 2.0).rsample().dtype == sc.float32
     assert D.Normal(0.0, 1.0).sample().dtype == sc.float32 and D.Normal(0.0, 1.0).batch_shape == ()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Normal", "Bernoulli", "Categorical", "Beta", "Gamma", "Dirichlet", "LogNormal", "Uniform"]
+    + ["MultivariateNormal-scale_tril", "OneHotCategorical"],
+)
+def test_expand_matches_pytorch(name):
+    ours, _ = _make(sc, name)
+    theirs, _ = _make(torch, name)
+    shape = (4, *tuple(theirs.batch_shape))
+    a, b = ours.expand(shape), theirs.expand(shape)
+    assert tuple(a.batch_shape) == tuple(b.batch_shape) and tuple(a.event_shape) == tuple(b.event_shape)
+    value = _value(sc, name)
+    _close(a.log_prob(value), b.log_prob(_value(torch, name)))
+    assert tuple(a.sample((2,)).shape) == tuple(b.sample((2,)).shape)
+    ind_ours = D.Independent(ours, 1).expand((3, *tuple(D.Independent(ours, 1).batch_shape)))
+    assert tuple(ind_ours.batch_shape)[0] == 3
+
+
+def test_straight_through_perplexity_and_default_validation():
+    logits = sc.tensor(CAT, requires_grad=True)
+    dist = D.OneHotCategoricalStraightThrough(logits=logits)
+    sample = dist.rsample()
+    assert (sample.detach().sum(-1).numpy() == 1).all()
+    (sample * sc.tensor(np.arange(4.0))).sum().backward()
+    assert logits.grad is not None and np.abs(logits.grad.numpy()).sum() > 0
+    ours, _ = _make(sc, "Normal")
+    theirs, _ = _make(torch, "Normal")
+    _close(ours.perplexity(), theirs.perplexity())
+    try:
+        D.Distribution.set_default_validate_args(False)
+        assert math.isnan(D.Normal(0.0, -1.0).log_prob(sc.tensor(0.0)).item())
+    finally:
+        D.Distribution.set_default_validate_args(True)
+    with pytest.raises(ValueError, match="Expected parameter scale"):
+        D.Normal(0.0, -1.0)
