@@ -277,3 +277,8 @@ for _name in (  # noqa: SIM905 - a word list reads better than quoted names
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _function_as_method(globals()[_name]))
 del _name
+
+from ._retired import reinforce as _reinforce  # noqa: E402
+from ._retired import resize as _resize  # noqa: E402
+
+Tensor.resize, Tensor.reinforce = _resize, _reinforce  # PyTorch's deprecated and removed methods

@@ -419,3 +419,14 @@ def test_straight_through_perplexity_and_default_validation():
         D.Distribution.set_default_validate_args(True)
     with pytest.raises(ValueError, match="Expected parameter scale"):
         D.Normal(0.0, -1.0)
+
+
+def test_removed_reinforce_points_to_distributions_and_resize_reshapes_as_in_pytorch():
+    for lib in (sc, torch):
+        with pytest.raises(RuntimeError) as err:
+            lib.ones(2).reinforce(1.0)
+        assert "Use torch.distributions instead." in str(err.value)
+    _errors(lambda: sc.arange(6.0).resize(4), lambda: torch.arange(6.0).resize(4))
+    with pytest.warns(UserWarning, match="non-inplace resize is deprecated"):
+        out = sc.arange(6.0).resize(2, 3)
+    assert out.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
