@@ -4,7 +4,7 @@ cdf/icdf, KL divergences with a registry, and the constraints that validate argu
 
 from __future__ import annotations
 
-from . import constraints, kl
+from . import constraints, kl, transforms
 from .bernoulli import Bernoulli
 from .beta import Beta
 from .categorical import Categorical
@@ -19,6 +19,7 @@ from .log_normal import LogNormal
 from .multivariate_normal import MultivariateNormal
 from .normal import Normal
 from .one_hot_categorical import OneHotCategorical, OneHotCategoricalStraightThrough
+from .transformed_distribution import TransformedDistribution
 from .uniform import Uniform
 
 __all__ = [
@@ -37,11 +38,13 @@ __all__ = [
     "Normal",
     "OneHotCategorical",
     "OneHotCategoricalStraightThrough",
+    "TransformedDistribution",
     "Uniform",
     "constraints",
     "kl",
     "kl_divergence",
     "register_kl",
+    "transforms",
 ]
 
 
