@@ -63,11 +63,13 @@ from . import (  # noqa: E402
     cuda,  # noqa: E402
     data,  # noqa: E402
     distributed,  # noqa: E402
+    linalg,  # noqa: E402
     memory,  # noqa: E402
     metrics,  # noqa: E402
     nn,  # noqa: E402
     optim,  # noqa: E402
     quantization,  # noqa: E402
+    special,  # noqa: E402
     utils,  # noqa: E402
 )
 from .amp import (  # noqa: E402
@@ -118,6 +120,7 @@ from .creation import (  # noqa: E402
 from .legacy import CPU_TYPES as _CPU_TYPES  # noqa: E402
 from .legacy import CUDA_TYPES as _CUDA_TYPES  # noqa: E402
 from .ops.activation import log_softmax, relu, softmax  # noqa: E402
+from .ops.broadcast import broadcast_shapes, broadcast_tensors  # noqa: E402
 from .ops.diag import diag, diag_embed, diagflat, diagonal, trace  # noqa: E402
 from .ops.elementwise import (  # noqa: E402
     abs,
@@ -200,6 +203,10 @@ from .ops.index_ops import unique  # noqa: E402
 from .ops.linalg import *  # noqa: E402
 from .ops.reduce import *  # noqa: E402
 from .ops.shape import *  # noqa: E402
+from .ops.special import digamma, erf, erfc, erfinv, lgamma, polygamma, xlogy  # noqa: E402
+from .ops.special import gammainc as igamma  # noqa: E402
+from .ops.special import gammaincc as igammac  # noqa: E402
+from .ops.triangular import cholesky  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .type_info import can_cast, finfo, iinfo, promote_types, result_type  # noqa: E402
 
@@ -236,6 +243,7 @@ def is_floating_point(input) -> bool:
     return input.is_floating_point()
 
 
+from . import distributions  # noqa: E402 - built on the namespace above
 from ._missing import module_getattr as _module_getattr  # noqa: E402
 
 _LAZY_SUBMODULES = ("onnx",)  # imported on first use, as torch.onnx is, to keep start-up quick
@@ -264,8 +272,13 @@ def _function_as_method(fn):
 for _name in (  # noqa: SIM905 - a word list reads better than quoted names
     "absolute addcdiv addcmul bernoulli bitwise_and bitwise_not bitwise_or bitwise_xor clamp_max clamp_min "
     "floor_divide fmax fmin fmod greater greater_equal inner less less_equal multinomial not_equal remainder "
-    "tan tile vdot"
+    "tan tile vdot lgamma digamma erf erfc erfinv xlogy cholesky"
 ).split():
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _function_as_method(globals()[_name]))
 del _name
+
+from ._retired import reinforce as _reinforce  # noqa: E402
+from ._retired import resize as _resize  # noqa: E402
+
+Tensor.resize, Tensor.reinforce = _resize, _reinforce  # PyTorch's deprecated and removed methods
