@@ -78,6 +78,9 @@ DEFAULT_TRAINING = {
 TEMPLATES_DIR = assets.TEMPLATES
 
 
+# the weights files a run may record (a compressed run adds its int8 file)
+WEIGHT_KEYS = ("weights", "best_weights", "quantized_weights")
+
 class ProjectError(Exception):
     """A project file that cannot be read; `problems` lists each problem with its JSON path."""
 
@@ -138,7 +141,7 @@ class Project:
                 data["path"] = _relative(data["path"], relative_to, self.folder)
             for run in runs:
                 if isinstance(run, dict):
-                    for key in ("weights", "best_weights"):
+                    for key in WEIGHT_KEYS:
                         if run.get(key):
                             run[key] = _relative(run[key], relative_to, self.folder)
         return {
@@ -199,7 +202,7 @@ def save_project(project: Project, path=None) -> Path:
     project.data["path"] = saved["data"].get("path")
     for run, saved_run in zip(project.runs, saved["runs"]):
         if isinstance(run, dict):
-            for key in ("weights", "best_weights"):
+            for key in WEIGHT_KEYS:
                 if run.get(key):
                     run[key] = saved_run[key]
     project.path = str(path)

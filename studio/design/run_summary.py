@@ -7,7 +7,17 @@ import math
 
 STEP_SERIES = ("step", "loss")
 EPOCH_SERIES = ("epoch", "train_loss", "val_loss", "val_metric", "lr")
-TEXT_FIELDS = ("status", "metric", "loss_name", "started", "finished", "message", "weights", "best_weights")
+TEXT_FIELDS = (
+    "status",
+    "metric",
+    "loss_name",
+    "started",
+    "finished",
+    "message",
+    "weights",
+    "best_weights",
+    "quantized_weights",
+)
 MAX_ARRAY_DEPTH = 4  # an example's input: a table row (1), a sequence (2) or an image (3)
 
 

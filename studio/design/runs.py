@@ -17,10 +17,9 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .project import Project, ProjectError, load_project, save_project
+from .project import WEIGHT_KEYS, Project, ProjectError, load_project, save_project
 
 RUNS_SUFFIX = "-runs"
-WEIGHT_KEYS = ("weights", "best_weights")
 
 
 def new_run_id() -> str:

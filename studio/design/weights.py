@@ -43,14 +43,15 @@ def design_state(design) -> dict:
         raise WeightsError(f"the design cannot be built, so no weights fit it yet: {e}") from None
 
 
-def save_weights(state: dict, path, design_name: str, *, exclusive: bool = False) -> Path:
-    """Write a state dict atomically, with its design's fingerprint and name in the metadata.
+def save_weights(state: dict, path, design_name: str, *, exclusive: bool = False, extra=None) -> Path:
+    """Write a state dict atomically, with its design's fingerprint and name in the metadata (and the
+    strings in `extra`, such as what compression made the weights).
 
     With `exclusive`, an existing file is never replaced (FileExistsError).
     """
     from ..core import atomic, serialization
 
-    meta = {FINGERPRINT_KEY: fingerprint(state), DESIGN_KEY: str(design_name)}
+    meta = {**(extra or {}), FINGERPRINT_KEY: fingerprint(state), DESIGN_KEY: str(design_name)}
     data = serialization.save_bytes(dict(state), metadata=meta)
     return atomic.write_bytes(path, data, exclusive=exclusive)
 

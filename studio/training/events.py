@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 START, STEP, EPOCH, END, ERROR = "start", "step", "epoch", "end", "error"
 PAUSED, RESUMED = "paused", "resumed"  # sent by the worker process when it has really paused or resumed
 LOADING = "loading"  # data being read before the start: step of total_steps items done
+VARIANT = "variant"  # a compressed model was made and measured (studio.training.compress)
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Event:
     error: message (what went wrong, in plain words, with a hint), run (summary so far).
     paused / resumed: epoch, step (the last step done before the pause).
     loading: step (items read so far), total_steps (items in all), message (what is read).
+    variant: metrics (one row of the compression table: see studio.training.compress).
     """
 
     kind: str

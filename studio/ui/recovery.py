@@ -21,7 +21,7 @@ except ImportError:  # Windows: no advisory locks; liveness falls back to the re
 from PySide6.QtCore import QStandardPaths
 
 from studio.core import atomic
-from studio.design.project import load_project, save_project
+from studio.design.project import WEIGHT_KEYS, load_project, save_project
 
 SUFFIX = ".studio"
 
@@ -217,7 +217,7 @@ def restore(entry: dict):
         project.data["path"] = str(project.data_path())
     for run in project.runs:
         if isinstance(run, dict):
-            for key in ("weights", "best_weights"):
+            for key in WEIGHT_KEYS:
                 if run.get(key) and not Path(run[key]).is_absolute():
                     run[key] = str(project.folder / run[key])
     project.path = entry.get("original")
