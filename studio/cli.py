@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-COMMANDS = ("new", "info", "train", "export", "import")
+COMMANDS = ("new", "info", "train", "export", "import", "compress")
 
 
 class CliError(Exception):
@@ -130,7 +130,32 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--data", help="the data to fine-tune on: a CSV file, an image folder or a sample")
     m.add_argument("--target", help="the CSV column to predict (default: the last column)")
     m.add_argument("--force", action="store_true", help="overwrite an existing file")
+    _compress_parser(sub)
     return p
+
+
+def _compress_parser(sub) -> None:
+    """`studio compress`: its options come from the one declaration the Compress panel reads too."""
+    from .training.compress import SETTINGS
+
+    c = sub.add_parser(
+        "compress", help="prune, fine-tune and quantize a trained run; print what each variant costs"
+    )
+    c.add_argument("file")
+    for s in SETTINGS:
+        extra = {"choices": s.choices} if s.choices else {"type": s.kind, "metavar": s.kind.__name__.upper()}
+        bounds = f" ({s.low:g} to {s.high:g})" if not s.choices else ""
+        c.add_argument(
+            f"--{s.name}", default=s.default, help=f"{s.help}{bounds}; default {s.default}", **extra
+        )
+    c.add_argument("--run", help="the id of the run to compress (default: the newest run with weights)")
+    c.add_argument(
+        "--keep",
+        nargs="?",
+        const="last",
+        choices=("last", "pruned", "finetuned", "quantized"),
+        help="keep a variant as a new run of the project (default: the last one made)",
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -482,6 +507,90 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_compress(args) -> int:
+    from .training.compress import CompressError, check_options, compress, discard, keep_variant
+
+    project = _load(args.file)
+    try:
+        options = check_options({s: getattr(args, s) for s in ("prune", "scope", "finetune", "quantize")})
+    except CompressError as e:
+        raise CliError(f"--{e}") from None
+    stop = {"now": False}
+    rows, end = [], None
+    events = compress(project, options, run_id=args.run, stop=lambda: stop["now"])
+    try:
+        while True:
+            try:
+                ev = next(events)
+            except StopIteration:
+                break
+            except KeyboardInterrupt:
+                stop["now"] = True
+                say("\nstopping after this step...", sys.stderr)
+                continue
+            if ev.kind == "error":
+                raise CliError(ev.message)
+            if ev.kind == "start":
+                say(ev.message)
+            elif ev.kind == "variant":
+                rows.append(ev.metrics)
+                say(f"made: {ev.message}", sys.stderr)
+            elif ev.kind == "end":
+                end = ev
+        for line in compression_table(rows):
+            say(line)
+        if end is not None and end.status == "stopped":
+            say("stopped: the table has the variants made before the stop", sys.stderr)
+        if args.keep:
+            return _keep(project, rows, args.keep, keep_variant)
+        return 0
+    finally:
+        discard(rows)
+
+
+NAME_WIDTH = 56
+
+
+def compression_table(rows) -> list[str]:
+    """The variants as aligned lines: sizes and accuracy changes are against the first row."""
+    if not rows:
+        return []
+    base = rows[0]
+    metric = base["metric"]
+    head = (
+        f"{'variant':<{NAME_WIDTH}} {'params':>8} {'non-zero':>8} {'size':>10} {'ratio':>6} "
+        f"{metric:>8} {'change':>7} {'latency':>10}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        value = "-" if r["value"] is None else f"{r['value']:.4f}"
+        change = (
+            "-"
+            if r["value"] is None or base["value"] is None
+            else f"{100 * (r['value'] - base['value']):+.1f}"
+        )
+        latency = "-" if r["latency"] is None else f"{r['latency'] * 1e6:.1f} us"
+        lines.append(
+            f"{r['name'][:NAME_WIDTH]:<{NAME_WIDTH}} {r['parameters']:>8,} {r['nonzero']:>8,} "
+            f"{r['size'] / 1024:>7.1f} KiB "
+            f"{base['size'] / r['size']:>5.2f}x {value:>8} {change:>7} {latency:>10}"
+        )
+    return lines
+
+
+def _keep(project, rows, which, keep_variant) -> int:
+    made = {r["key"]: r for r in rows if r["key"] != "float32"}
+    if not made:
+        raise CliError("no compressed variant was made, so none can be kept")
+    if which != "last" and which not in made:
+        raise CliError(f"--keep {which}: no such variant was made (made: {', '.join(made)})")
+    row = made[which] if which != "last" else list(made.values())[-1]
+    before = len(project.runs)
+    run = keep_variant(project, row)
+    say(f"kept {row['name']} as run {run['id']}")
+    return _save_run(project, project.runs[before:], 0)
+
+
 def _run_app(path=None) -> int:
     try:
         from .ui.app import run_app
@@ -514,6 +623,7 @@ def main(argv=None) -> int:
             "train": cmd_train,
             "export": cmd_export,
             "import": cmd_import,
+            "compress": cmd_compress,
         }
         return commands[args.command](args)
     except SystemExit as e:  # --help and --version

@@ -257,6 +257,7 @@ def _measure(job: _Job, key: str, name: str, record: dict, model, float_file=Non
     return {
         "key": key,
         "name": name,
+        "source": job.source.get("id"),
         "compression": record,
         "parameters": params,
         "nonzero": nonzero,
