@@ -143,6 +143,9 @@ def _compress_parser(sub) -> None:
     )
     c.add_argument("file")
     for s in SETTINGS:
+        if s.kind is bool:
+            c.add_argument(f"--{s.name}", action="store_true", help=s.help)
+            continue
         extra = {"choices": s.choices} if s.choices else {"type": s.kind, "metavar": s.kind.__name__.upper()}
         bounds = f" ({s.low:g} to {s.high:g})" if not s.choices else ""
         c.add_argument(
@@ -156,6 +159,7 @@ def _compress_parser(sub) -> None:
         choices=("last", "pruned", "finetuned", "quantized"),
         help="keep a variant as a new run of the project (default: the last one made)",
     )
+    c.add_argument("--onnx-output", help="with --onnx: write the onnxruntime file (int8 when quantized) here")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -508,11 +512,13 @@ def cmd_import(args) -> int:
 
 
 def cmd_compress(args) -> int:
-    from .training.compress import CompressError, check_options, compress, discard, keep_variant
+    from .training.compress import SETTINGS, CompressError, check_options, compress, discard, keep_variant
 
     project = _load(args.file)
+    if args.onnx_output and not args.onnx:
+        raise CliError("--onnx-output needs --onnx")
     try:
-        options = check_options({s: getattr(args, s) for s in ("prune", "scope", "finetune", "quantize")})
+        options = check_options({s.name: getattr(args, s.name) for s in SETTINGS})
     except CompressError as e:
         raise CliError(f"--{e}") from None
     stop = {"now": False}
@@ -541,6 +547,8 @@ def cmd_compress(args) -> int:
             say(line)
         if end is not None and end.status == "stopped":
             say("stopped: the table has the variants made before the stop", sys.stderr)
+        if args.onnx_output:
+            _write_onnx(rows, Path(args.onnx_output))
         if args.keep:
             return _keep(project, rows, args.keep, keep_variant)
         return 0
@@ -576,6 +584,21 @@ def compression_table(rows) -> list[str]:
             f"{base['size'] / r['size']:>5.2f}x {value:>8} {change:>7} {latency:>10}"
         )
     return lines
+
+
+def _write_onnx(rows, out: Path) -> None:
+    """Copy the last onnxruntime file (and its preprocessing note) to `out`."""
+    from .core import atomic
+
+    files = [r for r in rows if r.get("runtime") == "onnxruntime"]
+    if not files:
+        raise CliError("no ONNX file was made (stopped before the ONNX stage)")
+    row = files[-1]
+    atomic.copy_file(Path(row["file"]), out)
+    note = Path(row["file"]).parent / "onnx-float32.preprocessing.json"
+    if note.is_file():
+        atomic.copy_file(note, out.with_suffix(".preprocessing.json"))
+    say(f"wrote {out} ({row['name']})")
 
 
 def _keep(project, rows, which, keep_variant) -> int:

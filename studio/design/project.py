@@ -81,6 +81,7 @@ TEMPLATES_DIR = assets.TEMPLATES
 # the weights files a run may record (a compressed run adds its int8 file)
 WEIGHT_KEYS = ("weights", "best_weights", "quantized_weights")
 
+
 class ProjectError(Exception):
     """A project file that cannot be read; `problems` lists each problem with its JSON path."""
 

@@ -82,6 +82,14 @@ SETTINGS = (
         help="int8 weights: dynamic (Linear, activations quantized on the fly) or static "
         "(Conv and Linear, activations calibrated on the training split); none: keep float32",
     ),
+    Setting(
+        "onnx",
+        bool,
+        False,
+        label="Also in onnxruntime",
+        help="export the last float variant to ONNX, quantize it with onnxruntime the same way, and "
+        "measure both files there, beside Studio's own inference (needs the onnx extra)",
+    ),
 )
 SETTING = {s.name: s for s in SETTINGS}
 
@@ -93,7 +101,10 @@ def check_options(options: dict | None) -> dict:
         if key not in SETTING:
             raise CompressError(f"unknown compress option {key!r}: expected one of {', '.join(SETTING)}")
         s = SETTING[key]
-        if s.choices:
+        if s.kind is bool:
+            if not isinstance(value, bool):
+                raise CompressError(f"{key} must be true or false, got {value!r}")
+        elif s.choices:
             if value not in s.choices:
                 raise CompressError(f"{key} must be one of {', '.join(s.choices)}, got {value!r}")
         else:
@@ -104,6 +115,13 @@ def check_options(options: dict | None) -> dict:
                 raise CompressError(f"{key} must be a number from {s.low:g} to {s.high:g}, got {value!r}")
             value = s.kind(value)
         out[key] = value
+    if out["onnx"]:
+        from .deploy import available
+
+        if not available():
+            raise CompressError(
+                "onnx: onnxruntime is not installed; install the onnx extra: pip install 'studio[onnx]'"
+            )
     if out["prune"] == 0 and out["quantize"] == "none":
         raise CompressError("nothing to do: choose a sparsity above 0, a quantization, or both")
     return out
@@ -258,6 +276,7 @@ def _measure(job: _Job, key: str, name: str, record: dict, model, float_file=Non
         "key": key,
         "name": name,
         "source": job.source.get("id"),
+        "runtime": "studio",
         "compression": record,
         "parameters": params,
         "nonzero": nonzero,
@@ -347,7 +366,8 @@ def compress(project, options=None, run_id=None, stop=None, data=None, folder=No
     folder.mkdir(parents=True, exist_ok=True)
     job = _Job(project, source, prepared, loss_fn, folder, opts, stop)
     steps_per_epoch = len(prepared.loader("train", int(_batch(project))))
-    stages = (
+    onnx_stages = (1 + (opts["quantize"] != "none")) if opts["onnx"] else 0
+    stages = onnx_stages + (
         1 + (opts["prune"] > 0) + (opts["finetune"] > 0 and opts["prune"] > 0) + (opts["quantize"] != "none")
     )
     total = stages + (opts["finetune"] * steps_per_epoch if opts["prune"] > 0 else 0)
@@ -361,7 +381,7 @@ def compress(project, options=None, run_id=None, stop=None, data=None, folder=No
             if job.stopped():
                 status = "stopped"
                 break
-    except (CompressError, RuntimeError, ValueError, MemoryError, OSError) as e:
+    except (CompressError, RuntimeError, ValueError, MemoryError, OSError, ImportError) as e:
         yield Event(ERROR, message=f"compression failed: {e}", metrics={"variants": rows})
         return
     finally:
@@ -413,9 +433,57 @@ def _stages(job: _Job, model, total: int):
             ev = variant("finetuned", current, **done)
             yield ev
             current_file = ev.metrics["file"]
+    last = None
     if opts["quantize"] != "none" and not job.stopped():
         quantized = quantize_model(current, opts["quantize"], _calibration(job))
-        yield variant("quantized", quantized, float_file=current_file, **done, quantized=True)
+        last = variant("quantized", quantized, float_file=current_file, **done, quantized=True)
+        yield last
+    if opts["onnx"] and not job.stopped():
+        for row in _onnx_rows(job, current_file, ev.metrics, last.metrics if last else None, done):
+            step += 1
+            yield Event(VARIANT, step=step, total_steps=total, metrics=row, message=row["name"])
+            if job.stopped():
+                return
+
+
+def _onnx_rows(job: _Job, float_file: str, float_row: dict, int8_row: dict | None, done: dict):
+    """The last float variant as ONNX in onnxruntime, then quantized there as Studio quantized it."""
+    from . import deploy
+
+    x, y = job.prepared.splits["test"]
+    x = x.astype("float32") if x.dtype.kind == "f" else x
+    f32 = deploy.export_float(job.project, float_file, job.folder / "onnx-float32.onnx")
+    record = _describe(job.options, **done)[1]
+    base = {"source": job.source.get("id"), "runtime": "onnxruntime", "metric": float_row["metric"]}
+    counts = {"parameters": float_row["parameters"], "nonzero": float_row["nonzero"]}
+    measured = deploy.measure_onnx(f32, x, y, job.prepared.task)
+    yield {
+        **base,
+        **counts,
+        **measured,
+        "key": "onnx-float32",
+        "name": "onnxruntime: float32",
+        "compression": {**record, "onnx": True},
+        "file": str(f32),
+        "float_file": float_file,
+    }
+    if int8_row is None or job.stopped():
+        return
+    train = job.prepared.splits["train"][0][:CALIBRATION_SAMPLES]
+    train = train.astype("float32") if train.dtype.kind == "f" else train
+    int8 = deploy.quantize_onnx(f32, job.folder / "onnx-int8.onnx", job.options["quantize"], train)
+    measured = deploy.measure_onnx(int8, x, y, job.prepared.task)
+    counts = {"parameters": int8_row["parameters"], "nonzero": int8_row["nonzero"]}
+    yield {
+        **base,
+        **counts,
+        **measured,
+        "key": "onnx-int8",
+        "name": f"onnxruntime: int8 {job.options['quantize']}",
+        "compression": {**int8_row["compression"], "onnx": True},
+        "file": str(int8),
+        "float_file": float_file,
+    }
 
 
 def _calibration(job: _Job):
@@ -444,6 +512,8 @@ def keep_variant(project, row: dict, source_run: dict | None = None) -> dict:
 
     from .fit import _stored_path
 
+    if row.get("runtime") == "onnxruntime":
+        raise CompressError("an onnxruntime file is not a run: export it (ONNX int8) instead of keeping it")
     if source_run is None:
         source_run = _run_by_id(project, row.get("source"))
     folder = runs_folder(project)

@@ -74,3 +74,42 @@ def test_compress_refuses_bad_options_and_untrained_projects(trained, tmp_path, 
     code, _, err = run(capsys, "compress", str(fresh))
     assert code == 1 and "no trained run" in err
     assert trained.read_bytes() == before  # refusals change nothing
+
+
+@pytest.mark.parametrize("mode", ["dynamic", "static"])
+def test_the_onnx_route_measures_onnxruntime_beside_studio(trained, tmp_path, capsys, mode):
+    ort = pytest.importorskip("onnxruntime")
+    import numpy as np
+
+    from studio.training.data import prepare_data
+
+    out = tmp_path / "net-int8.onnx"
+    code, text, err = run(
+        capsys,
+        "compress",
+        str(trained),
+        "--prune",
+        "0.5",
+        "--quantize",
+        mode,
+        "--onnx",
+        "--onnx-output",
+        str(out),
+    )
+    assert code == 0, err
+    names = [line.split("  ")[0] for line in text.splitlines()]
+    assert "onnxruntime: float32" in names and f"onnxruntime: int8 {mode}" in names
+    assert f"wrote {out} (onnxruntime: int8 {mode})" in text
+    assert out.with_suffix(".preprocessing.json").is_file()
+    # the file runs in onnxruntime, holds int8 weights, and classifies the test split as Studio does
+    project = load_project(trained)
+    x, y = prepare_data(project).splits["test"]
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    accuracy = float((session.run(None, {"input": x.astype(np.float32)})[0].argmax(1) == y).mean())
+    row = next(line for line in text.splitlines() if line.startswith(f"onnxruntime: int8 {mode}"))
+    assert f"{accuracy:.4f}" in row
+    assert accuracy >= project.runs[-1]["final"]["test_accuracy"] - 0.05
+    import onnx
+
+    weights = [t for t in onnx.load(str(out)).graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert weights  # int8 weights, not a float file under another name

@@ -50,12 +50,13 @@ def _accuracy(model, project):
 
 
 def test_options_are_declared_once_and_checked():
-    assert [s.name for s in SETTINGS] == ["prune", "scope", "finetune", "quantize"]
+    assert [s.name for s in SETTINGS] == ["prune", "scope", "finetune", "quantize", "onnx"]
     assert check_options({"prune": 0.25}) == {
         "prune": 0.25,
         "scope": "global",
         "finetune": 0,
         "quantize": "dynamic",
+        "onnx": False,
     }
     for bad, word in [
         ({"prune": 1.5}, "prune must be a number from 0 to 0.95"),
@@ -147,3 +148,13 @@ def test_a_project_without_a_trained_run_is_refused_plainly():
     events = list(compress(project, {"prune": 0.5}))
     assert [e.kind for e in events] == ["error"]
     assert "no trained run" in events[0].message and "compress a trained run" in events[0].message
+
+
+def test_the_onnx_route_without_onnxruntime_is_refused_plainly(monkeypatch):
+    from studio.training import deploy
+
+    monkeypatch.setattr(deploy, "available", lambda: False)
+    with pytest.raises(CompressError, match=r"onnxruntime is not installed; install the onnx extra"):
+        check_options({"onnx": True})
+    with pytest.raises(CompressError, match="onnx must be true or false"):
+        check_options({"onnx": "yes"})
