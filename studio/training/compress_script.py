@@ -4,6 +4,7 @@ same pruning and quantization written out with the framework's own API (PyTorch'
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 MAIN_GUARD = '\n\nif __name__ == "__main__":\n'
 
@@ -28,10 +29,12 @@ def _block(row: dict, c: dict, weights_name: str, package: str) -> list[str]:
     amount, scope, quantize = c.get("prune"), c.get("scope", "global"), c.get("quantize")
     return [
         f"# Compression, as Studio made the variant {json.dumps(row['name'])}",
+        "import os  # noqa: E402",
+        "",
         f"PRUNE_AMOUNT = {amount!r}  # fraction of Linear and Conv weights set to zero (None: no pruning)",
         f"PRUNE_SCOPE = {scope!r}  # 'global' or 'per_layer'",
         f"QUANTIZE = {quantize!r}  # 'dynamic' (int8 Linear), 'static' (int8 Conv and Linear) or None",
-        f"WEIGHTS = {weights_name!r}",
+        f"WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights_name!r})",
         "",
         "",
         "def prune_model(model):",
@@ -97,3 +100,27 @@ def _block(row: dict, c: dict, weights_name: str, package: str) -> list[str]:
         "    else:",
         "        main()",
     ]
+
+
+def write_variant(project, row: dict, target: str, path: Path) -> list[Path]:
+    """Export the variant `row`: a script (`studio` or `torch`) with its float weights beside it, or
+    (`onnx`) the onnxruntime file with its preprocessing note. Returns the files written."""
+    from studio.core import atomic
+
+    path = Path(path)
+    if target == "onnx":
+        if row.get("runtime") != "onnxruntime":
+            raise ValueError(
+                "choose an onnxruntime row to export ONNX (tick 'Also in onnxruntime' and compress again)"
+            )
+        written = [atomic.copy_file(Path(row["file"]), path)]
+        note = Path(row["file"]).parent / "onnx-float32.preprocessing.json"
+        if note.is_file():
+            written.append(atomic.copy_file(note, path.with_suffix(".preprocessing.json")))
+        return written
+    quantized = "quantize" in (row.get("compression") or {}) or row.get("runtime") == "onnxruntime"
+    source = Path(row["float_file"] if quantized else row["file"])
+    weights = path.with_suffix(".safetensors")
+    code = compression_script(project, row, target, weights.name, script_path=path)
+    atomic.copy_file(source, weights)
+    return [atomic.write_text(path, code), weights]

@@ -60,8 +60,9 @@ class _Relay:
         return paused
 
 
-def _child(project_dict, project_path, epochs, weights_dir, events, control, init=None):
-    """The worker's body: rebuild the project, run fit, and send every event to the parent."""
+def _child(project_dict, project_path, epochs, weights_dir, events, control, init=None, job=None):
+    """The worker's body: rebuild the project, run fit (or the compression `job` asks for: a dict of
+    `compress` arguments), and send every event to the parent."""
     if hasattr(os, "nice"):
         with contextlib.suppress(OSError):
             os.nice(WORKER_NICENESS)  # the window wins the processor when both want it
@@ -71,16 +72,21 @@ def _child(project_dict, project_path, epochs, weights_dir, events, control, ini
         from .fit import fit
 
         project = project_from_dict(project_dict, project_path)
-        project.runs = []
         relay = _Relay(events, control)
-        run = fit(
-            project,
-            epochs=epochs,
-            stop=relay.stopping,
-            pause=relay.pausing,
-            weights_dir=weights_dir,
-            init=init,
-        )
+        if job is not None:
+            from .compress import compress
+
+            run = compress(project, stop=relay.stopping, **job)
+        else:
+            project.runs = []
+            run = fit(
+                project,
+                epochs=epochs,
+                stop=relay.stopping,
+                pause=relay.pausing,
+                weights_dir=weights_dir,
+                init=init,
+            )
         for ev in run:
             relay.send(ev)
         relay.flush()
@@ -99,10 +105,11 @@ def _child(project_dict, project_path, epochs, weights_dir, events, control, ini
 class TrainingProcess:
     """Runs `fit` for a project in a separate process and relays its events.
 
-    `init`: a weights file the run starts from (see `fit`).
+    `init`: a weights file the run starts from (see `fit`). `job`: instead of training, compress a
+    run: the keyword arguments of `studio.training.compress.compress` (options, run_id, folder).
     """
 
-    def __init__(self, project, epochs=None, weights_dir=None, init=None):
+    def __init__(self, project, epochs=None, weights_dir=None, init=None, job=None):
         from studio.design.runs import runs_folder
 
         self._ctx = mp.get_context("spawn")
@@ -113,7 +120,7 @@ class TrainingProcess:
         weights_dir = str(weights_dir or runs_folder(project))
         self._process = self._ctx.Process(
             target=_child,
-            args=(project.to_dict(), path, epochs, weights_dir, self._events, self._control, init),
+            args=(project.to_dict(), path, epochs, weights_dir, self._events, self._control, init, job),
             daemon=True,
             name="studio-training",
         )

@@ -26,6 +26,7 @@ from . import file_dialogs, recovery
 from .app import APP_NAME, ORG_NAME
 from .canvas import CanvasScene, CanvasView, spread_overlapping
 from .commands import SetParamOp
+from .compress_panel import CompressPanel
 from .data_panel import DataPanel
 from .editor import Editor, clipboard_nodes
 from .evaluation import EvaluationView
@@ -197,10 +198,22 @@ class MainWindow(QMainWindow):
         self.central_tabs.addTab(self.inspector, "Graph Inspector")
         self.tabifyDockWidget(self.curves_dock, self.evaluation_dock)
         self.curves_dock.raise_()
+        self._add_compress_dock()
         self._fill_run_panels()
+
+    def _add_compress_dock(self) -> None:
+        """Compress: shown by its action, beside the curves."""
+        self.compress_panel = CompressPanel()
+        self.compress_dock = self.add_dock(
+            "Compress", "compressDock", self.compress_panel, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.tabifyDockWidget(self.inspector_dock, self.compress_dock)
+        self.compress_panel.runKept.connect(self._run_finished)
+        self.compress_panel.message.connect(self.show_status)
 
     def _fill_run_panels(self) -> None:
         self.training_panel.set_project(self.project)
+        self.compress_panel.set_project(self.project)
         self.data_panel.set_project(self.project)
         last = self.project.runs[-1] if self.project.runs else None
         self.inspector.set_runs(self.project.runs)
@@ -304,6 +317,12 @@ class MainWindow(QMainWindow):
         self.act_inspect = self._action(
             "&Inspect Graph", self.inspect_graph, "F6", "Draw the computation graph of one training step"
         )
+        self.act_compress = self._action(
+            "&Compress...",
+            self.compress,
+            None,
+            "Prune and quantize a trained run, compare the variants, keep or export one",
+        )
         self.act_load_weights = self._action(
             "Load &Weights...",
             self.load_weights_dialog,
@@ -391,7 +410,7 @@ class MainWindow(QMainWindow):
         ]
         self.view.canvas_actions = [self.act_paste, self.act_select_all, None, self.act_fit, self.act_layout]
         run = bar.addMenu("&Run")
-        run.addActions([self.act_train, self.act_stop, self.act_inspect])
+        run.addActions([self.act_train, self.act_stop, self.act_inspect, self.act_compress])
         run.addSeparator()
         run.addAction(self.act_load_weights)
         toolbar = self.addToolBar("Run")
@@ -455,6 +474,11 @@ class MainWindow(QMainWindow):
         self.training_dock.raise_()
         self.training_panel.start()
 
+    def compress(self) -> None:
+        self.compress_panel.refresh_runs()
+        self.compress_dock.show()
+        self.compress_dock.raise_()
+
     def _run_started(self) -> None:
         self.curves_dock.show()
         self.curves_dock.raise_()
@@ -462,6 +486,7 @@ class MainWindow(QMainWindow):
     def _run_finished(self, run) -> None:
         self.evaluation.show_run(run, self._input_shape())
         self.inspector.set_runs(self.project.runs)
+        self.compress_panel.refresh_runs(select=run.get("id"))
         self._project_changed()
         self._inspection_stale()
 
@@ -967,6 +992,7 @@ class MainWindow(QMainWindow):
             return
         self.save_layout()
         self.training_panel.shutdown()
+        self.compress_panel.shutdown()
         self.autosave_timer.stop()
         self.recovery_file.close()
         discard_unsaved(self.project)
