@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -31,6 +31,7 @@ from studio.training.compress import SETTINGS, CompressError, discard, keep_vari
 from studio.training.worker import TrainingProcess
 
 POLL_MS = 50
+NAME_WIDTH = 230  # pixels: longer variant names are elided, and whole in their tooltip
 COLUMNS = ("variant", "parameters", "non-zero", "size", "ratio", "metric", "change", "latency")
 EXPORTS = {"studio": "Studio script", "torch": "PyTorch script", "onnx": "ONNX file (onnxruntime)"}
 
@@ -99,10 +100,6 @@ class CompressPanel(QWidget):
         self.run_box = QComboBox(objectName="compressRun")
         self.run_box.setToolTip("the trained run to compress")
         self.fields = {s.name: _field(s) for s in SETTINGS}
-        form = QFormLayout()
-        form.addRow("Run", self.run_box)
-        for s in SETTINGS:
-            form.addRow(s.label, self.fields[s.name])
         self.start_button = QPushButton("Compress", objectName="compressStart")
         self.stop_button = QPushButton("Stop", objectName="compressStop", enabled=False)
         self.start_button.clicked.connect(self.start)
@@ -119,10 +116,14 @@ class CompressPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.plot = pg.PlotWidget(objectName="compressPlot")
         self.plot.setBackground(None)
         self.plot.setLabel("bottom", "size of the weights file (KiB)")
         self.plot.setLabel("left", "test metric")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.keep_button = QPushButton("Keep as Run", objectName="compressKeep", enabled=False)
         self.keep_button.clicked.connect(self.keep_selected)
         self.export_box = QComboBox(objectName="compressExportTarget")
@@ -130,40 +131,44 @@ class CompressPanel(QWidget):
             self.export_box.addItem(label, key)
         self.export_button = QPushButton("Export...", objectName="compressExport", enabled=False)
         self.export_button.clicked.connect(self._ask_export)
-        self._layout(form)
+        self._layout()
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
 
-    def _layout(self, form):
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.stop_button)
-        left = QWidget()
-        lv = QVBoxLayout(left)
-        lv.addLayout(form)
-        lv.addLayout(buttons)
-        lv.addWidget(self.progress)
-        lv.addWidget(self.status)
-        lv.addStretch(1)
+    def _layout(self):
+        """Options in a grid across the top, the table and the plot below them, actions at the bottom."""
+        grid = QGridLayout()
+        grid.addWidget(QLabel("Run"), 0, 0)
+        grid.addWidget(self.run_box, 0, 1, 1, 3)
+        grid.addWidget(self.start_button, 0, 4)
+        grid.addWidget(self.stop_button, 0, 5)
+        for i, setting in enumerate(SETTINGS):
+            row, col = 1 + i // 3, 2 * (i % 3)
+            grid.addWidget(QLabel(setting.label), row, col)
+            grid.addWidget(self.fields[setting.name], row, col + 1)
+        for col in (1, 3, 5):
+            grid.setColumnStretch(col, 1)
+        status = QHBoxLayout()
+        status.addWidget(self.progress, 1)
+        status.addWidget(self.status, 2)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.table)
         split.addWidget(self.plot)
-        split.setSizes([640, 280])
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        split.setSizes([760, 220])
         actions = QHBoxLayout()
         actions.addWidget(self.keep_button)
         actions.addStretch(1)
         actions.addWidget(QLabel("Export as"))
         actions.addWidget(self.export_box)
         actions.addWidget(self.export_button)
-        right = QWidget()
-        rv = QVBoxLayout(right)
-        rv.setContentsMargins(0, 0, 0, 0)
-        rv.addWidget(split, 1)
-        rv.addLayout(actions)
-        top = QHBoxLayout(self)
-        top.addWidget(left)
-        top.addWidget(right, 1)
+        top = QVBoxLayout(self)
+        top.addLayout(grid)
+        top.addLayout(status)
+        top.addWidget(split, 1)
+        top.addLayout(actions)
 
     # ------------------------------------------------------------------ project and runs
     def set_project(self, project):
@@ -287,10 +292,12 @@ class CompressPanel(QWidget):
         self.table.insertRow(i)
         for j, text in enumerate(row_cells(row, base)):
             item = QTableWidgetItem(text)
+            item.setToolTip(row["name"] if j == 0 else text)
             if j:
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(i, j, item)
         self.table.resizeColumnsToContents()
+        self.table.setColumnWidth(0, min(self.table.columnWidth(0), NAME_WIDTH))
         self._draw()
 
     def _draw(self):

@@ -478,6 +478,8 @@ class MainWindow(QMainWindow):
         self.compress_panel.refresh_runs()
         self.compress_dock.show()
         self.compress_dock.raise_()
+        # the table of variants wants the width: the dock takes most of the bottom row when it opens
+        self.resizeDocks([self.compress_dock], [int(self.width() * 0.62)], Qt.Orientation.Horizontal)
 
     def _run_started(self) -> None:
         self.curves_dock.show()
