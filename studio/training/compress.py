@@ -176,17 +176,25 @@ def dense_copy(base, pruned):
 
 
 def quantize_model(model, mode: str, calibration=None):
-    """An int8 copy of `model`: dynamic (Linear and recurrent layers) or static (Conv and Linear,
-    observers calibrated on `calibration` batches), as torch.ao.quantization does it."""
+    """An int8 copy of `model`, as torch.ao.quantization makes it: dynamic (Linear and recurrent
+    layers), or static (each Conv and Linear in a QuantWrapper, its input range observed on the
+    `calibration` batches). Wrapping each layer, rather than the whole network, quantizes any graph:
+    residual additions, concatenations and other functions between the layers stay float32."""
     import studio.core as core
     import studio.core.ao.quantization as q
 
     model = copy.deepcopy(model).eval()
     if mode == "dynamic":
         return q.quantize_dynamic(model, {core.nn.Linear, core.nn.LSTM, core.nn.GRU})
-    wrapped = core.nn.Sequential(q.QuantStub(), model, q.DeQuantStub()).eval()
-    wrapped.qconfig = q.get_default_qconfig("onednn")
-    prepared = q.prepare(wrapped)
+    kinds = (core.nn.Linear, core.nn.Conv1d, core.nn.Conv2d)
+    qconfig = q.get_default_qconfig("onednn")
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) in kinds:
+                wrapper = q.QuantWrapper(child)
+                wrapper.qconfig = qconfig  # only the wrapped layers: batch norms and the rest stay float
+                setattr(parent, name, wrapper)
+    prepared = q.prepare(model)
     with core.no_grad():
         for xb in calibration or ():
             prepared(xb)

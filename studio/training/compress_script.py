@@ -27,6 +27,7 @@ def compression_script(project, row: dict, target: str, weights_name: str, scrip
 
 def _block(row: dict, c: dict, weights_name: str, package: str) -> list[str]:
     amount, scope, quantize = c.get("prune"), c.get("scope", "global"), c.get("quantize")
+    backend = "x86" if package == "torch" else "onednn"  # each framework's default CPU engine
     return [
         f"# Compression, as Studio made the variant {json.dumps(row['name'])}",
         "import os  # noqa: E402",
@@ -57,9 +58,15 @@ def _block(row: dict, c: dict, weights_name: str, package: str) -> list[str]:
         f"    import {package}.ao.quantization as q",
         '    if QUANTIZE == "dynamic":',
         "        return q.quantize_dynamic(model.eval(), {nn.Linear}, dtype=torch.qint8)",
-        "    wrapped = nn.Sequential(q.QuantStub(), model, q.DeQuantStub()).eval()",
-        f"    wrapped.qconfig = q.get_default_qconfig({'x86' if package == 'torch' else 'onednn'!r})",
-        "    prepared = q.prepare(wrapped)",
+        "    # each Conv and Linear between its own QuantStub and DeQuantStub: what lies between them",
+        "    # (additions, concatenations) stays float",
+        "    for parent in list(model.modules()):",
+        "        for name, child in list(parent.named_children()):",
+        "            if type(child) in (nn.Linear, nn.Conv1d, nn.Conv2d):",
+        "                wrapper = q.QuantWrapper(child)",
+        f"                wrapper.qconfig = q.get_default_qconfig({backend!r})",
+        "                setattr(parent, name, wrapper)",
+        "    prepared = q.prepare(model.eval())",
         "    with torch.no_grad():",
         "        prepared(calibration)",
         "    return q.convert(prepared)",

@@ -158,3 +158,22 @@ def test_the_onnx_route_without_onnxruntime_is_refused_plainly(monkeypatch):
         check_options({"onnx": True})
     with pytest.raises(CompressError, match="onnx must be true or false"):
         check_options({"onnx": "yes"})
+
+
+def test_static_int8_quantizes_a_residual_network_with_batch_norms(tmp_path):
+    """Each Conv and Linear is quantized in its own wrapper, so the residual additions and batch norms
+    between them stay float and the network runs; the kept variant loads with the same structure."""
+    from studio.design.build import build
+    from studio.design.weights import save_weights
+
+    project = load_template("digits_resnet")
+    project.path = str(tmp_path / "res.studio")
+    weights = tmp_path / "init.safetensors"
+    save_weights(build(project.design).state_dict(), weights, "res")
+    project.runs.append({"id": "init", "weights": str(weights), "final": {}})
+    _, rows = _variants(project, prune=0.0, quantize="static")
+    assert [r["key"] for r in rows] == ["float32", "quantized"]
+    assert rows[1]["size"] < 0.75 * rows[0]["size"]
+    run = keep_variant(project, rows[1])
+    assert _accuracy(load_variant(project, run), project) == pytest.approx(rows[1]["value"])
+    discard(rows)
