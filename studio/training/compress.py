@@ -362,8 +362,6 @@ def _prepare(project, run_id, data):
 def compress(project, options=None, run_id=None, stop=None, data=None, folder=None):
     """Make and measure the variants `options` ask for from run `run_id` (default: the newest run
     with weights), yielding events; the end event's metrics hold {"variants": rows}."""
-    import studio.core as core
-
     try:
         opts = check_options(options)
         source, model, prepared, loss_fn = _prepare(project, run_id, data)
@@ -392,17 +390,7 @@ def compress(project, options=None, run_id=None, stop=None, data=None, folder=No
     except (CompressError, RuntimeError, ValueError, MemoryError, OSError, ImportError) as e:
         yield Event(ERROR, message=f"compression failed: {e}", metrics={"variants": rows})
         return
-    finally:
-        core.set_grad_enabled(True)
-    yield Event(
-        END,
-        status=status,
-        total_steps=total,
-        step=total,
-        metrics={"variants": rows},
-        message=str(folder),
-        run={"source": source.get("id")},
-    )
+    yield Event(END, status=status, total_steps=total, step=total, metrics={"variants": rows})
 
 
 def _batch(project):

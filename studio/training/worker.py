@@ -95,7 +95,7 @@ def _child(project_dict, project_path, epochs, weights_dir, events, control, ini
             [
                 Event(
                     ERROR,
-                    message=f"training failed: {type(e).__name__}: {e}",
+                    message=f"{'compression' if job else 'training'} failed: {type(e).__name__}: {e}",
                     run={"traceback": traceback.format_exc()},
                 ).to_dict()
             ]

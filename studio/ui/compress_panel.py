@@ -4,6 +4,8 @@ variants in a table and a plot, keep one as a run, or export it (script or ONNX)
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -97,6 +99,7 @@ class CompressPanel(QWidget):
         self.project = None
         self.process: TrainingProcess | None = None
         self.rows: list[dict] = []
+        self.folder: str | None = None  # where the worker writes the variants of the last compression
         self.run_box = QComboBox(objectName="compressRun")
         self.run_box.setToolTip("the trained run to compress")
         self.fields = {s.name: _field(s) for s in SETTINGS}
@@ -219,7 +222,8 @@ class CompressPanel(QWidget):
         self._clear()
         if self.process is not None:
             self.process.reap()
-        job = {"options": options, "run_id": self.run_box.currentData()}
+        self.folder = tempfile.mkdtemp(prefix="studio-compress-")
+        job = {"options": options, "run_id": self.run_box.currentData(), "folder": self.folder}
         self.process = TrainingProcess(self.project, job=job)
         self.process.start()
         self._set_running(True)
@@ -234,10 +238,12 @@ class CompressPanel(QWidget):
             self._say("Stopping after the current step...")
 
     def shutdown(self):
+        """End any compression at once and remove its files (the window is closing)."""
         if self.process is not None:
             self.process.kill()
         self.timer.stop()
         self._set_running(False)
+        self._clear()
 
     def poll(self):
         if self.process is None:
@@ -279,6 +285,9 @@ class CompressPanel(QWidget):
     # ------------------------------------------------------------------ table and plot
     def _clear(self):
         discard(self.rows)  # the variant files of the last compression (kept ones were copied)
+        if self.folder and not self.running:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
         self.rows = []
         self.table.setRowCount(0)
         self.plot.clear()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -86,6 +88,10 @@ def test_stop_ends_the_compression_and_keeps_what_was_made(qtbot, lenet_window):
     qtbot.waitUntil(lambda: _finished(panel), timeout=120_000)
     assert panel.progress.format() == "stopped" and panel.table.rowCount() == 2
     assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
+    folder = panel.folder
+    assert any(p.suffix == ".safetensors" for p in Path(folder).iterdir())
+    panel.shutdown()  # as the window does when it closes: the variants' files go
+    assert not os.path.exists(folder) and panel.table.rowCount() == 0
 
 
 def test_onnx_rows_export_an_int8_file(qtbot, lenet_window, tmp_path):
