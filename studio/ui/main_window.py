@@ -207,7 +207,7 @@ class MainWindow(QMainWindow):
         self.compress_dock = self.add_dock(
             "Compress", "compressDock", self.compress_panel, Qt.DockWidgetArea.BottomDockWidgetArea
         )
-        self.tabifyDockWidget(self.inspector_dock, self.compress_dock)
+        self.tabifyDockWidget(self.evaluation_dock, self.compress_dock)
         self.compress_panel.runKept.connect(self._run_finished)
         self.compress_panel.message.connect(self.show_status)
 
