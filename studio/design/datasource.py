@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .recipe import split_indices
 from .samples import SAMPLE_INFO, sample_class_names
 
 DEFAULT_SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
@@ -15,37 +16,6 @@ DEFAULT_SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
 
 class DataError(ValueError):
     """A data source that cannot be used; the message says what is wrong."""
-
-
-def split_indices(n, fractions, seed, labels=None):
-    """Shuffled, disjoint train/val/test indices in the given proportions. With `labels` (class codes)
-    each class is split on its own, so that every split keeps the classes' proportions and every class
-    with a row has one in training."""
-    f = [float(fractions.get(k, 0.0)) for k in ("train", "val", "test")]
-    total = sum(f)
-    if total <= 0 or min(f) < 0:
-        raise ValueError(f"split fractions must be non-negative and not all zero, got {fractions}")
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(n)
-    if labels is None:
-        groups = [order]
-    else:
-        codes = np.unique(np.asarray(labels)[order], return_inverse=True)[1].reshape(-1)
-        groups = [order[codes == g] for g in range(int(codes.max()) + 1 if n else 0)]
-    parts = {"train": [], "val": [], "test": []}
-    for group in groups:
-        m = len(group)
-        n_train = int(round(m * f[0] / total))
-        n_val = int(round(m * f[1] / total))
-        if labels is not None and m:
-            n_train = max(n_train, 1)
-            n_val = min(n_val, m - n_train)
-        parts["train"].append(group[:n_train])
-        parts["val"].append(group[n_train : n_train + n_val])
-        parts["test"].append(group[n_train + n_val :])
-    if labels is None:
-        return {k: v[0] if v else np.zeros(0, np.int64) for k, v in parts.items()}
-    return {k: rng.permutation(np.concatenate(v)) if v else np.zeros(0, np.int64) for k, v in parts.items()}
 
 
 def class_codes(values) -> np.ndarray:

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import assets
-from .catalogue import LOSSES, TASKS
+from .catalogue import TASKS
 from .document import Design
 from .inference import gc_paused
 from .run_summary import run_problems
+from .training_spec import TRAINING_SPEC
 from .validate import design_problems
 
 FORMAT_NAME = "studio-project"
@@ -26,21 +27,21 @@ PREPROCESSING = ("standardize", "minmax", "none")
 # The engine's strategies (studio.core.data.tabular.MISSING_STRATEGIES; a test keeps them equal), and
 # "zero" from older project files, which fills with 0 like "constant"
 MISSING = ("mean", "median", "most_frequent", "constant", "drop", "error", "zero")
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
-SCHEDULES = ("none", "step", "cosine", "exponential", "plateau", "onecycle", "linear")
-DEVICES = ("cpu", "cuda", "auto")
+
+
+def _range(name: str) -> tuple:
+    s = TRAINING_SPEC.setting(name)
+    return (s.min, s.max)
+
 
 # The range of each numeric setting, in one place: the loader accepts exactly these values and the
 # window's fields hold exactly them, so that whatever the loader accepts, the window opens unchanged.
-# A seed stops at 2**31 - 1, the largest number a Qt spin box holds.
+# The training settings' ranges are the training spec's; a seed stops at 2**31 - 1, the largest number
+# a Qt spin box holds, for data splits too.
 RANGES = {
-    "lr": (1e-10, 1e6),
-    "weight_decay": (0.0, 1.0),
-    "momentum": (0.0, 1.0),
-    "batch_size": (1, 1_000_000),
-    "epochs": (1, 1_000_000),
-    "patience": (1, 100_000),
-    "seed": (0, 2**31 - 1),
+    **{k: _range(k) for k in ("lr", "weight_decay", "batch_size", "epochs", "seed")},
+    "momentum": _range("sgd.momentum"),
+    "patience": _range("early_stopping.patience"),
     "image_size": (1, 4096),
     "train_fraction": (0.01, 1.0),
     "fraction": (0.0, 1.0),
@@ -62,18 +63,7 @@ DEFAULT_DATA = {
     "seed": 0,
 }
 
-DEFAULT_TRAINING = {
-    "loss": "auto",
-    "optimizer": "adam",
-    "lr": 0.01,
-    "weight_decay": 0.0,
-    "batch_size": 32,
-    "epochs": 20,
-    "schedule": "none",
-    "early_stopping": {"enabled": False, "patience": 5},
-    "seed": 0,
-    "device": "cpu",
-}
+DEFAULT_TRAINING = TRAINING_SPEC.defaults()
 
 TEMPLATES_DIR = assets.TEMPLATES
 
@@ -333,55 +323,8 @@ def data_problems(d, at="data") -> list[str]:
 
 
 def training_problems(t, at="training") -> list[str]:
-    if not isinstance(t, dict):
-        return [f"{at}: expected an object, got {_got(t)}"]
-    pr: list[str] = []
-    for key in t:
-        if key not in DEFAULT_TRAINING and key != "momentum":
-            pr.append(f"{at}.{key}: unknown field")
-    g = t.get
-    _check(
-        pr,
-        f"{at}.loss",
-        g("loss", "auto") in ("auto", *LOSSES),
-        "'auto' or one of " + ", ".join(LOSSES),
-        g("loss"),
-    )
-    _check(
-        pr,
-        f"{at}.optimizer",
-        g("optimizer", "adam") in OPTIMIZERS,
-        "one of " + ", ".join(OPTIMIZERS),
-        g("optimizer"),
-    )
-    _check_range(pr, f"{at}.lr", g("lr", 0.01), "lr")
-    _check_range(pr, f"{at}.weight_decay", g("weight_decay", 0.0), "weight_decay")
-    if "momentum" in t:
-        _check_range(pr, f"{at}.momentum", g("momentum"), "momentum")
-    _check_range(pr, f"{at}.batch_size", g("batch_size", 32), "batch_size", integer=True)
-    _check_range(pr, f"{at}.epochs", g("epochs", 20), "epochs", integer=True)
-    _check(
-        pr,
-        f"{at}.schedule",
-        g("schedule", "none") in SCHEDULES,
-        "one of " + ", ".join(SCHEDULES),
-        g("schedule"),
-    )
-    es = g("early_stopping", {"enabled": False, "patience": 5})
-    if not isinstance(es, dict):
-        pr.append(f"{at}.early_stopping: expected an object with enabled and patience, got {_got(es)}")
-    else:
-        _check(
-            pr,
-            f"{at}.early_stopping.enabled",
-            isinstance(es.get("enabled", False), bool),
-            "true or false",
-            es.get("enabled"),
-        )
-        _check_range(pr, f"{at}.early_stopping.patience", es.get("patience", 5), "patience", integer=True)
-    _check_range(pr, f"{at}.seed", g("seed", 0), "seed", integer=True)
-    _check(pr, f"{at}.device", g("device", "cpu") in DEVICES, "one of " + ", ".join(DEVICES), g("device"))
-    return pr
+    """Each training setting the training spec refuses."""
+    return TRAINING_SPEC.problems(t, at)
 
 
 def _reject_constant(name):
@@ -440,7 +383,8 @@ def project_from_dict(d, path=None) -> Project:
     data["split"] = {**DEFAULT_DATA["split"], **data.get("split", {})}
     data["augmentation"] = {**DEFAULT_DATA["augmentation"], **data.get("augmentation", {})}
     training = copy.deepcopy(training)
-    training["early_stopping"] = {**DEFAULT_TRAINING["early_stopping"], **training.get("early_stopping", {})}
+    for group in TRAINING_SPEC.groups:
+        training[group] = {**DEFAULT_TRAINING[group], **training.get(group, {})}
     return Project(
         design,
         data,

@@ -98,12 +98,12 @@ def test_settings_and_choices_are_the_designs():
 
     from studio.core.data.tabular import MISSING_STRATEGIES
     from studio.design import catalogue, project
+    from studio.design.training_spec import LOSS_CLASSES, TRAINING_SPEC
 
     fit_module = importlib.import_module("studio.training.fit")
-    assert fit_module.DEFAULT_SETTINGS is project.DEFAULT_TRAINING
-    assert fit_module.SCHEDULES is project.SCHEDULES
-    assert set(fit_module.OPTIMIZERS) == set(project.OPTIMIZERS)
-    assert set(fit_module.LOSSES) == set(catalogue.LOSSES)
+    assert fit_module.TRAINING_SPEC is TRAINING_SPEC
+    assert TRAINING_SPEC.defaults() == project.DEFAULT_TRAINING
+    assert fit_module.LOSS_CLASSES is LOSS_CLASSES and set(LOSS_CLASSES) == set(catalogue.LOSSES)
     assert set(project.MISSING) - {"zero"} == set(MISSING_STRATEGIES)
 
 
