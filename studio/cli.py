@@ -185,21 +185,12 @@ def _load(path):
 
 
 def _data_source(value: str, target: str | None) -> dict:
-    from .design.samples import SAMPLE_INFO
+    from .design.datasource import DataError, data_settings_for
 
-    p = Path(value)
-    if value in SAMPLE_INFO and not p.exists():
-        if target:
-            raise CliError(f"--target applies to CSV files; the sample {value!r} has its own target")
-        return {"kind": "sample", "sample": value, "path": None}
-    if p.is_dir():
-        return {"kind": "images", "path": str(p.resolve())}
-    if p.is_file():
-        if p.suffix.lower() not in (".csv", ".txt", ".tsv"):
-            raise CliError(f"{value}: expected a CSV file, an image folder or a sample name")
-        return {"kind": "csv", "path": str(p.resolve()), "target": target}
-    samples = ", ".join(SAMPLE_INFO)
-    raise CliError(f"--data {value!r} is neither a file, a folder nor a sample ({samples})")
+    try:
+        return data_settings_for(value, target)
+    except DataError as e:
+        raise CliError(f"--data: {e}") from None
 
 
 def _fit_design_to_data(design, info) -> None:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import assets
+from ..assets.samples import sample_path
 from .build import BuildError
 from .samples import SAMPLE_INFO, make_sequences, make_tokens
 from .script_text import indent, string_literal
@@ -52,14 +52,14 @@ def _fill_code(missing: str) -> list[str]:
 def _sample_code(name: str) -> tuple[str, list[str]]:
     """The default location and `load_data` body of a sample data set."""
     if name == "iris":
-        return str(assets.DATA / "iris.csv"), [
+        return str(sample_path("iris")), [
             "frame = pd.read_csv(path)",
             'classes = sorted(frame["species"].unique())',
             'y = frame["species"].map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)',
             'return frame.drop(columns=["species"]).to_numpy(np.float32), y',
         ]
     if name == "digits":
-        return str(assets.DATA / "digits_8x8.npz"), [
+        return str(sample_path("digits")), [
             "with np.load(path) as d:",
             '    return d["images"][:, None].astype(np.float32) / 16.0, d["labels"].astype(np.int64)',
         ]
