@@ -231,7 +231,9 @@ class LayerSpec:
     ctor: Callable | None = None
     forward: Callable = _call_forward
     code: Callable = _call_code
-    float_input: bool = True  # False: takes integer ids (Embedding) or any dtype (shape-only layers)
+    # what the layer takes: "float" (floating-point values), "int64" (integer token ids, as Embedding),
+    # or "any" (shape-only layers, which pass their input's dtype on)
+    input_dtype: str = "float"
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -439,7 +441,7 @@ _add(
         inputs=(),
         shape=_input_shape,
         forward=_input_forward,
-        float_input=False,
+        input_dtype="any",
     )
 )
 _add(
@@ -457,7 +459,7 @@ _add(
         shape=_output_shape,
         forward=_input_forward,
         code=_output_code,
-        float_input=True,
+        input_dtype="float",
     )
 )
 
@@ -559,7 +561,7 @@ _add(
         shape=_embedding_shape,
         count=lambda p, ins: p["num_embeddings"] * p["embedding_dim"],
         ctor=_embedding_ctor,
-        float_input=False,
+        input_dtype="int64",
     )
 )
 
@@ -1234,7 +1236,7 @@ _add(
         shape=_concat_shape,
         forward=_concat_forward,
         code=lambda out, attr, args, p: [f"{out} = torch.cat(({args[0]}, {args[1]}), dim={p['dim']})"],
-        float_input=False,
+        input_dtype="any",
     )
 )
 
@@ -1287,7 +1289,7 @@ _add(
         code=lambda out, attr, args, p: [
             f"{out} = {args[0]}.reshape({args[0]}.shape[0], {', '.join(str(d) for d in p['shape'])})"
         ],
-        float_input=False,
+        input_dtype="any",
     )
 )
 
@@ -1323,7 +1325,7 @@ _add(
         ),
         shape=_flatten_shape,
         ctor=lambda p, ins: Ctor("Flatten", (), _kw(p, ["start_dim", "end_dim"])),
-        float_input=False,
+        input_dtype="any",
     )
 )
 
@@ -1357,7 +1359,7 @@ _add(
         code=lambda out, attr, args, p: [
             f"{out} = {args[0]}.permute({', '.join(str(d) for d in p['dims'])})"
         ],
-        float_input=False,
+        input_dtype="any",
     )
 )
 

@@ -19,7 +19,8 @@ from studio.core.onnx._functions import DOMAIN as FUNCTION_DOMAIN
 from studio.core.onnx._functions import layer_of
 
 from .catalogue import CATALOGUE
-from .document import NAME_RE, RESERVED_NAMES, Design
+from .document import Design
+from .graph import NAME_RE, RESERVED_NAMES
 from .onnx_mapping import GATE_FROM_ONNX, fold_constant
 
 TOLERANCE = 1e-3

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import assets
 from .catalogue import TASKS
+from .checks import got, is_int, is_num
 from .document import Design
 from .inference import gc_paused
 from .run_summary import run_problems
@@ -232,35 +232,22 @@ def migrate(d: dict) -> dict:
     return d
 
 
-def _got(v) -> str:
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _check(problems, at, ok, expected, value):
     if not ok:
-        problems.append(f"{at}: expected {expected}, got {_got(value)}")
+        problems.append(f"{at}: expected {expected}, got {got(value)}")
 
 
 def _check_range(problems, at, value, key, integer=False):
     """A number within RANGES[key] (an integer when `integer`)."""
     lo, hi = RANGES[key]
-    ok = (_is_int(value) if integer else _is_num(value)) and lo <= value <= hi
+    ok = (is_int(value) if integer else is_num(value)) and lo <= value <= hi
     words = f"an integer from {lo} to {hi}" if integer else f"a number from {lo:g} to {hi:g}"
     _check(problems, at, ok, words, value)
 
 
 def data_problems(d, at="data") -> list[str]:
     if not isinstance(d, dict):
-        return [f"{at}: expected an object, got {_got(d)}"]
+        return [f"{at}: expected an object, got {got(d)}"]
     pr: list[str] = []
     for key in d:
         if key not in DEFAULT_DATA:
@@ -270,7 +257,7 @@ def data_problems(d, at="data") -> list[str]:
     if g("kind", "sample") == "sample":
         _check(pr, f"{at}.sample", g("sample") in SAMPLES, "one of " + ", ".join(SAMPLES), g("sample"))
     elif not isinstance(g("path"), str) or not g("path"):
-        pr.append(f"{at}.path: expected the path of the data, got {_got(g('path'))}")
+        pr.append(f"{at}.path: expected the path of the data, got {got(g('path'))}")
     for key in ("path", "target", "sample"):
         v = g(key)
         _check(pr, f"{at}.{key}", v is None or (isinstance(v, str) and len(v) <= 4096), "a text or null", v)
@@ -296,7 +283,7 @@ def data_problems(d, at="data") -> list[str]:
     _check(
         pr,
         f"{at}.image_size",
-        isinstance(size, list) and len(size) == 2 and all(_is_int(v) and lo <= v <= hi for v in size),
+        isinstance(size, list) and len(size) == 2 and all(is_int(v) and lo <= v <= hi for v in size),
         f"two integers from {lo} to {hi}",
         size,
     )
@@ -311,12 +298,12 @@ def data_problems(d, at="data") -> list[str]:
     )
     split = g("split", DEFAULT_DATA["split"])
     if not isinstance(split, dict) or set(split) - {"train", "val", "test"}:
-        pr.append(f"{at}.split: expected an object with train, val and test fractions, got {_got(split)}")
+        pr.append(f"{at}.split: expected an object with train, val and test fractions, got {got(split)}")
     else:
         for k, v in split.items():
             _check_range(pr, f"{at}.split.{k}", v, "train_fraction" if k == "train" else "fraction")
         whole = {**DEFAULT_DATA["split"], **split}  # the fractions the project will have
-        if all(_is_num(v) for v in whole.values()) and sum(whole.values()) > 1.0 + 1e-9:
+        if all(is_num(v) for v in whole.values()) and sum(whole.values()) > 1.0 + 1e-9:
             pr.append(f"{at}.split: fractions add up to more than 1 ({sum(whole.values()):g})")
     _check_range(pr, f"{at}.seed", g("seed", 0), "seed", integer=True)
     return pr
@@ -334,12 +321,12 @@ def _reject_constant(name):
 def project_from_dict(d, path=None) -> Project:
     """A checked Project from a parsed project file; ProjectError lists every problem found."""
     if not isinstance(d, dict):
-        raise ProjectError([f"not a project file: expected a JSON object, got {_got(d)}"], path)
+        raise ProjectError([f"not a project file: expected a JSON object, got {got(d)}"], path)
     if d.get("format", FORMAT_NAME) != FORMAT_NAME:
-        raise ProjectError([f"format: expected {FORMAT_NAME!r}, got {_got(d.get('format'))}"], path)
+        raise ProjectError([f"format: expected {FORMAT_NAME!r}, got {got(d.get('format'))}"], path)
     version = d.get("version", 0)
-    if not _is_int(version) or version < 0:
-        raise ProjectError([f"version: expected a non-negative integer, got {_got(version)}"], path)
+    if not is_int(version) or version < 0:
+        raise ProjectError([f"version: expected a non-negative integer, got {got(version)}"], path)
     if version > FORMAT_VERSION:
         raise ProjectError(
             [
@@ -359,7 +346,7 @@ def project_from_dict(d, path=None) -> Project:
             problems.append(f"{key}: unknown field")
     for key in ("name", "description"):
         if not isinstance(d.get(key, ""), str):
-            problems.append(f"{key}: expected a text, got {_got(d.get(key))}")
+            problems.append(f"{key}: expected a text, got {got(d.get(key))}")
     problems += design_problems(d.get("design", {"nodes": [], "edges": []}), "design")
     data = d.get("data", {})
     data = {**DEFAULT_DATA, **data} if isinstance(data, dict) else data
@@ -369,7 +356,7 @@ def project_from_dict(d, path=None) -> Project:
     problems += training_problems(training)
     runs = d.get("runs", [])
     if not isinstance(runs, list):
-        problems.append(f"runs: expected a list, got {_got(runs)}")
+        problems.append(f"runs: expected a list, got {got(runs)}")
     else:
         for i, run in enumerate(runs):
             problems += run_problems(run, f"runs[{i}]")

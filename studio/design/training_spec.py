@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .catalogue import LOSSES, Param, ParamError
+from .checks import got
 
 
 class SettingError(ParamError):
@@ -52,7 +53,7 @@ class Setting(Param):
             "floats": lambda v: isinstance(v, list),
         }.get(self.kind, lambda v: True)(value)
         if not ok:
-            raise SettingError(f"expected {self.expected()}, got {_got(value)}")
+            raise SettingError(f"expected {self.expected()}, got {got(value)}")
         return self.validate(value)
 
     def validate(self, value):
@@ -62,11 +63,11 @@ class Setting(Param):
         try:
             return super().validate(value)
         except ParamError:
-            raise SettingError(f"expected {self.expected()}, got {_got(value)}") from None
+            raise SettingError(f"expected {self.expected()}, got {got(value)}") from None
 
     def _floats(self, value) -> list:
         items = value.replace(",", " ").split() if isinstance(value, str) else value
-        fail = SettingError(f"expected {self.expected()}, got {_got(value)}")
+        fail = SettingError(f"expected {self.expected()}, got {got(value)}")
         if not isinstance(items, (list, tuple)) or len(items) != self.length:
             raise fail
         out = []
@@ -79,11 +80,6 @@ class Setting(Param):
                 raise fail
             out.append(v)
         return out
-
-
-def _got(v) -> str:
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @dataclass(frozen=True)
@@ -686,7 +682,7 @@ class TrainingSpec:
     def problems(self, training, at: str = "training") -> list[str]:
         """Each value of a project file's training settings that its declaration refuses."""
         if not isinstance(training, dict):
-            return [f"{at}: expected an object, got {_got(training)}"]
+            return [f"{at}: expected an object, got {got(training)}"]
         out = []
         for key, value in training.items():
             group = self._group(key)
@@ -698,7 +694,7 @@ class TrainingSpec:
                 out.append(f"{at}.{key}: unknown field")
             elif not isinstance(value, dict):
                 fields = ", ".join(s.name for s in group)
-                out.append(f"{at}.{key}: expected an object with {fields}, got {_got(value)}")
+                out.append(f"{at}.{key}: expected an object with {fields}, got {got(value)}")
             else:
                 named = {s.name: s for s in group}
                 for k, v in value.items():

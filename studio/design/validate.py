@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import functools
-import math
 
 from .catalogue import CATALOGUE, ParamError
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _got(v) -> str:
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
+from .checks import got, is_int, is_num
+from .graph import name_problem
 
 
 @functools.cache
@@ -28,10 +16,8 @@ def _params_of(type_: str) -> dict:
 
 def design_problems(d, path: str = "design") -> list[str]:
     """Every problem of a design dict, as "path: message" lines; an empty list when it is well formed."""
-    from .document import name_problem
-
     if not isinstance(d, dict):
-        return [f"{path}: expected an object with nodes and edges, got {_got(d)}"]
+        return [f"{path}: expected an object with nodes and edges, got {got(d)}"]
     problems: list[str] = []
     for key in d:
         if key not in ("nodes", "edges"):
@@ -39,27 +25,27 @@ def design_problems(d, path: str = "design") -> list[str]:
     nodes = d.get("nodes", [])
     edges = d.get("edges", [])
     if not isinstance(nodes, list):
-        return problems + [f"{path}.nodes: expected a list, got {_got(nodes)}"]
+        return problems + [f"{path}.nodes: expected a list, got {got(nodes)}"]
     if not isinstance(edges, list):
-        return problems + [f"{path}.edges: expected a list, got {_got(edges)}"]
+        return problems + [f"{path}.edges: expected a list, got {got(edges)}"]
     ids: dict = {}
     names: set = set()
     for i, nd in enumerate(nodes):
         at = f"{path}.nodes[{i}]"
         if not isinstance(nd, dict):
-            problems.append(f"{at}: expected an object, got {_got(nd)}")
+            problems.append(f"{at}: expected an object, got {got(nd)}")
             continue
         for key in nd:
             if key not in ("id", "type", "name", "params", "pos"):
                 problems.append(f"{at}.{key}: unknown field")
         nid = nd.get("id")
         if not isinstance(nid, str) or not nid or len(nid) > 64:
-            problems.append(f"{at}.id: expected a non-empty text of at most 64 characters, got {_got(nid)}")
+            problems.append(f"{at}.id: expected a non-empty text of at most 64 characters, got {got(nid)}")
         elif nid in ids:
             problems.append(f"{at}.id: {nid!r} is used by an earlier node")
         t = nd.get("type")
         if not isinstance(t, str) or t not in CATALOGUE:
-            problems.append(f"{at}.type: unknown layer type {_got(t)}")
+            problems.append(f"{at}.type: unknown layer type {got(t)}")
             t = None
         elif isinstance(nid, str):
             ids[nid] = t
@@ -72,11 +58,11 @@ def design_problems(d, path: str = "design") -> list[str]:
         else:
             names.add(name)
         pos = nd.get("pos", [0.0, 0.0])
-        if not (isinstance(pos, (list, tuple)) and len(pos) == 2 and _is_num(pos[0]) and _is_num(pos[1])):
-            problems.append(f"{at}.pos: expected two numbers [x, y], got {_got(pos)}")
+        if not (isinstance(pos, (list, tuple)) and len(pos) == 2 and is_num(pos[0]) and is_num(pos[1])):
+            problems.append(f"{at}.pos: expected two numbers [x, y], got {got(pos)}")
         params = nd.get("params", {})
         if not isinstance(params, dict):
-            problems.append(f"{at}.params: expected an object, got {_got(params)}")
+            problems.append(f"{at}.params: expected an object, got {got(params)}")
         elif t is not None:
             known = _params_of(t)
             for key, value in params.items():
@@ -91,16 +77,16 @@ def design_problems(d, path: str = "design") -> list[str]:
     for j, e in enumerate(edges):
         at = f"{path}.edges[{j}]"
         if not (isinstance(e, (list, tuple)) and len(e) == 4):
-            problems.append(f"{at}: expected [source id, output port, target id, input port], got {_got(e)}")
+            problems.append(f"{at}: expected [source id, output port, target id, input port], got {got(e)}")
             continue
         src, sp, dst, dp = e
         ok = True
         for value, where in ((src, "source"), (dst, "target")):
             if not isinstance(value, str) or value not in ids:
-                problems.append(f"{at}: {where} {_got(value)} is not a node id of the design")
+                problems.append(f"{at}: {where} {got(value)} is not a node id of the design")
                 ok = False
-        if not (_is_int(sp) and _is_int(dp)):
-            problems.append(f"{at}: ports must be integers, got {_got(sp)} and {_got(dp)}")
+        if not (is_int(sp) and is_int(dp)):
+            problems.append(f"{at}: ports must be integers, got {got(sp)} and {got(dp)}")
             continue
         if ok:
             if not 0 <= sp < len(CATALOGUE[ids[src]].outputs):

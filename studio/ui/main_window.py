@@ -23,7 +23,6 @@ from studio.design.project import ProjectError, load_project, load_template, new
 from studio.design.runs import discard_unsaved, save_with_runs
 
 from . import recovery
-from .app import APP_NAME, ORG_NAME
 from .canvas import CanvasScene, CanvasView, spread_overlapping
 from .commands import SetParamOp
 from .data_panel import DataPanel
@@ -32,6 +31,7 @@ from .evaluation import EvaluationView
 from .inspector import GraphInspector
 from .issues import IssuesPanel
 from .layout import STEP, layered_layout
+from .names import APP_NAME, ORG_NAME
 from .palette import LayerPalette
 from .plots import LivePlots
 from .properties import PropertiesPanel
