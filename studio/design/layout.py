@@ -30,24 +30,7 @@ def layered_layout(
         if src in index and dst in index:
             succ[src].append((dst, e[3]))
             pred[dst].append((src, e[3]))
-    # Longest path from the sources, in Kahn order; nodes left on a cycle stay in column 0.
-    indeg = {n: len(pred[n]) for n in ids}
-    column = dict.fromkeys(ids, 0)
-    sources = [n for n in ids if indeg[n] == 0]
-    ready = deque(sources)
-    while ready:
-        n = ready.popleft()
-        for m, _ in succ[n]:
-            column[m] = max(column[m], column[n] + 1)
-            indeg[m] -= 1
-            if indeg[m] == 0:
-                ready.append(m)
-    if sources_near_consumers:
-        # longest-path layering leaves every source in column 0; pull each one right to just before
-        # the earliest column that reads it (every consumer is at column >= 1, so this stays >= 0)
-        for n in sources:
-            if succ[n]:
-                column[n] = min(column[m] for m, _ in succ[n]) - 1
+    column = _columns(ids, succ, pred, sources_near_consumers)
     columns: dict = {}
     for n in ids:
         columns.setdefault(column[n], []).append(n)
@@ -80,3 +63,26 @@ def layered_layout(
         shift = (min(xs) + max(xs)) / 2.0
         positions = {n: (x - shift, y) for n, (x, y) in positions.items()}
     return positions
+
+
+def _columns(ids, succ, pred, sources_near_consumers) -> dict:
+    """Each node's column: its longest path from the sources, in Kahn order (nodes left on a cycle stay
+    in column 0)."""
+    indeg = {n: len(pred[n]) for n in ids}
+    column = dict.fromkeys(ids, 0)
+    sources = [n for n in ids if indeg[n] == 0]
+    ready = deque(sources)
+    while ready:
+        n = ready.popleft()
+        for m, _ in succ[n]:
+            column[m] = max(column[m], column[n] + 1)
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                ready.append(m)
+    if sources_near_consumers:
+        # longest-path layering leaves every source in column 0; pull each one right to just before
+        # the earliest column that reads it (every consumer is at column >= 1, so this stays >= 0)
+        for n in sources:
+            if succ[n]:
+                column[n] = min(column[m] for m, _ in succ[n]) - 1
+    return column

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import assets
+from ..assets.samples import SAMPLES as SAMPLE_REGISTRY
 from .catalogue import TASKS
 from .checks import got, is_int, is_num
 from .document import Design
@@ -21,7 +22,7 @@ FORMAT_NAME = "studio-project"
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
-SAMPLES = ("iris", "digits", "sequences", "tokens")
+SAMPLES = tuple(SAMPLE_REGISTRY)
 DATA_KINDS = ("sample", "csv", "images")
 PREPROCESSING = ("standardize", "minmax", "none")
 # The engine's strategies (studio.core.data.tabular.MISSING_STRATEGIES; a test keeps them equal), and
@@ -296,16 +297,20 @@ def data_problems(d, at="data") -> list[str]:
         "an object of true/false switches",
         aug,
     )
-    split = g("split", DEFAULT_DATA["split"])
-    if not isinstance(split, dict) or set(split) - {"train", "val", "test"}:
-        pr.append(f"{at}.split: expected an object with train, val and test fractions, got {got(split)}")
-    else:
-        for k, v in split.items():
-            _check_range(pr, f"{at}.split.{k}", v, "train_fraction" if k == "train" else "fraction")
-        whole = {**DEFAULT_DATA["split"], **split}  # the fractions the project will have
-        if all(is_num(v) for v in whole.values()) and sum(whole.values()) > 1.0 + 1e-9:
-            pr.append(f"{at}.split: fractions add up to more than 1 ({sum(whole.values()):g})")
+    pr += _split_problems(g("split", DEFAULT_DATA["split"]), f"{at}.split")
     _check_range(pr, f"{at}.seed", g("seed", 0), "seed", integer=True)
+    return pr
+
+
+def _split_problems(split, at: str) -> list[str]:
+    if not isinstance(split, dict) or set(split) - {"train", "val", "test"}:
+        return [f"{at}: expected an object with train, val and test fractions, got {got(split)}"]
+    pr: list[str] = []
+    for k, v in split.items():
+        _check_range(pr, f"{at}.{k}", v, "train_fraction" if k == "train" else "fraction")
+    whole = {**DEFAULT_DATA["split"], **split}  # the fractions the project will have
+    if all(is_num(v) for v in whole.values()) and sum(whole.values()) > 1.0 + 1e-9:
+        pr.append(f"{at}: fractions add up to more than 1 ({sum(whole.values()):g})")
     return pr
 
 
@@ -318,8 +323,8 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not a valid JSON number")
 
 
-def project_from_dict(d, path=None) -> Project:
-    """A checked Project from a parsed project file; ProjectError lists every problem found."""
+def _migrated(d, path) -> dict:
+    """A project file's dict at this format version, or ProjectError when it is not one we read."""
     if not isinstance(d, dict):
         raise ProjectError([f"not a project file: expected a JSON object, got {got(d)}"], path)
     if d.get("format", FORMAT_NAME) != FORMAT_NAME:
@@ -331,35 +336,45 @@ def project_from_dict(d, path=None) -> Project:
         raise ProjectError(
             [
                 f"version: the file is format version {version}, newer than this Studio reads "
-                f"({FORMAT_VERSION}): "
-                "update Studio"
+                f"({FORMAT_VERSION}): update Studio"
             ],
             path,
         )
     try:
-        d = migrate(d)
+        return migrate(d)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ProjectError([f"version: cannot migrate the file from version {version} ({e})"], path) from None
-    problems: list[str] = []
-    for key in d:
-        if key not in ("format", "version", "name", "description", "design", "data", "training", "runs"):
-            problems.append(f"{key}: unknown field")
+
+
+def _project_problems(d, data, training, runs) -> list[str]:
+    problems = [
+        f"{key}: unknown field"
+        for key in d
+        if key not in ("format", "version", "name", "description", "design", "data", "training", "runs")
+    ]
     for key in ("name", "description"):
         if not isinstance(d.get(key, ""), str):
             problems.append(f"{key}: expected a text, got {got(d.get(key))}")
     problems += design_problems(d.get("design", {"nodes": [], "edges": []}), "design")
-    data = d.get("data", {})
-    data = {**DEFAULT_DATA, **data} if isinstance(data, dict) else data
     problems += data_problems(data)
-    training = d.get("training", {})
-    training = {**DEFAULT_TRAINING, **training} if isinstance(training, dict) else training
     problems += training_problems(training)
-    runs = d.get("runs", [])
     if not isinstance(runs, list):
         problems.append(f"runs: expected a list, got {got(runs)}")
     else:
         for i, run in enumerate(runs):
             problems += run_problems(run, f"runs[{i}]")
+    return problems
+
+
+def project_from_dict(d, path=None) -> Project:
+    """A checked Project from a parsed project file; ProjectError lists every problem found."""
+    d = _migrated(d, path)
+    data = d.get("data", {})
+    data = {**DEFAULT_DATA, **data} if isinstance(data, dict) else data
+    training = d.get("training", {})
+    training = {**DEFAULT_TRAINING, **training} if isinstance(training, dict) else training
+    runs = d.get("runs", [])
+    problems = _project_problems(d, data, training, runs)
     if problems:
         raise ProjectError(problems, path)
     try:
@@ -372,14 +387,9 @@ def project_from_dict(d, path=None) -> Project:
     training = copy.deepcopy(training)
     for group in TRAINING_SPEC.groups:
         training[group] = {**DEFAULT_TRAINING[group], **training.get(group, {})}
+    name, description = d.get("name", ""), d.get("description", "")
     return Project(
-        design,
-        data,
-        training,
-        copy.deepcopy(runs),
-        str(path) if path else None,
-        d.get("name", ""),
-        d.get("description", ""),
+        design, data, training, copy.deepcopy(runs), str(path) if path else None, name, description
     )
 
 

@@ -128,28 +128,46 @@ _BETAS = Setting(
     length=2,
     title="Betas",
 )
-_EPS = Setting(
-    "eps",
-    "float",
-    1e-8,
-    "Added to the denominator for numerical stability.",
-    min=1e-12,
-    max=1.0,
-    title="Epsilon",
-    sweep="log",
-)
+
+
+def _unit(name: str, default: float, help_: str, title: str, sweep: str | None = None) -> Setting:
+    """A setting that is a number from 0 to 1."""
+    return Setting(name, "float", default, help_, min=0.0, max=1.0, title=title, sweep=sweep)
+
+
+def _momentum(default: float) -> Setting:
+    return _unit(
+        "momentum", default, "Fraction of the last update carried into the next.", "Momentum", "linear"
+    )
+
+
+def _eps(default: float) -> Setting:
+    return Setting(
+        "eps",
+        "float",
+        default,
+        "Added to the denominator for numerical stability.",
+        min=1e-12,
+        max=1.0,
+        title="Epsilon",
+        sweep="log",
+    )
+
+
 _AMSGRAD = Setting("amsgrad", "bool", False, "Use the AMSGrad variant.", title="AMSGrad")
 
 OPTIMIZERS = {
     c.key: c
     for c in (
-        Choice("adam", "Adam", "Adam", "Adaptive moments: a good first choice.", (_BETAS, _EPS, _AMSGRAD)),
+        Choice(
+            "adam", "Adam", "Adam", "Adaptive moments: a good first choice.", (_BETAS, _eps(1e-8), _AMSGRAD)
+        ),
         Choice(
             "adamw",
             "AdamW",
             "AdamW",
             "Adam with weight decay decoupled from the gradient.",
-            (_BETAS, _EPS, _AMSGRAD),
+            (_BETAS, _eps(1e-8), _AMSGRAD),
         ),
         Choice(
             "sgd",
@@ -157,16 +175,7 @@ OPTIMIZERS = {
             "SGD",
             "Stochastic gradient descent, with momentum.",
             (
-                Setting(
-                    "momentum",
-                    "float",
-                    0.9,
-                    "Fraction of the last update carried into the next.",
-                    min=0.0,
-                    max=1.0,
-                    title="Momentum",
-                    sweep="linear",
-                ),
+                _momentum(0.9),
                 Setting(
                     "dampening",
                     "float",
@@ -191,26 +200,9 @@ OPTIMIZERS = {
             "RMSprop",
             "Divides by a running average of squared gradients.",
             (
-                Setting(
-                    "alpha",
-                    "float",
-                    0.99,
-                    "Decay rate of the squared gradients' average.",
-                    min=0.0,
-                    max=1.0,
-                    title="Alpha",
-                ),
-                Setting("eps", "float", 1e-8, _EPS.help, min=1e-12, max=1.0, title="Epsilon", sweep="log"),
-                Setting(
-                    "momentum",
-                    "float",
-                    0.0,
-                    "Fraction of the last update carried into the next.",
-                    min=0.0,
-                    max=1.0,
-                    title="Momentum",
-                    sweep="linear",
-                ),
+                _unit("alpha", 0.99, "Decay rate of the squared gradients' average.", "Alpha"),
+                _eps(1e-8),
+                _momentum(0.0),
                 Setting(
                     "centered", "bool", False, "Divide by the gradient's variance estimate.", title="Centered"
                 ),
@@ -222,16 +214,8 @@ OPTIMIZERS = {
             "Adagrad",
             "Per-parameter rates from the sum of squared gradients.",
             (
-                Setting(
-                    "lr_decay",
-                    "float",
-                    0.0,
-                    "Decay of the learning rate per step.",
-                    min=0.0,
-                    max=1.0,
-                    title="LR decay",
-                ),
-                Setting("eps", "float", 1e-10, _EPS.help, min=1e-12, max=1.0, title="Epsilon", sweep="log"),
+                _unit("lr_decay", 0.0, "Decay of the learning rate per step.", "LR decay"),
+                _eps(1e-10),
             ),
         ),
     )

@@ -217,6 +217,10 @@ class _Context:
     def total_steps(self) -> int:
         return self.total_epochs * self.steps_per_epoch
 
+    def progress(self) -> dict:
+        """Where the run is, as every event after the start says it."""
+        return {"step": self.step, "total_epochs": self.total_epochs, "total_steps": self.total_steps}
+
 
 def _device(core, name) -> str:
     if name == "auto":
@@ -354,9 +358,7 @@ def _step_event(ctx, epoch, value, n) -> Event:
     return Event(
         STEP,
         epoch=epoch,
-        step=ctx.step,
-        total_epochs=ctx.total_epochs,
-        total_steps=ctx.total_steps,
+        **ctx.progress(),
         loss=value,
         lr=ctx.opt.param_groups[0]["lr"],
         samples_per_sec=sps,
@@ -398,9 +400,7 @@ def _epochs(ctx, s, run, stop, pause, metric):
         yield Event(
             EPOCH,
             epoch=epoch,
-            step=ctx.step,
-            total_epochs=ctx.total_epochs,
-            total_steps=ctx.total_steps,
+            **ctx.progress(),
             metrics=metrics,
             lr=lr,
             grad_norms=norms,
@@ -498,9 +498,7 @@ def _finish(project, run, ctx, prepared, status, best_state, t_start):
     yield Event(
         END,
         epoch=run["epochs_completed"],
-        step=ctx.step,
-        total_epochs=ctx.total_epochs,
-        total_steps=ctx.total_steps,
+        **ctx.progress(),
         status=status,
         metrics=run["final"],
         message=run.get("message", ""),
