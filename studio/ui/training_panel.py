@@ -222,6 +222,7 @@ class TrainingPanel(QWidget):
         while self.options_form.count():
             item = self.options_form.takeAt(0)
             if item.widget() is not None:
+                item.widget().hide()  # at once: deletion waits for the event loop
                 item.widget().deleteLater()
         self.option_fields = {}
         i = 0
