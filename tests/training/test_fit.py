@@ -124,3 +124,31 @@ def test_csv_missing_values_follow_the_data_setting(missing, tmp_path):
     x = np.concatenate([prepared.splits[k][0] for k in ("train", "val", "test")])
     assert len(x) == 30 and not np.isnan(x).any()
     assert sorted(set(x[:, 0].tolist())) == [0.0, 1.0, 2.0]
+
+
+def test_device_auto_trains_where_there_is_no_gpu(tmp_path):
+    from studio.design import load_template
+    from studio.training import fit
+
+    project = load_template("iris_mlp")
+    project.training.update(device="auto", epochs=1)
+    events = list(fit(project, weights_dir=tmp_path))
+    assert events[-1].kind == "end", events[-1].message
+    assert project.runs[-1]["settings"]["device"] == "auto"
+
+
+@pytest.mark.parametrize("monitor, patience", [("val_loss", 1), ("val_metric", 2)])
+def test_the_best_epoch_and_early_stopping_follow_the_monitor(tmp_path, monitor, patience):
+    from studio.design import load_template
+    from studio.training import fit
+
+    project = load_template("iris_mlp")
+    project.training.update(epochs=40, lr=0.5, optimizer="sgd")
+    project.training["early_stopping"] = {"enabled": True, "patience": patience, "monitor": monitor}
+    list(fit(project, weights_dir=tmp_path))
+    run = project.runs[-1]
+    curve = run["curves"]["val_loss" if monitor == "val_loss" else "val_metric"]
+    best = (min if monitor == "val_loss" else max)(curve)
+    assert run["best"]["epoch"] == curve.index(best) + 1
+    if run["status"] == "early_stopped":
+        assert run["epochs_completed"] - run["best"]["epoch"] == patience
