@@ -72,6 +72,40 @@ def _image_size(text: str) -> list:
     return hw
 
 
+def _setting_flags(parser) -> None:
+    """An option for each training setting, made from the training spec, and `--set NAME=VALUE`."""
+    from .design.training_spec import TRAINING_SPEC
+
+    group = parser.add_argument_group("training settings (default: the project's)")
+    for flag, (name, s) in TRAINING_SPEC.flags().items():
+        words = f"{s.help} ({s.expected()})"
+        if s.kind == "bool":
+            group.add_argument(
+                f"--{flag}", dest=f"set:{name}", action=argparse.BooleanOptionalAction, help=s.help
+            )
+        else:
+            metavar = "|".join(s.choices) if s.kind == "choice" else s.kind.upper()
+            group.add_argument(f"--{flag}", dest=f"set:{name}", metavar=metavar, help=words)
+    group.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any setting by its dotted name, e.g. sgd.momentum=0.8 or early_stopping.monitor=val_loss",
+    )
+
+
+def _overrides(args) -> dict:
+    """The settings given on the command line: name -> value (text, checked by the training spec)."""
+    out = {k[4:]: v for k, v in vars(args).items() if k.startswith("set:") and v is not None}
+    for item in args.set:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise CliError(f"--set {item!r}: expected NAME=VALUE, e.g. --set sgd.momentum=0.8")
+        out[name.strip()] = value.strip()
+    return out
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="studio", description="Design and train neural networks. With no command, start the app."
@@ -102,12 +136,16 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("file")
     i.add_argument("--json", action="store_true", help="machine-readable output")
 
-    t = sub.add_parser("train", help="train a project headless; weights and the run summary are saved")
+    t = sub.add_parser(
+        "train",
+        help="train a project headless; weights and the run summary are saved",
+        description="Train a project. Each setting option changes this run only (the run records it).",
+    )
     t.add_argument("file")
-    t.add_argument("--epochs", type=int, help="override the project's number of epochs")
     t.add_argument(
         "--init", help="start from these weights: a .safetensors file or a PyTorch .pt/.pth state dict"
     )
+    _setting_flags(t)
 
     e = sub.add_parser("export", help="write the project as a Python script, or its trained network as ONNX")
     e.add_argument("file")
@@ -176,21 +214,12 @@ def _load(path):
 
 
 def _data_source(value: str, target: str | None) -> dict:
-    from .design.samples import SAMPLE_INFO
+    from .design.datasource import DataError, data_settings_for
 
-    p = Path(value)
-    if value in SAMPLE_INFO and not p.exists():
-        if target:
-            raise CliError(f"--target applies to CSV files; the sample {value!r} has its own target")
-        return {"kind": "sample", "sample": value, "path": None}
-    if p.is_dir():
-        return {"kind": "images", "path": str(p.resolve())}
-    if p.is_file():
-        if p.suffix.lower() not in (".csv", ".txt", ".tsv"):
-            raise CliError(f"{value}: expected a CSV file, an image folder or a sample name")
-        return {"kind": "csv", "path": str(p.resolve()), "target": target}
-    samples = ", ".join(SAMPLE_INFO)
-    raise CliError(f"--data {value!r} is neither a file, a folder nor a sample ({samples})")
+    try:
+        return data_settings_for(value, target)
+    except DataError as e:
+        raise CliError(f"--data: {e}") from None
 
 
 def _fit_design_to_data(design, info) -> None:
@@ -370,9 +399,13 @@ def cmd_train(args) -> int:
     problems = project.design.infer().problems
     if problems:
         raise CliError(f"the design has {len(problems)} problem(s): {problems[0].message}")
-    if args.epochs is not None and args.epochs < 1:
-        raise CliError(f"--epochs must be at least 1, got {args.epochs}")
     from . import training
+    from .design.training_spec import TRAINING_SPEC, SettingError
+
+    try:
+        project.training = TRAINING_SPEC.apply(project.training, _overrides(args))
+    except SettingError as e:
+        raise CliError(str(e)) from None
 
     fit = getattr(training, "fit", None)
     if not callable(fit):  # the package may expose the module rather than the function
@@ -384,7 +417,7 @@ def cmd_train(args) -> int:
     status = 1
     if args.init is not None and not Path(args.init).exists():
         raise CliError(f"--init: no weights file at {args.init}")
-    events = fit(project, epochs=args.epochs, stop=lambda: stop["now"], init=args.init)
+    events = fit(project, stop=lambda: stop["now"], init=args.init)
     while True:
         try:
             ev = next(events)

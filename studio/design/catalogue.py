@@ -231,7 +231,9 @@ class LayerSpec:
     ctor: Callable | None = None
     forward: Callable = _call_forward
     code: Callable = _call_code
-    float_input: bool = True  # False: takes integer ids (Embedding) or any dtype (shape-only layers)
+    # what the layer takes: "float" (floating-point values), "int64" (integer token ids, as Embedding),
+    # or "any" (shape-only layers, which pass their input's dtype on)
+    input_dtype: str = "float"
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -439,7 +441,7 @@ _add(
         inputs=(),
         shape=_input_shape,
         forward=_input_forward,
-        float_input=False,
+        input_dtype="any",
     )
 )
 _add(
@@ -457,7 +459,7 @@ _add(
         shape=_output_shape,
         forward=_input_forward,
         code=_output_code,
-        float_input=True,
+        input_dtype="float",
     )
 )
 
@@ -559,7 +561,7 @@ _add(
         shape=_embedding_shape,
         count=lambda p, ins: p["num_embeddings"] * p["embedding_dim"],
         ctor=_embedding_ctor,
-        float_input=False,
+        input_dtype="int64",
     )
 )
 
@@ -569,52 +571,32 @@ _add(
 
 _CONV_KW = ["stride", "padding", "dilation", "groups", "bias"]
 
-_add(
-    LayerSpec(
-        "Conv1d",
-        "Conv1d",
+
+def _conv(nd: int, over: str) -> LayerSpec:
+    name = f"Conv{nd}d"
+    return LayerSpec(
+        name,
+        name,
         "Convolution",
-        "1-D convolution over sequences (N, C, L).",
+        f"{nd}-D convolution over {over}.",
         "convolution",
         (
             Param("out_channels", "int", 16, "Number of filters (output channels).", 1, 100_000),
-            _kernel(1),
-            _stride(1),
-            _padding(1),
-            _dilation(1),
+            _kernel(nd),
+            _stride(nd),
+            _padding(nd),
+            _dilation(nd),
             Param("groups", "int", 1, "Blocked connections from input to output channels.", 1, 100_000),
             _bias(),
         ),
-        shape=lambda p, ins: _conv_shape("Conv1d", 1, p, ins[0]),
-        count=_conv_count(1),
-        ctor=lambda p, ins: Ctor(
-            "Conv1d", (ins[0][1], p["out_channels"], p["kernel_size"]), _kw(p, _CONV_KW)
-        ),
+        shape=lambda p, ins: _conv_shape(name, nd, p, ins[0]),
+        count=_conv_count(nd),
+        ctor=lambda p, ins: Ctor(name, (ins[0][1], p["out_channels"], p["kernel_size"]), _kw(p, _CONV_KW)),
     )
-)
-_add(
-    LayerSpec(
-        "Conv2d",
-        "Conv2d",
-        "Convolution",
-        "2-D convolution over images (N, C, H, W).",
-        "convolution",
-        (
-            Param("out_channels", "int", 16, "Number of filters (output channels).", 1, 100_000),
-            _kernel(2),
-            _stride(2),
-            _padding(2),
-            _dilation(2),
-            Param("groups", "int", 1, "Blocked connections from input to output channels.", 1, 100_000),
-            _bias(),
-        ),
-        shape=lambda p, ins: _conv_shape("Conv2d", 2, p, ins[0]),
-        count=_conv_count(2),
-        ctor=lambda p, ins: Ctor(
-            "Conv2d", (ins[0][1], p["out_channels"], p["kernel_size"]), _kw(p, _CONV_KW)
-        ),
-    )
-)
+
+
+_add(_conv(1, "sequences (N, C, L)"))
+_add(_conv(2, "images (N, C, H, W)"))
 
 
 def _convt_count(p, ins):
@@ -1171,32 +1153,22 @@ def _merge_forward(op):
     return make
 
 
-_add(
-    LayerSpec(
-        "Add",
-        "Add",
+def _merge(name: str, help_: str, kind: str, symbol: str) -> LayerSpec:
+    return LayerSpec(
+        name,
+        name,
         "Merge",
-        "Sums two inputs of the same shape (a residual or skip connection).",
+        help_,
         "merge",
         inputs=("a", "b"),
-        shape=lambda p, ins: _broadcast("Add", *ins),
-        forward=_merge_forward("add"),
-        code=lambda out, attr, args, p: [f"{out} = {args[0]} + {args[1]}"],
+        shape=lambda p, ins: _broadcast(name, *ins),
+        forward=_merge_forward(kind),
+        code=lambda out, attr, args, p: [f"{out} = {args[0]} {symbol} {args[1]}"],
     )
-)
-_add(
-    LayerSpec(
-        "Multiply",
-        "Multiply",
-        "Merge",
-        "Multiplies two inputs of the same shape elementwise (gating).",
-        "merge",
-        inputs=("a", "b"),
-        shape=lambda p, ins: _broadcast("Multiply", *ins),
-        forward=_merge_forward("mul"),
-        code=lambda out, attr, args, p: [f"{out} = {args[0]} * {args[1]}"],
-    )
-)
+
+
+_add(_merge("Add", "Sums two inputs of the same shape (a residual or skip connection).", "add", "+"))
+_add(_merge("Multiply", "Multiplies two inputs of the same shape elementwise (gating).", "mul", "*"))
 
 
 def _concat_shape(p, ins):
@@ -1234,7 +1206,7 @@ _add(
         shape=_concat_shape,
         forward=_concat_forward,
         code=lambda out, attr, args, p: [f"{out} = torch.cat(({args[0]}, {args[1]}), dim={p['dim']})"],
-        float_input=False,
+        input_dtype="any",
     )
 )
 
@@ -1287,7 +1259,7 @@ _add(
         code=lambda out, attr, args, p: [
             f"{out} = {args[0]}.reshape({args[0]}.shape[0], {', '.join(str(d) for d in p['shape'])})"
         ],
-        float_input=False,
+        input_dtype="any",
     )
 )
 
@@ -1323,7 +1295,7 @@ _add(
         ),
         shape=_flatten_shape,
         ctor=lambda p, ins: Ctor("Flatten", (), _kw(p, ["start_dim", "end_dim"])),
-        float_input=False,
+        input_dtype="any",
     )
 )
 
@@ -1357,7 +1329,7 @@ _add(
         code=lambda out, attr, args, p: [
             f"{out} = {args[0]}.permute({', '.join(str(d) for d in p['dims'])})"
         ],
-        float_input=False,
+        input_dtype="any",
     )
 )
 

@@ -4,10 +4,13 @@ a run fail or mislead, found when the data is chosen rather than at the first ba
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
+from .recipe import split_indices
 from .samples import SAMPLE_INFO, sample_class_names
 
 DEFAULT_SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
@@ -15,37 +18,6 @@ DEFAULT_SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
 
 class DataError(ValueError):
     """A data source that cannot be used; the message says what is wrong."""
-
-
-def split_indices(n, fractions, seed, labels=None):
-    """Shuffled, disjoint train/val/test indices in the given proportions. With `labels` (class codes)
-    each class is split on its own, so that every split keeps the classes' proportions and every class
-    with a row has one in training."""
-    f = [float(fractions.get(k, 0.0)) for k in ("train", "val", "test")]
-    total = sum(f)
-    if total <= 0 or min(f) < 0:
-        raise ValueError(f"split fractions must be non-negative and not all zero, got {fractions}")
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(n)
-    if labels is None:
-        groups = [order]
-    else:
-        codes = np.unique(np.asarray(labels)[order], return_inverse=True)[1].reshape(-1)
-        groups = [order[codes == g] for g in range(int(codes.max()) + 1 if n else 0)]
-    parts = {"train": [], "val": [], "test": []}
-    for group in groups:
-        m = len(group)
-        n_train = int(round(m * f[0] / total))
-        n_val = int(round(m * f[1] / total))
-        if labels is not None and m:
-            n_train = max(n_train, 1)
-            n_val = min(n_val, m - n_train)
-        parts["train"].append(group[:n_train])
-        parts["val"].append(group[n_train : n_train + n_val])
-        parts["test"].append(group[n_train + n_val :])
-    if labels is None:
-        return {k: v[0] if v else np.zeros(0, np.int64) for k, v in parts.items()}
-    return {k: rng.permutation(np.concatenate(v)) if v else np.zeros(0, np.int64) for k, v in parts.items()}
 
 
 def class_codes(values) -> np.ndarray:
@@ -59,6 +31,59 @@ def class_codes(values) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------
 # Descriptions
 # ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DataSpec(Mapping):
+    """What a data source gives a run: its kind, input shape and dtype, task, classes and their counts,
+    feature columns or image mode and size, and the problems found. Also a read-only mapping of its
+    fields (`spec["task"]`, `dict(spec)`), as descriptions are shown and saved as JSON."""
+
+    kind: str
+    input_shape: tuple
+    dtype: str
+    task: str
+    num_classes: int
+    class_names: list
+    class_counts: list
+    rows: int
+    summary: str
+    target: str | None = None
+    features: list = field(default_factory=list)
+    image_size: list | None = None
+    image_mode: str | None = None
+    problems: list = field(default_factory=list)
+
+    def __getitem__(self, key):
+        if key not in self._names():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __len__(self):
+        return len(self._names())
+
+    @classmethod
+    def _names(cls) -> tuple:
+        return tuple(f.name for f in fields(cls))
+
+
+def data_settings_for(value: str, target: str | None = None) -> dict:
+    """The data settings of a path or a sample name: an image folder, a CSV file or a sample data set."""
+    p = Path(value)
+    if value in SAMPLE_INFO and not p.exists():
+        if target:
+            raise DataError(f"a target column applies to CSV files; the sample {value!r} has its own target")
+        return {"kind": "sample", "sample": value, "path": None}
+    if p.is_dir():
+        return {"kind": "images", "path": str(p.resolve())}
+    if p.is_file():
+        if p.suffix.lower() not in (".csv", ".txt", ".tsv"):
+            raise DataError(f"{value}: expected a CSV file, an image folder or a sample name")
+        return {"kind": "csv", "path": str(p.resolve()), "target": target}
+    raise DataError(f"{value!r} is neither a file, a folder nor a sample ({', '.join(SAMPLE_INFO)})")
 
 
 def _class_checks(info: dict, labels, data: dict) -> None:
@@ -83,7 +108,7 @@ def _class_checks(info: dict, labels, data: dict) -> None:
         )
 
 
-def describe_sample(name: str) -> dict:
+def describe_sample(name: str) -> DataSpec:
     """What a sample data set looks like; its arrays are read for the class counts."""
     from .samples import load_sample
 
@@ -92,23 +117,20 @@ def describe_sample(name: str) -> dict:
     info = SAMPLE_INFO[name]
     _, y = load_sample(name)
     k = int(info.get("num_classes", 0))
-    return {
-        "kind": "sample",
-        "input_shape": tuple(info["input_shape"]),
-        "dtype": info["dtype"],
-        "task": info["task"],
-        "num_classes": k,
-        "class_names": sample_class_names(name),
-        "class_counts": np.bincount(y, minlength=k).tolist(),
-        "rows": len(y),
-        "target": None,
-        "features": [],
-        "problems": [],
-        "summary": info["title"],
-    }
+    return DataSpec(
+        kind="sample",
+        input_shape=tuple(info["input_shape"]),
+        dtype=info["dtype"],
+        task=info["task"],
+        num_classes=k,
+        class_names=sample_class_names(name),
+        class_counts=np.bincount(y, minlength=k).tolist(),
+        rows=len(y),
+        summary=info["title"],
+    )
 
 
-def describe_table(df, data: dict, source=None) -> dict:
+def describe_table(df, data: dict, source=None) -> DataSpec:
     """What a table (the whole of it) gives a run: features, task, classes and input width."""
     from studio.core.data.tabular import TabularError, TabularPreprocessor, _label, feature_columns
 
@@ -151,7 +173,7 @@ def describe_table(df, data: dict, source=None) -> dict:
         counts = labels.value_counts()
         info["class_counts"] = [int(counts.get(c, 0)) for c in info["class_names"]]
         _class_checks(info, labels.to_numpy(dtype=object), data)
-    return info
+    return DataSpec(**info)
 
 
 IMAGE_SIZE_CAP = 64  # the largest side proposed for a folder's images; bigger images are scaled down
@@ -171,7 +193,7 @@ def _image_format(ds, data: dict) -> tuple[tuple, str]:
     return tuple(int(v) for v in size), mode
 
 
-def describe_folder(ds, data: dict) -> dict:
+def describe_folder(ds, data: dict) -> DataSpec:
     """What an image folder (a studio.core.data.ImageFolder) gives a run."""
     size, mode = _image_format(ds, data)
     channels = 3 if mode == "RGB" else 1
@@ -195,7 +217,7 @@ def describe_folder(ds, data: dict) -> dict:
     if not len(labels):
         info["problems"].append(f"no readable images under {ds.root}")
     _class_checks(info, np.asarray(ds.classes, dtype=object)[labels], data)
-    return info
+    return DataSpec(**info)
 
 
 def read_source(data: dict, base: Path | None = None):
@@ -227,7 +249,7 @@ def read_source(data: dict, base: Path | None = None):
     raise DataError(f"unknown data kind {kind!r}: expected sample, csv or images")
 
 
-def describe_source(kind: str, source, data: dict, path=None) -> dict:
+def describe_source(kind: str, source, data: dict, path=None) -> DataSpec:
     """The description of data that `read_source` read."""
     if kind == "sample":
         return describe_sample(source)
@@ -236,8 +258,10 @@ def describe_source(kind: str, source, data: dict, path=None) -> dict:
     return describe_folder(source, data)
 
 
-def describe_data(data: dict, base: Path | None = None) -> dict:
-    """input_shape, dtype, task, classes and their counts, features and problems of a project's data."""
+def describe_data(source, base: Path | None = None) -> DataSpec:
+    """What a data source gives a run. `source` is a project's data settings, or a path (a CSV file, an
+    image folder) or a sample's name, described with the settings `studio new` would give it."""
+    data = source if isinstance(source, dict) else data_settings_for(str(source))
     kind, source = read_source(data, base)
     path = data.get("path")
     if path and base is not None and not Path(path).is_absolute():

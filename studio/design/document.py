@@ -2,86 +2,12 @@
 
 from __future__ import annotations
 
-import keyword
 import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .catalogue import CATALOGUE, ParamError, validate_params
-
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-
-# Names that would clash with a Module's own attributes or with the locals of an exported forward()
-RESERVED_NAMES = frozenset(
-    {
-        "self",
-        "x",
-        "torch",
-        "nn",
-        "np",
-        "F",
-        "Net",
-        "main",
-        "super",
-        "forward",
-        "training",
-        "parameters",
-        "buffers",
-        "children",
-        "modules",
-        "state_dict",
-        "load_state_dict",
-        "train",
-        "eval",
-        "to",
-        "cuda",
-        "cpu",
-        "apply",
-        "zero_grad",
-        "register_buffer",
-        "register_parameter",
-        "add_module",
-        "named_parameters",
-        "named_buffers",
-        "named_children",
-        "named_modules",
-        "requires_grad_",
-        "type",
-        "float",
-        "double",
-        "half",
-        "extra_repr",
-        "get_submodule",
-        "get_parameter",
-        "get_buffer",
-        "dump_patches",
-        "call_super_init",
-        "register_module",
-        "register_forward_hook",
-        "register_forward_pre_hook",
-        "register_full_backward_hook",
-        "register_backward_hook",
-        "share_memory",
-        "bfloat16",
-        "ipu",
-        "xpu",
-        "mtia",
-        "compile",
-        "set_extra_state",
-        "get_extra_state",
-        "print",
-        "len",
-        "range",
-        "int",
-        "str",
-        "list",
-        "tuple",
-        "dict",
-        "None",
-        "True",
-        "False",
-    }
-)
+from .graph import name_problem, topological_order
 
 
 class DesignError(ValueError):
@@ -135,19 +61,6 @@ class Event:
             cb(change)
 
 
-def name_problem(name) -> str | None:
-    """Why a node name is refused, or None when it is acceptable (uniqueness aside)."""
-    if not isinstance(name, str) or not name:
-        return "a name must be a non-empty text"
-    if len(name) > 64:
-        return f"name {name[:20]!r}... is longer than 64 characters"
-    if not NAME_RE.match(name):
-        return f"name {name!r} may hold only letters, digits and underscores, and must not start with a digit"
-    if keyword.iskeyword(name) or name in RESERVED_NAMES or name.startswith("__"):
-        return f"name {name!r} is reserved in Python or by the network module: choose another"
-    return None
-
-
 def _base_name(type_: str) -> str:
     return type_.lower()
 
@@ -191,9 +104,6 @@ class Design:
 
     def in_edges(self, node_id: str) -> list[Edge]:
         return [e for e in self.edges if e.dst == node_id]
-
-    def out_edges(self, node_id: str) -> list[Edge]:
-        return [e for e in self.edges if e.src == node_id]
 
     def unique_name(self, base: str) -> str:
         taken = {n.name for n in self.nodes.values()}
@@ -364,7 +274,7 @@ class Design:
 
     def topological_order(self) -> list[str]:
         """Node ids, each after all its inputs; ties follow insertion order. Nodes on a cycle are left out."""
-        return _topo(self.nodes, self.edges)[0]
+        return topological_order(self.nodes, self.edges)[0]
 
     def infer(self):
         if self._inference is None:
@@ -382,13 +292,6 @@ class Design:
         self.nodes.clear()
         self.edges.clear()
         self._next_id = 1
-        self._emit("reset")
-
-    def replace_with(self, other: Design) -> None:
-        """Take the content of another design (used by undo of bulk edits and loading), emitting "reset"."""
-        self.nodes = other.nodes
-        self.edges = other.edges
-        self._next_id = other._next_id
         self._emit("reset")
 
     # --- serialisation ----------------------------------------------------------------------------
@@ -467,28 +370,3 @@ class Design:
             ):
                 self.connect(new_ids[src], new_ids[dst], sp, dp)
         return added
-
-
-def _topo(nodes: dict, edges: list) -> tuple[list[str], set]:
-    """Kahn's algorithm in insertion order; returns (order, ids left on or behind a cycle)."""
-    import heapq
-
-    index = {nid: i for i, nid in enumerate(nodes)}
-    indeg = dict.fromkeys(nodes, 0)
-    succ: dict = {nid: [] for nid in nodes}
-    for e in edges:
-        if e.src in index and e.dst in index:
-            indeg[e.dst] += 1
-            succ[e.src].append(e.dst)
-    ready = [index[n] for n, k in indeg.items() if k == 0]
-    heapq.heapify(ready)
-    ids = list(nodes)
-    order = []
-    while ready:
-        nid = ids[heapq.heappop(ready)]
-        order.append(nid)
-        for m in succ[nid]:
-            indeg[m] -= 1
-            if indeg[m] == 0:
-                heapq.heappush(ready, index[m])
-    return order, set(nodes) - set(order)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .catalogue import CATALOGUE, ParamError, ShapeError, format_shape
+from .graph import topological_order
 
 __all__ = ["Inference", "Problem", "format_shape", "gc_paused", "infer"]
 
@@ -41,9 +42,6 @@ class Inference:
     def ok(self) -> bool:
         return not self.problems
 
-    def problems_for(self, node_id) -> list[str]:
-        return [p.message for p in self.problems if p.node_id == node_id]
-
 
 @contextlib.contextmanager
 def gc_paused():
@@ -65,20 +63,33 @@ def infer(design) -> Inference:
 
 
 def _infer(design) -> Inference:
-    from .document import _topo
-
-    nodes, edges = design.nodes, design.edges
+    nodes = design.nodes
     res = Inference()
-    problems = res.problems
-    order, cyclic = _topo(nodes, edges)
+    order, cyclic = topological_order(nodes, design.edges)
     res.order = order
     if cyclic:
         names = ", ".join(sorted(nodes[n].name for n in cyclic))
         for nid in sorted(cyclic):
-            problems.append(Problem(nid, f"{nodes[nid].name} is part of (or fed by) a cycle: {names}"))
+            res.problems.append(Problem(nid, f"{nodes[nid].name} is part of (or fed by) a cycle: {names}"))
+    feeds, used = _feeds(design, res.problems)
+    inputs, outputs = [], []
+    for nid in order:
+        node = nodes[nid]
+        if node.type == "Input":
+            inputs.append(nid)
+        elif node.type == "Output":
+            outputs.append(nid)
+        _infer_node(res, node, feeds)
+    _ends(res, nodes, inputs, outputs, [n for n in order if n not in used and nodes[n].type != "Input"])
+    return res
+
+
+def _feeds(design, problems) -> tuple[dict, set]:
+    """(node id, input port) -> the node feeding it, and the nodes that feed any; bad edges are problems."""
+    nodes = design.nodes
     feeds: dict = {}
     used: set = set()
-    for e in edges:
+    for e in design.edges:
         if e.src not in nodes or e.dst not in nodes:
             problems.append(Problem(None, f"a connection refers to a missing node ({e.src} -> {e.dst})"))
             continue
@@ -92,88 +103,83 @@ def _infer(design) -> Inference:
             continue
         feeds[key] = e.src
         used.add(e.src)
-    shapes, counts, dtypes = res.shapes, res.param_counts, res.dtypes
-    inputs, outputs = [], []
-    for nid in order:
-        node = nodes[nid]
-        sp = CATALOGUE.get(node.type)
-        shapes[nid] = None
-        counts[nid] = 0
-        dtypes[nid] = "float32"
-        if sp is None:
-            problems.append(Problem(nid, f"{node.name}: unknown layer type {node.type!r}"))
-            continue
-        if node.type == "Input":
-            inputs.append(nid)
-        elif node.type == "Output":
-            outputs.append(nid)
-        p = node.params
-        bad = False
-        for param in sp.params:
-            try:
-                v = p[param.name]
-                if param.validate(v) != v:
-                    raise ParamError(f"{param.name}: expected {param.expected()}, got {v!r}")
-            except KeyError:
-                problems.append(Problem(nid, f"{node.name}: parameter {param.name} is missing"))
-                bad = True
-            except ParamError as e:
-                problems.append(Problem(nid, f"{node.name}: {e}"))
-                bad = True
-        ins = []
-        missing = []
-        for port, port_name in enumerate(sp.inputs):
-            src = feeds.get((nid, port))
-            if src is None:
-                missing.append(port_name)
-            else:
-                ins.append(src)
-        if missing:
-            what = "its input" if len(sp.inputs) == 1 else "input " + ", ".join(repr(m) for m in missing)
-            problems.append(Problem(nid, f"{node.name} ({sp.display_name}) has nothing connected to {what}"))
-            continue
-        if bad:
-            continue
-        in_shapes = [shapes[s] for s in ins]
-        if any(s is None for s in in_shapes):
-            continue
-        in_dtypes = [dtypes[s] for s in ins]
-        if node.type == "Embedding":
-            if in_dtypes[0] != "int64":
-                problems.append(
-                    Problem(
-                        nid,
-                        f"{node.name}: Embedding needs integer token ids but receives floats: "
-                        "set the Input's dtype to int64",
-                    )
-                )
-                continue
-        elif sp.float_input and "int64" in in_dtypes:
-            problems.append(
-                Problem(
-                    nid,
-                    f"{node.name}: {sp.display_name} needs floating-point input but receives integer "
-                    "token ids: insert an Embedding first",
-                )
-            )
-            continue
+    return feeds, used
+
+
+def _param_problems(node, sp) -> list[str]:
+    out = []
+    for param in sp.params:
         try:
-            shape = sp.shape(p, in_shapes)
-            counts[nid] = sp.count(p, in_shapes)
-        except ShapeError as e:
-            problems.append(Problem(nid, f"{node.name}: {e}"))
-            continue
-        except (ArithmeticError, TypeError, ValueError, IndexError, KeyError) as e:
-            problems.append(Problem(nid, f"{node.name}: cannot infer its shape ({e})"))
-            continue
-        if node.type == "Input":
-            dtypes[nid] = p["dtype"]
-        elif not sp.float_input and node.type != "Embedding":
-            dtypes[nid] = in_dtypes[0]
-        if any(d is not None and d <= 0 for d in shape):
-            problems.append(Problem(nid, f"{node.name}: output shape {format_shape(shape)} is empty"))
-            continue
-        shapes[nid] = shape
+            v = node.params[param.name]
+            if param.validate(v) != v:
+                raise ParamError(f"{param.name}: expected {param.expected()}, got {v!r}")
+        except KeyError:
+            out.append(f"{node.name}: parameter {param.name} is missing")
+        except ParamError as e:
+            out.append(f"{node.name}: {e}")
+    return out
+
+
+def _dtype_problem(node, sp, in_dtypes) -> str | None:
+    """Why a layer cannot take its inputs' dtype (its declared `input_dtype`), or None."""
+    if sp.input_dtype == "int64" and in_dtypes[0] != "int64":
+        return (
+            f"{node.name}: {sp.display_name} needs integer token ids but receives floats: "
+            "set the Input's dtype to int64"
+        )
+    if sp.input_dtype == "float" and "int64" in in_dtypes:
+        return (
+            f"{node.name}: {sp.display_name} needs floating-point input but receives integer "
+            "token ids: insert an Embedding first"
+        )
+    return None
+
+
+def _infer_node(res, node, feeds) -> None:
+    """The shape, parameter count and dtype of one node from its inputs', or its problems."""
+    nid, sp, problems = node.id, CATALOGUE.get(node.type), res.problems
+    res.shapes[nid], res.param_counts[nid], res.dtypes[nid] = None, 0, "float32"
+    if sp is None:
+        problems.append(Problem(nid, f"{node.name}: unknown layer type {node.type!r}"))
+        return
+    bad = _param_problems(node, sp)
+    problems += [Problem(nid, m) for m in bad]
+    ins = [feeds.get((nid, port)) for port in range(len(sp.inputs))]
+    missing = [name for name, src in zip(sp.inputs, ins) if src is None]
+    if missing:
+        what = "its input" if len(sp.inputs) == 1 else "input " + ", ".join(repr(m) for m in missing)
+        problems.append(Problem(nid, f"{node.name} ({sp.display_name}) has nothing connected to {what}"))
+        return
+    in_shapes = [res.shapes[s] for s in ins]
+    if bad or any(s is None for s in in_shapes):
+        return
+    in_dtypes = [res.dtypes[s] for s in ins]
+    why = _dtype_problem(node, sp, in_dtypes)
+    if why:
+        problems.append(Problem(nid, why))
+        return
+    try:
+        shape = sp.shape(node.params, in_shapes)
+        res.param_counts[nid] = sp.count(node.params, in_shapes)
+    except ShapeError as e:
+        problems.append(Problem(nid, f"{node.name}: {e}"))
+        return
+    except (ArithmeticError, TypeError, ValueError, IndexError, KeyError) as e:
+        problems.append(Problem(nid, f"{node.name}: cannot infer its shape ({e})"))
+        return
+    if node.type == "Input":
+        res.dtypes[nid] = node.params["dtype"]
+    elif sp.input_dtype == "any":
+        res.dtypes[nid] = in_dtypes[0]
+    if any(d is not None and d <= 0 for d in shape):
+        problems.append(Problem(nid, f"{node.name}: output shape {format_shape(shape)} is empty"))
+        return
+    res.shapes[nid] = shape
+
+
+def _ends(res, nodes, inputs, outputs, sinks) -> None:
+    """One Input, at most one Output (or a single last layer standing for it)."""
+    problems = res.problems
     if not inputs and nodes:
         problems.append(Problem(None, "the design has no Input node: add one from Input/Output"))
     for extra in inputs[1:]:
@@ -187,10 +193,7 @@ def _infer(design) -> Inference:
     res.input_id = inputs[0] if inputs else None
     if outputs:
         res.output_id = outputs[0]
-    else:
-        sinks = [n for n in order if n not in used and nodes[n].type != "Input"]
-        if len(sinks) == 1:
-            res.output_id = sinks[0]
-        elif nodes and len(nodes) > 1:
-            problems.append(Problem(None, "the design has no Output node: add one after the last layer"))
-    return res
+    elif len(sinks) == 1:
+        res.output_id = sinks[0]
+    elif nodes and len(nodes) > 1:
+        problems.append(Problem(None, "the design has no Output node: add one after the last layer"))

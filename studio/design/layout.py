@@ -30,38 +30,8 @@ def layered_layout(
         if src in index and dst in index:
             succ[src].append((dst, e[3]))
             pred[dst].append((src, e[3]))
-    # Longest path from the sources, in Kahn order; nodes left on a cycle stay in column 0.
-    indeg = {n: len(pred[n]) for n in ids}
-    column = dict.fromkeys(ids, 0)
-    sources = [n for n in ids if indeg[n] == 0]
-    ready = deque(sources)
-    while ready:
-        n = ready.popleft()
-        for m, _ in succ[n]:
-            column[m] = max(column[m], column[n] + 1)
-            indeg[m] -= 1
-            if indeg[m] == 0:
-                ready.append(m)
-    if sources_near_consumers:
-        # longest-path layering leaves every source in column 0; pull each one right to just before
-        # the earliest column that reads it (every consumer is at column >= 1, so this stays >= 0)
-        for n in sources:
-            if succ[n]:
-                column[n] = min(column[m] for m, _ in succ[n]) - 1
-    # An edge that skips columns passes through a placeholder in each column it crosses, so that it
-    # keeps a row of its own there instead of running behind the nodes of those columns.
-    long_edges = [(src, m, port) for src in ids for m, port in succ[src] if column[m] - column[src] > 1]
-    for k, (src, dst, port) in enumerate(long_edges):
-        succ[src].remove((dst, port))
-        pred[dst].remove((src, port))
-        prev = src
-        for c in range(column[src] + 1, column[dst]):
-            ghost = ("skip", k, c)
-            column[ghost], succ[ghost], pred[ghost] = c, [], [(prev, 0)]
-            succ[prev].append((ghost, 0))
-            prev = ghost
-        succ[prev].append((dst, port))
-        pred[dst].append((prev, port))
+    column = _columns(ids, succ, pred, sources_near_consumers)
+    _route_long_edges(ids, succ, pred, column)
     columns: dict = {}
     for n in column:
         columns.setdefault(column[n], []).append(n)
@@ -204,3 +174,43 @@ def neighbour(positions: dict, edges, node_id, direction: str):
             return min(linked, key=lambda n: (across(n), abs(along(n))))
     ahead = [n for n in positions if n != node_id and along(n) > 1.0]
     return min(ahead, key=lambda n: along(n) + 2 * across(n)) if ahead else None
+
+
+def _columns(ids, succ, pred, sources_near_consumers) -> dict:
+    """Each node's column: its longest path from the sources, in Kahn order (nodes left on a cycle stay
+    in column 0)."""
+    indeg = {n: len(pred[n]) for n in ids}
+    column = dict.fromkeys(ids, 0)
+    sources = [n for n in ids if indeg[n] == 0]
+    ready = deque(sources)
+    while ready:
+        n = ready.popleft()
+        for m, _ in succ[n]:
+            column[m] = max(column[m], column[n] + 1)
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                ready.append(m)
+    if sources_near_consumers:
+        # longest-path layering leaves every source in column 0; pull each one right to just before
+        # the earliest column that reads it (every consumer is at column >= 1, so this stays >= 0)
+        for n in sources:
+            if succ[n]:
+                column[n] = min(column[m] for m, _ in succ[n]) - 1
+    return column
+
+
+def _route_long_edges(ids, succ, pred, column) -> None:
+    """An edge that skips columns passes through a placeholder in each column it crosses, so that it
+    keeps a row of its own there instead of running behind the nodes of those columns."""
+    long_edges = [(src, m, port) for src in ids for m, port in succ[src] if column[m] - column[src] > 1]
+    for k, (src, dst, port) in enumerate(long_edges):
+        succ[src].remove((dst, port))
+        pred[dst].remove((src, port))
+        prev = src
+        for c in range(column[src] + 1, column[dst]):
+            ghost = ("skip", k, c)
+            column[ghost], succ[ghost], pred[ghost] = c, [], [(prev, 0)]
+            succ[prev].append((ghost, 0))
+            prev = ghost
+        succ[prev].append((dst, port))
+        pred[dst].append((prev, port))

@@ -19,7 +19,8 @@ from studio.core.onnx._functions import DOMAIN as FUNCTION_DOMAIN
 from studio.core.onnx._functions import layer_of
 
 from .catalogue import CATALOGUE
-from .document import NAME_RE, RESERVED_NAMES, Design
+from .document import Design
+from .graph import NAME_RE, RESERVED_NAMES
 from .onnx_mapping import GATE_FROM_ONNX, fold_constant
 
 TOLERANCE = 1e-3
@@ -598,10 +599,9 @@ def _function_layer(imp, node):
 # ---------------------------------------------------------------------------------------------------
 
 
-@handles("LSTM", "GRU", "RNN")
-def _recurrent(imp, node, a):
+def _recurrent_attributes(node, a) -> tuple[str, str]:
+    """The direction and the nonlinearity of an ONNX recurrent node that Studio's layers can take."""
     op = node.op_type
-    x = node.input[0]
     if int(a.get("layout", 0)) != 0 or a.get("clip") is not None or a.get("input_forget", 0):
         raise _Unmapped("layout=1, clip or input_forget")
     direction = a.get("direction", b"forward")
@@ -610,6 +610,51 @@ def _recurrent(imp, node, a):
         raise _Unmapped(f"direction={direction!r}")
     if op == "GRU" and int(a.get("linear_before_reset", 0)) != 1:
         raise _Unmapped("linear_before_reset=0 (PyTorch's GRU resets after the product)")
+    nonlinearity = "tanh"
+    if op == "RNN":
+        acts = [s.decode() if isinstance(s, bytes) else s for s in a.get("activations", ["Tanh"])]
+        if len(set(acts)) != 1 or acts[0] not in ("Tanh", "Relu"):
+            raise _Unmapped(f"activations {acts}")
+        nonlinearity = acts[0].lower()
+    return direction, nonlinearity
+
+
+def _recurrent_node(imp, node, x, hidden, direction, has_bias, nonlinearity):
+    """The design node this ONNX layer becomes (a new one, or one more layer of the one below it),
+    and the index of its layer."""
+    op = node.op_type
+    if x in imp.rnn_seq:  # stacked on a previous recurrent layer: one more layer of that node
+        nid = imp.rnn_seq[x]
+        design_node = imp.design.nodes[nid]
+        layer = imp.rnn_layers[nid]
+        same = (
+            design_node.type == op
+            and design_node.params["hidden_size"] == hidden
+            and design_node.params["bidirectional"] == (direction == "bidirectional")
+            and design_node.params["bias"] == has_bias
+        )
+        if not same or imp.consumers[x] != 1:
+            raise _Unmapped("a stacked recurrent layer that differs from the one below")
+        imp.design.set_param(nid, "num_layers", layer + 1)
+        return design_node, layer
+    if x not in imp.swapped:
+        raise _Unmapped("a sequence-first input (Studio's recurrent layers take (N, L, features))")
+    params = {
+        "hidden_size": hidden,
+        "num_layers": 1,
+        "bias": has_bias,
+        "bidirectional": direction == "bidirectional",
+        "output": "sequence",
+    }
+    if op == "RNN":
+        params["nonlinearity"] = nonlinearity
+    return imp.add(op, params, [imp.swapped[x]], node, hint=op.lower()), 0
+
+
+@handles("LSTM", "GRU", "RNN")
+def _recurrent(imp, node, a):
+    op = node.op_type
+    direction, nonlinearity = _recurrent_attributes(node, a)
     for extra in node.input[4:]:
         c = imp.const(extra) if extra else None
         if extra and (c is None or np.any(c)):
@@ -619,42 +664,12 @@ def _recurrent(imp, node, a):
     if w is None or r is None:
         raise _Unmapped("computed weights")
     hidden = int(a.get("hidden_size", r.shape[-1]))
-    mode = op
-    nonlinearity = "tanh"
-    if op == "RNN":
-        acts = [s.decode() if isinstance(s, bytes) else s for s in a.get("activations", ["Tanh"])]
-        if len(set(acts)) != 1 or acts[0] not in ("Tanh", "Relu"):
-            raise _Unmapped(f"activations {acts}")
-        nonlinearity = acts[0].lower()
-        mode = "RNN_RELU" if nonlinearity == "relu" else "RNN_TANH"
+    mode = {"tanh": "RNN_TANH", "relu": "RNN_RELU"}[nonlinearity] if op == "RNN" else op
     layer_w = _torch_weights(w, r, b, mode, hidden)
-    if x in imp.rnn_seq:  # stacked on a previous recurrent layer: one more layer of that node
-        nid = imp.rnn_seq[x]
-        design_node = imp.design.nodes[nid]
-        layer = imp.rnn_layers[nid]
-        same = (
-            design_node.type == op
-            and design_node.params["hidden_size"] == hidden
-            and design_node.params["bidirectional"] == (direction == "bidirectional")
-            and design_node.params["bias"] == (b is not None)
-        )
-        if not same or imp.consumers[x] != 1:
-            raise _Unmapped("a stacked recurrent layer that differs from the one below")
-        imp.design.set_param(nid, "num_layers", layer + 1)
-    elif x in imp.swapped:
-        params = {
-            "hidden_size": hidden,
-            "num_layers": 1,
-            "bias": b is not None,
-            "bidirectional": direction == "bidirectional",
-            "output": "sequence",
-        }
-        if op == "RNN":
-            params["nonlinearity"] = nonlinearity
-        design_node = imp.add(op, params, [imp.swapped[x]], node, hint=op.lower())
-        nid, layer = design_node.id, 0
-    else:
-        raise _Unmapped("a sequence-first input (Studio's recurrent layers take (N, L, features))")
+    design_node, layer = _recurrent_node(
+        imp, node, node.input[0], hidden, direction, b is not None, nonlinearity
+    )
+    nid = design_node.id
     imp.rnn_layers[nid] = layer + 1
     for k, v in layer_w.items():
         for d, arr in enumerate(v):

@@ -4,43 +4,45 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import assets
-from .catalogue import LOSSES, TASKS
+from ..assets.samples import SAMPLES as SAMPLE_REGISTRY
+from .catalogue import TASKS
+from .checks import got, is_int, is_num
 from .document import Design
 from .inference import gc_paused
 from .run_summary import run_problems
+from .training_spec import TRAINING_SPEC
 from .validate import design_problems
 
 FORMAT_NAME = "studio-project"
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
-SAMPLES = ("iris", "digits", "sequences", "tokens")
+SAMPLES = tuple(SAMPLE_REGISTRY)
 DATA_KINDS = ("sample", "csv", "images")
 PREPROCESSING = ("standardize", "minmax", "none")
 # The engine's strategies (studio.core.data.tabular.MISSING_STRATEGIES; a test keeps them equal), and
 # "zero" from older project files, which fills with 0 like "constant"
 MISSING = ("mean", "median", "most_frequent", "constant", "drop", "error", "zero")
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
-SCHEDULES = ("none", "step", "cosine", "exponential", "plateau", "onecycle", "linear")
-DEVICES = ("cpu", "cuda", "auto")
+
+
+def _range(name: str) -> tuple:
+    s = TRAINING_SPEC.setting(name)
+    return (s.min, s.max)
+
 
 # The range of each numeric setting, in one place: the loader accepts exactly these values and the
 # window's fields hold exactly them, so that whatever the loader accepts, the window opens unchanged.
-# A seed stops at 2**31 - 1, the largest number a Qt spin box holds.
+# The training settings' ranges are the training spec's; a seed stops at 2**31 - 1, the largest number
+# a Qt spin box holds, for data splits too.
 RANGES = {
-    "lr": (1e-10, 1e6),
-    "weight_decay": (0.0, 1.0),
-    "momentum": (0.0, 1.0),
-    "batch_size": (1, 1_000_000),
-    "epochs": (1, 1_000_000),
-    "patience": (1, 100_000),
-    "seed": (0, 2**31 - 1),
+    **{k: _range(k) for k in ("lr", "weight_decay", "batch_size", "epochs", "seed")},
+    "momentum": _range("sgd.momentum"),
+    "patience": _range("early_stopping.patience"),
     "image_size": (1, 4096),
     "train_fraction": (0.01, 1.0),
     "fraction": (0.0, 1.0),
@@ -62,18 +64,7 @@ DEFAULT_DATA = {
     "seed": 0,
 }
 
-DEFAULT_TRAINING = {
-    "loss": "auto",
-    "optimizer": "adam",
-    "lr": 0.01,
-    "weight_decay": 0.0,
-    "batch_size": 32,
-    "epochs": 20,
-    "schedule": "none",
-    "early_stopping": {"enabled": False, "patience": 5},
-    "seed": 0,
-    "device": "cpu",
-}
+DEFAULT_TRAINING = TRAINING_SPEC.defaults()
 
 TEMPLATES_DIR = assets.TEMPLATES
 
@@ -246,35 +237,22 @@ def migrate(d: dict) -> dict:
     return d
 
 
-def _got(v) -> str:
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _check(problems, at, ok, expected, value):
     if not ok:
-        problems.append(f"{at}: expected {expected}, got {_got(value)}")
+        problems.append(f"{at}: expected {expected}, got {got(value)}")
 
 
 def _check_range(problems, at, value, key, integer=False):
     """A number within RANGES[key] (an integer when `integer`)."""
     lo, hi = RANGES[key]
-    ok = (_is_int(value) if integer else _is_num(value)) and lo <= value <= hi
+    ok = (is_int(value) if integer else is_num(value)) and lo <= value <= hi
     words = f"an integer from {lo} to {hi}" if integer else f"a number from {lo:g} to {hi:g}"
     _check(problems, at, ok, words, value)
 
 
 def data_problems(d, at="data") -> list[str]:
     if not isinstance(d, dict):
-        return [f"{at}: expected an object, got {_got(d)}"]
+        return [f"{at}: expected an object, got {got(d)}"]
     pr: list[str] = []
     for key in d:
         if key not in DEFAULT_DATA:
@@ -284,7 +262,7 @@ def data_problems(d, at="data") -> list[str]:
     if g("kind", "sample") == "sample":
         _check(pr, f"{at}.sample", g("sample") in SAMPLES, "one of " + ", ".join(SAMPLES), g("sample"))
     elif not isinstance(g("path"), str) or not g("path"):
-        pr.append(f"{at}.path: expected the path of the data, got {_got(g('path'))}")
+        pr.append(f"{at}.path: expected the path of the data, got {got(g('path'))}")
     for key in ("path", "target", "sample"):
         v = g(key)
         _check(pr, f"{at}.{key}", v is None or (isinstance(v, str) and len(v) <= 4096), "a text or null", v)
@@ -310,7 +288,7 @@ def data_problems(d, at="data") -> list[str]:
     _check(
         pr,
         f"{at}.image_size",
-        isinstance(size, list) and len(size) == 2 and all(_is_int(v) and lo <= v <= hi for v in size),
+        isinstance(size, list) and len(size) == 2 and all(is_int(v) and lo <= v <= hi for v in size),
         f"two integers from {lo} to {hi}",
         size,
     )
@@ -323,117 +301,84 @@ def data_problems(d, at="data") -> list[str]:
         "an object of true/false switches",
         aug,
     )
-    split = g("split", DEFAULT_DATA["split"])
-    if not isinstance(split, dict) or set(split) - {"train", "val", "test"}:
-        pr.append(f"{at}.split: expected an object with train, val and test fractions, got {_got(split)}")
-    else:
-        for k, v in split.items():
-            _check_range(pr, f"{at}.split.{k}", v, "train_fraction" if k == "train" else "fraction")
-        whole = {**DEFAULT_DATA["split"], **split}  # the fractions the project will have
-        if all(_is_num(v) for v in whole.values()) and sum(whole.values()) > 1.0 + 1e-9:
-            pr.append(f"{at}.split: fractions add up to more than 1 ({sum(whole.values()):g})")
+    pr += _split_problems(g("split", DEFAULT_DATA["split"]), f"{at}.split")
     _check_range(pr, f"{at}.seed", g("seed", 0), "seed", integer=True)
+    return pr
+
+
+def _split_problems(split, at: str) -> list[str]:
+    if not isinstance(split, dict) or set(split) - {"train", "val", "test"}:
+        return [f"{at}: expected an object with train, val and test fractions, got {got(split)}"]
+    pr: list[str] = []
+    for k, v in split.items():
+        _check_range(pr, f"{at}.{k}", v, "train_fraction" if k == "train" else "fraction")
+    whole = {**DEFAULT_DATA["split"], **split}  # the fractions the project will have
+    if all(is_num(v) for v in whole.values()) and sum(whole.values()) > 1.0 + 1e-9:
+        pr.append(f"{at}: fractions add up to more than 1 ({sum(whole.values()):g})")
     return pr
 
 
 def training_problems(t, at="training") -> list[str]:
-    if not isinstance(t, dict):
-        return [f"{at}: expected an object, got {_got(t)}"]
-    pr: list[str] = []
-    for key in t:
-        if key not in DEFAULT_TRAINING and key != "momentum":
-            pr.append(f"{at}.{key}: unknown field")
-    g = t.get
-    _check(
-        pr,
-        f"{at}.loss",
-        g("loss", "auto") in ("auto", *LOSSES),
-        "'auto' or one of " + ", ".join(LOSSES),
-        g("loss"),
-    )
-    _check(
-        pr,
-        f"{at}.optimizer",
-        g("optimizer", "adam") in OPTIMIZERS,
-        "one of " + ", ".join(OPTIMIZERS),
-        g("optimizer"),
-    )
-    _check_range(pr, f"{at}.lr", g("lr", 0.01), "lr")
-    _check_range(pr, f"{at}.weight_decay", g("weight_decay", 0.0), "weight_decay")
-    if "momentum" in t:
-        _check_range(pr, f"{at}.momentum", g("momentum"), "momentum")
-    _check_range(pr, f"{at}.batch_size", g("batch_size", 32), "batch_size", integer=True)
-    _check_range(pr, f"{at}.epochs", g("epochs", 20), "epochs", integer=True)
-    _check(
-        pr,
-        f"{at}.schedule",
-        g("schedule", "none") in SCHEDULES,
-        "one of " + ", ".join(SCHEDULES),
-        g("schedule"),
-    )
-    es = g("early_stopping", {"enabled": False, "patience": 5})
-    if not isinstance(es, dict):
-        pr.append(f"{at}.early_stopping: expected an object with enabled and patience, got {_got(es)}")
-    else:
-        _check(
-            pr,
-            f"{at}.early_stopping.enabled",
-            isinstance(es.get("enabled", False), bool),
-            "true or false",
-            es.get("enabled"),
-        )
-        _check_range(pr, f"{at}.early_stopping.patience", es.get("patience", 5), "patience", integer=True)
-    _check_range(pr, f"{at}.seed", g("seed", 0), "seed", integer=True)
-    _check(pr, f"{at}.device", g("device", "cpu") in DEVICES, "one of " + ", ".join(DEVICES), g("device"))
-    return pr
+    """Each training setting the training spec refuses."""
+    return TRAINING_SPEC.problems(t, at)
 
 
 def _reject_constant(name):
     raise ValueError(f"{name} is not a valid JSON number")
 
 
-def project_from_dict(d, path=None) -> Project:
-    """A checked Project from a parsed project file; ProjectError lists every problem found."""
+def _migrated(d, path) -> dict:
+    """A project file's dict at this format version, or ProjectError when it is not one we read."""
     if not isinstance(d, dict):
-        raise ProjectError([f"not a project file: expected a JSON object, got {_got(d)}"], path)
+        raise ProjectError([f"not a project file: expected a JSON object, got {got(d)}"], path)
     if d.get("format", FORMAT_NAME) != FORMAT_NAME:
-        raise ProjectError([f"format: expected {FORMAT_NAME!r}, got {_got(d.get('format'))}"], path)
+        raise ProjectError([f"format: expected {FORMAT_NAME!r}, got {got(d.get('format'))}"], path)
     version = d.get("version", 0)
-    if not _is_int(version) or version < 0:
-        raise ProjectError([f"version: expected a non-negative integer, got {_got(version)}"], path)
+    if not is_int(version) or version < 0:
+        raise ProjectError([f"version: expected a non-negative integer, got {got(version)}"], path)
     if version > FORMAT_VERSION:
         raise ProjectError(
             [
                 f"version: the file is format version {version}, newer than this Studio reads "
-                f"({FORMAT_VERSION}): "
-                "update Studio"
+                f"({FORMAT_VERSION}): update Studio"
             ],
             path,
         )
     try:
-        d = migrate(d)
+        return migrate(d)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ProjectError([f"version: cannot migrate the file from version {version} ({e})"], path) from None
-    problems: list[str] = []
-    for key in d:
-        if key not in ("format", "version", "name", "description", "design", "data", "training", "runs"):
-            problems.append(f"{key}: unknown field")
+
+
+def _project_problems(d, data, training, runs) -> list[str]:
+    problems = [
+        f"{key}: unknown field"
+        for key in d
+        if key not in ("format", "version", "name", "description", "design", "data", "training", "runs")
+    ]
     for key in ("name", "description"):
         if not isinstance(d.get(key, ""), str):
-            problems.append(f"{key}: expected a text, got {_got(d.get(key))}")
+            problems.append(f"{key}: expected a text, got {got(d.get(key))}")
     problems += design_problems(d.get("design", {"nodes": [], "edges": []}), "design")
-    data = d.get("data", {})
-    data = {**DEFAULT_DATA, **data} if isinstance(data, dict) else data
     problems += data_problems(data)
-    training = d.get("training", {})
-    training = {**DEFAULT_TRAINING, **training} if isinstance(training, dict) else training
     problems += training_problems(training)
-    runs = d.get("runs", [])
     if not isinstance(runs, list):
-        problems.append(f"runs: expected a list, got {_got(runs)}")
+        problems.append(f"runs: expected a list, got {got(runs)}")
     else:
         for i, run in enumerate(runs):
             problems += run_problems(run, f"runs[{i}]")
+    return problems
+
+
+def project_from_dict(d, path=None) -> Project:
+    """A checked Project from a parsed project file; ProjectError lists every problem found."""
+    d = _migrated(d, path)
+    data = d.get("data", {})
+    data = {**DEFAULT_DATA, **data} if isinstance(data, dict) else data
+    training = d.get("training", {})
+    training = {**DEFAULT_TRAINING, **training} if isinstance(training, dict) else training
+    runs = d.get("runs", [])
+    problems = _project_problems(d, data, training, runs)
     if problems:
         raise ProjectError(problems, path)
     try:
@@ -444,15 +389,11 @@ def project_from_dict(d, path=None) -> Project:
     data["split"] = {**DEFAULT_DATA["split"], **data.get("split", {})}
     data["augmentation"] = {**DEFAULT_DATA["augmentation"], **data.get("augmentation", {})}
     training = copy.deepcopy(training)
-    training["early_stopping"] = {**DEFAULT_TRAINING["early_stopping"], **training.get("early_stopping", {})}
+    for group in TRAINING_SPEC.groups:
+        training[group] = {**DEFAULT_TRAINING[group], **training.get(group, {})}
+    name, description = d.get("name", ""), d.get("description", "")
     return Project(
-        design,
-        data,
-        training,
-        copy.deepcopy(runs),
-        str(path) if path else None,
-        d.get("name", ""),
-        d.get("description", ""),
+        design, data, training, copy.deepcopy(runs), str(path) if path else None, name, description
     )
 
 

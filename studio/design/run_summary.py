@@ -3,7 +3,7 @@ curves, evaluation and gradient norms) must have the shape the window expects, o
 
 from __future__ import annotations
 
-import math
+from .checks import got, is_int, is_num
 
 STEP_SERIES = ("step", "loss")
 EPOCH_SERIES = ("epoch", "train_loss", "val_loss", "val_metric", "lr")
@@ -21,26 +21,13 @@ TEXT_FIELDS = (
 MAX_ARRAY_DEPTH = 4  # an example's input: a table row (1), a sequence (2) or an image (3)
 
 
-def _got(v) -> str:
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _numbers(v, allow_none=False) -> bool:
-    return isinstance(v, list) and all(_is_num(x) or (allow_none and x is None) for x in v)
+    return isinstance(v, list) and all(is_num(x) or (allow_none and x is None) for x in v)
 
 
 def _array_shape(v, depth=0):
     """The shape of a rectangular nested list of numbers, or None when it is not one."""
-    if _is_num(v):
+    if is_num(v):
         return ()
     if not isinstance(v, list) or not v or depth >= MAX_ARRAY_DEPTH:
         return None
@@ -57,18 +44,18 @@ def _curves_problems(c, at) -> list[str]:
     if c is None:
         return []
     if not isinstance(c, dict):
-        return [f"{at}: expected an object of curves, got {_got(c)}"]
+        return [f"{at}: expected an object of curves, got {got(c)}"]
     pr = []
     for key, value in c.items():
         if key not in STEP_SERIES + EPOCH_SERIES:
             continue  # curves this Studio does not draw are kept as they are
         whole = key in ("step", "epoch")
         ok = isinstance(value, list) and all(
-            (_is_int(x) and x >= 0) if whole else (_is_num(x) or (x is None and key != "loss")) for x in value
+            (is_int(x) and x >= 0) if whole else (is_num(x) or (x is None and key != "loss")) for x in value
         )
         if not ok:
             what = "a list of step or epoch numbers" if whole else "a list of numbers"
-            pr.append(f"{at}.{key}: expected {what}, got {_got(value)}")
+            pr.append(f"{at}.{key}: expected {what}, got {got(value)}")
     steps, losses = len(c.get("step", [])), len(c.get("loss", []))
     if not pr and steps != losses:
         pr.append(f"{at}: step and loss have different lengths ({steps} and {losses})")
@@ -80,44 +67,44 @@ def _classification_problems(ev, at) -> list[str]:
     cm = ev.get("confusion")
     k = len(cm) if isinstance(cm, list) else 0
     if not (
-        k and all(isinstance(r, list) and len(r) == k and all(_is_int(x) and x >= 0 for x in r) for r in cm)
+        k and all(isinstance(r, list) and len(r) == k and all(is_int(x) and x >= 0 for x in r) for r in cm)
     ):
-        return [f"{at}.confusion: expected a square table of counts, got {_got(cm)}"]
+        return [f"{at}.confusion: expected a square table of counts, got {got(cm)}"]
     classes = ev.get("classes")
     if classes is not None and not (
         isinstance(classes, list) and len(classes) == k and all(isinstance(n, str) for n in classes)
     ):
-        pr.append(f"{at}.classes: expected {k} class names, got {_got(classes)}")
+        pr.append(f"{at}.classes: expected {k} class names, got {got(classes)}")
     for key in ("precision", "recall", "f1", "support"):
         v = ev.get(key)
         if not (_numbers(v) and len(v) == k):
-            pr.append(f"{at}.{key}: expected {k} numbers, got {_got(v)}")
+            pr.append(f"{at}.{key}: expected {k} numbers, got {got(v)}")
     columns = ev.get("columns")
     if columns is not None and not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
-        pr.append(f"{at}.columns: expected a list of column names, got {_got(columns)}")
+        pr.append(f"{at}.columns: expected a list of column names, got {got(columns)}")
         columns = None
     wrong = ev.get("misclassified", [])
     if not isinstance(wrong, list):
-        return pr + [f"{at}.misclassified: expected a list, got {_got(wrong)}"]
+        return pr + [f"{at}.misclassified: expected a list, got {got(wrong)}"]
     for i, ex in enumerate(wrong):
         where = f"{at}.misclassified[{i}]"
         if not isinstance(ex, dict):
-            pr.append(f"{where}: expected an object, got {_got(ex)}")
+            pr.append(f"{where}: expected an object, got {got(ex)}")
             continue
         for key in ("true", "pred"):
             v = ex.get(key)
-            if not (_is_int(v) and 0 <= v < k):
-                pr.append(f"{where}.{key}: expected a class index from 0 to {k - 1}, got {_got(v)}")
+            if not (is_int(v) and 0 <= v < k):
+                pr.append(f"{where}.{key}: expected a class index from 0 to {k - 1}, got {got(v)}")
         if _array_shape(ex.get("input")) in (None, ()):
             pr.append(f"{where}.input: expected a list of numbers (a row, a sequence or an image)")
         raw = ex.get("raw")
         if raw is not None and not (
             isinstance(raw, list)
             and (columns is None or len(raw) == len(columns))
-            and all(v is None or isinstance(v, str) or _is_num(v) for v in raw)
+            and all(v is None or isinstance(v, str) or is_num(v) for v in raw)
         ):
             pr.append(
-                f"{where}.raw: expected one value (a number, a text or null) per column, got {_got(raw)}"
+                f"{where}.raw: expected one value (a number, a text or null) per column, got {got(raw)}"
             )
     return pr
 
@@ -126,7 +113,7 @@ def _evaluation_problems(ev, at) -> list[str]:
     if ev is None:
         return []
     if not isinstance(ev, dict):
-        return [f"{at}: expected an object, got {_got(ev)}"]
+        return [f"{at}: expected an object, got {got(ev)}"]
     task = ev.get("task")
     if task == "classification":
         return _classification_problems(ev, at)
@@ -135,55 +122,53 @@ def _evaluation_problems(ev, at) -> list[str]:
         if not (_numbers(pred) and _numbers(actual) and len(pred) == len(actual)):
             return [f"{at}: expected predicted and actual as two lists of numbers of one length"]
         return []
-    return [f"{at}.task: expected 'classification' or 'regression', got {_got(task)}"]
+    return [f"{at}.task: expected 'classification' or 'regression', got {got(task)}"]
 
 
 def _scalar_problems(run, at) -> list[str]:
     pr = []
     for key in TEXT_FIELDS:
         if run.get(key) is not None and not isinstance(run[key], str):
-            pr.append(f"{at}.{key}: expected a text, got {_got(run[key])}")
+            pr.append(f"{at}.{key}: expected a text, got {got(run[key])}")
     rid = run.get("id")
-    if rid is not None and not (
-        (_is_int(rid) and rid >= 0) or (isinstance(rid, str) and 0 < len(rid) <= 200)
-    ):
-        pr.append(f"{at}.id: expected a run number or name, got {_got(rid)}")
+    if rid is not None and not ((is_int(rid) and rid >= 0) or (isinstance(rid, str) and 0 < len(rid) <= 200)):
+        pr.append(f"{at}.id: expected a run number or name, got {got(rid)}")
     if run.get("epochs_completed") is not None and not (
-        _is_int(run["epochs_completed"]) and run["epochs_completed"] >= 0
+        is_int(run["epochs_completed"]) and run["epochs_completed"] >= 0
     ):
         pr.append(
-            f"{at}.epochs_completed: expected a non-negative integer, got {_got(run['epochs_completed'])}"
+            f"{at}.epochs_completed: expected a non-negative integer, got {got(run['epochs_completed'])}"
         )
-    if run.get("seconds") is not None and not _is_num(run["seconds"]):
-        pr.append(f"{at}.seconds: expected a number, got {_got(run['seconds'])}")
+    if run.get("seconds") is not None and not is_num(run["seconds"]):
+        pr.append(f"{at}.seconds: expected a number, got {got(run['seconds'])}")
     if run.get("settings") is not None and not isinstance(run["settings"], dict):
-        pr.append(f"{at}.settings: expected an object, got {_got(run['settings'])}")
+        pr.append(f"{at}.settings: expected an object, got {got(run['settings'])}")
     final = run.get("final")
     if final is not None and not (
-        isinstance(final, dict) and all(_is_num(v) or v is None for v in final.values())
+        isinstance(final, dict) and all(is_num(v) or v is None for v in final.values())
     ):
-        pr.append(f"{at}.final: expected an object of numbers, got {_got(final)}")
+        pr.append(f"{at}.final: expected an object of numbers, got {got(final)}")
     best = run.get("best")
     if best is not None and not (
         isinstance(best, dict)
-        and _is_int(best.get("epoch"))
-        and (best.get("score") is None or _is_num(best.get("score")))
+        and is_int(best.get("epoch"))
+        and (best.get("score") is None or is_num(best.get("score")))
     ):
-        pr.append(f"{at}.best: expected an object with an epoch and a score, got {_got(best)}")
+        pr.append(f"{at}.best: expected an object with an epoch and a score, got {got(best)}")
     return pr
 
 
 def run_problems(run, at="runs[0]") -> list[str]:
     """Every problem of one run summary, as "path: message" lines; empty when the window can show it."""
     if not isinstance(run, dict):
-        return [f"{at}: expected an object, got {_got(run)}"]
+        return [f"{at}: expected an object, got {got(run)}"]
     pr = _scalar_problems(run, at)
     pr += _curves_problems(run.get("curves"), f"{at}.curves")
     pr += _evaluation_problems(run.get("evaluation"), f"{at}.evaluation")
     norms = run.get("grad_norms")
     if norms is not None and not (
         isinstance(norms, list)
-        and all(isinstance(d, dict) and all(_is_num(v) and v >= 0 for v in d.values()) for d in norms)
+        and all(isinstance(d, dict) and all(is_num(v) and v >= 0 for v in d.values()) for d in norms)
     ):
-        pr.append(f"{at}.grad_norms: expected a list of objects of non-negative numbers, got {_got(norms)}")
+        pr.append(f"{at}.grad_norms: expected a list of objects of non-negative numbers, got {got(norms)}")
     return pr

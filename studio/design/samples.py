@@ -1,44 +1,13 @@
-"""Sample data sets a project can name: shipped (iris, digits) and generated (sequences, tokens)."""
+"""Sample data sets a project can name, as arrays: shipped (iris, digits) and generated (sequences, tokens);
+their descriptions are the registry in studio.assets.samples."""
 
 from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_INFO = {
-    "iris": {
-        "title": "Iris flowers (150 rows, 4 measurements, 3 species)",
-        "input_shape": (4,),
-        "dtype": "float32",
-        "task": "classification",
-        "num_classes": 3,
-        "file": "data/iris.csv",
-    },
-    "digits": {
-        "title": "Handwritten digits (1,797 grey 8x8 images, 10 classes)",
-        "input_shape": (1, 8, 8),
-        "dtype": "float32",
-        "task": "classification",
-        "num_classes": 10,
-        "file": "data/digits_8x8.npz",
-    },
-    "sequences": {
-        "title": "Noisy waves (1,200 sequences of 24 steps): 1, 2 or 4 cycles?",
-        "input_shape": (24, 1),
-        "dtype": "float32",
-        "task": "classification",
-        "num_classes": 3,
-        "file": None,
-    },
-    "tokens": {
-        "title": "Token sequences (1,200 of 16 ids from 24): mostly low ids or not?",
-        "input_shape": (16,),
-        "dtype": "int64",
-        "task": "classification",
-        "num_classes": 2,
-        "vocab": 24,
-        "file": None,
-    },
-}
+from ..assets.samples import SAMPLES
+
+SAMPLE_INFO = SAMPLES  # the one registry of sample data sets, by name
 
 
 def sample_feature_names(name: str) -> list[str] | None:
@@ -53,9 +22,7 @@ def sample_feature_names(name: str) -> list[str] | None:
 
 def sample_class_names(name: str) -> list[str]:
     """The class names of a sample data set, in label order."""
-    if name == "iris":
-        return ["setosa", "versicolor", "virginica"]
-    return [str(i) for i in range(SAMPLE_INFO[name].get("num_classes", 0))]
+    return list(SAMPLE_INFO[name]["class_names"])
 
 
 def make_sequences(n=1200, length=24, seed=0):

@@ -33,33 +33,38 @@ class _Chain:
         self.last = node
         return node
 
+    @classmethod
+    def starting(cls, shape, dtype="float32", name="inputs") -> _Chain:
+        """A chain in a new design, begun with its Input."""
+        chain = cls(Design())
+        params = {"shape": tuple(shape)} if dtype == "float32" else {"shape": tuple(shape), "dtype": dtype}
+        chain.add("Input", params, name)
+        return chain
 
-def _output(c: _Chain, task: str, classes: int):
+
+def _output(c: _Chain, classes: int, task: str = "classification") -> Design:
+    """The head and the Output that end a chain; its design."""
     out = classes if task == "classification" else 1
     c.add("Linear", {"out_features": out}, "head")
     loss = "cross_entropy" if task == "classification" else "mse"
     c.add("Output", {"task": task, "loss": loss}, "output")
+    return c.d
 
 
 def mlp_design(in_features: int, classes: int, task="classification", hidden=None) -> Design:
     """Two hidden layers, width sized to the data."""
     hidden = hidden or max(16, min(128, 1 << (2 * in_features - 1).bit_length()))
-    d = Design()
-    c = _Chain(d)
-    c.add("Input", {"shape": (in_features,)}, "inputs")
+    c = _Chain.starting((in_features,))
     c.add("Linear", {"out_features": hidden}, "hidden1")
     c.add("ReLU", None, "relu1")
     c.add("Linear", {"out_features": hidden}, "hidden2")
     c.add("ReLU", None, "relu2")
-    _output(c, task, classes)
-    return d
+    return _output(c, classes, task)
 
 
 def lenet_design(in_shape, classes: int) -> Design:
     """Two convolution-pooling stages then two linear layers, LeNet style."""
-    d = Design()
-    c = _Chain(d)
-    c.add("Input", {"shape": tuple(in_shape)}, "inputs")
+    c = _Chain.starting(in_shape)
     c.add("Conv2d", {"out_channels": 6, "kernel_size": 3, "padding": 1}, "conv1")
     c.add("ReLU", None, "relu1")
     c.add("MaxPool2d", {"kernel_size": 2}, "pool1")
@@ -71,15 +76,12 @@ def lenet_design(in_shape, classes: int) -> Design:
     c.add("Flatten", None, "flatten")
     c.add("Linear", {"out_features": 64}, "fc1")
     c.add("ReLU", None, "relu3")
-    _output(c, "classification", classes)
-    return d
+    return _output(c, classes)
 
 
-def resnet_design(in_shape, classes: int, width=16) -> Design:
+def resnet_design(in_shape: tuple, classes: int, width: int = 16) -> Design:
     """A stem convolution, one residual block with a skip connection, pooling and a linear head."""
-    d = Design()
-    c = _Chain(d)
-    c.add("Input", {"shape": tuple(in_shape)}, "inputs")
+    c = _Chain.starting(in_shape)
     c.add("Conv2d", {"out_channels": width, "kernel_size": 3, "padding": 1}, "stem")
     stem = c.add("ReLU", None, "stem_relu")
     # the residual branch runs half a row above the skip connection, as the automatic layout puts it
@@ -92,29 +94,23 @@ def resnet_design(in_shape, classes: int, width=16) -> Design:
     c.add("BatchNorm2d", None, "block_bn2")
     c.y = 0.0
     add = c.add("Add", None, "skip")
-    d.connect(stem.id, add.id, 0, 1)
+    c.d.connect(stem.id, add.id, 0, 1)
     c.add("ReLU", None, "block_out")
     c.add("MaxPool2d", {"kernel_size": 2}, "pool")
     c.add("Flatten", None, "flatten")
-    _output(c, "classification", classes)
-    return d
+    return _output(c, classes)
 
 
 def lstm_design(in_shape, classes: int, hidden=32) -> Design:
     """An LSTM over the sequence whose last step feeds a linear classifier."""
-    d = Design()
-    c = _Chain(d)
-    c.add("Input", {"shape": tuple(in_shape)}, "inputs")
+    c = _Chain.starting(in_shape)
     c.add("LSTM", {"hidden_size": hidden, "output": "last"}, "lstm")
-    _output(c, "classification", classes)
-    return d
+    return _output(c, classes)
 
 
 def transformer_design(length: int, vocab: int, classes: int, dim=32) -> Design:
     """Token embedding, a two-layer Transformer encoder, then a linear classifier on the flat sequence."""
-    d = Design()
-    c = _Chain(d)
-    c.add("Input", {"shape": (length,), "dtype": "int64"}, "tokens")
+    c = _Chain.starting((length,), "int64", "tokens")
     c.add("Embedding", {"num_embeddings": vocab, "embedding_dim": dim}, "embed")
     c.add(
         "TransformerEncoder",
@@ -122,8 +118,7 @@ def transformer_design(length: int, vocab: int, classes: int, dim=32) -> Design:
         "encoder",
     )
     c.add("Flatten", None, "flatten")
-    _output(c, "classification", classes)
-    return d
+    return _output(c, classes)
 
 
 def default_design(info: dict, data: dict | None = None) -> Design:
@@ -138,50 +133,50 @@ def default_design(info: dict, data: dict | None = None) -> Design:
     return mlp_design(shape[0], classes, task)
 
 
+_IRIS = "A small multilayer perceptron that tells three iris species apart from four measurements."
+_LENET = "A LeNet-style convolutional network for 8x8 handwritten digits."
+_RESNET = "A small convolutional network with one residual block (a skip connection) for 8x8 digits."
+_LSTM = "An LSTM that classifies noisy waves by their frequency, reading the sequence step by step."
+_TRANSFORMER = (
+    "A small Transformer encoder that classifies token sequences with embeddings and self-attention."
+)
+
+
 def template_projects() -> dict:
     """The shipped templates, made from the designs above (studio/assets/templates/*.studio hold them)."""
     from .project import new_project
 
     seq, tok = SAMPLE_INFO["sequences"], SAMPLE_INFO["tokens"]
+    # name: (title, description, sample, design, (epochs, learning rate, batch size))
     specs = {
-        "iris_mlp": (
-            "Iris MLP",
-            "A small multilayer perceptron that tells three iris species apart from four measurements.",
-            {"kind": "sample", "sample": "iris"},
-            mlp_design(4, 3),
-            {"epochs": 60, "lr": 0.01, "batch_size": 16},
-        ),
-        "digits_lenet": (
-            "Digits LeNet",
-            "A LeNet-style convolutional network for 8x8 handwritten digits.",
-            {"kind": "sample", "sample": "digits", "preprocessing": "none"},
-            lenet_design((1, 8, 8), 10),
-            {"epochs": 15, "lr": 0.005, "batch_size": 32},
-        ),
+        "iris_mlp": ("Iris MLP", _IRIS, "iris", mlp_design(4, 3), (60, 0.01, 16)),
+        "digits_lenet": ("Digits LeNet", _LENET, "digits", lenet_design((1, 8, 8), 10), (15, 0.005, 32)),
         "digits_resnet": (
             "Digits residual CNN",
-            "A small convolutional network with one residual block (a skip connection) for 8x8 digits.",
-            {"kind": "sample", "sample": "digits", "preprocessing": "none"},
+            _RESNET,
+            "digits",
             resnet_design((1, 8, 8), 10),
-            {"epochs": 10, "lr": 0.005, "batch_size": 32},
+            (10, 0.005, 32),
         ),
         "sequence_lstm": (
             "Sequence LSTM",
-            "An LSTM that classifies noisy waves by their frequency, reading the sequence step by step.",
-            {"kind": "sample", "sample": "sequences", "preprocessing": "none"},
+            _LSTM,
+            "sequences",
             lstm_design(seq["input_shape"], seq["num_classes"]),
-            {"epochs": 15, "lr": 0.005, "batch_size": 32},
+            (15, 0.005, 32),
         ),
         "tokens_transformer": (
             "Token Transformer",
-            "A small Transformer encoder that classifies token sequences with embeddings and self-attention.",
-            {"kind": "sample", "sample": "tokens", "preprocessing": "none"},
+            _TRANSFORMER,
+            "tokens",
             transformer_design(tok["input_shape"][0], tok["vocab"], tok["num_classes"]),
-            {"epochs": 10, "lr": 0.002, "batch_size": 32},
+            (10, 0.002, 32),
         ),
     }
     out = {}
-    for key, (title, description, data, design, training) in specs.items():
+    for key, (title, description, sample, design, (epochs, lr, batch)) in specs.items():
+        data = {"kind": "sample", "sample": sample, **({} if sample == "iris" else {"preprocessing": "none"})}
+        training = {"epochs": epochs, "lr": lr, "batch_size": batch}
         project = new_project(data=data, training=training, design=design, name=title)
         project.description = description
         out[key] = project

@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import functools
-import math
 
 from .catalogue import CATALOGUE, ParamError
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _got(v) -> str:
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
+from .checks import got, is_int, is_num
+from .graph import name_problem
 
 
 @functools.cache
@@ -28,83 +16,88 @@ def _params_of(type_: str) -> dict:
 
 def design_problems(d, path: str = "design") -> list[str]:
     """Every problem of a design dict, as "path: message" lines; an empty list when it is well formed."""
-    from .document import name_problem
-
     if not isinstance(d, dict):
-        return [f"{path}: expected an object with nodes and edges, got {_got(d)}"]
-    problems: list[str] = []
-    for key in d:
-        if key not in ("nodes", "edges"):
-            problems.append(f"{path}.{key}: unknown field")
+        return [f"{path}: expected an object with nodes and edges, got {got(d)}"]
+    problems = [f"{path}.{key}: unknown field" for key in d if key not in ("nodes", "edges")]
     nodes = d.get("nodes", [])
     edges = d.get("edges", [])
     if not isinstance(nodes, list):
-        return problems + [f"{path}.nodes: expected a list, got {_got(nodes)}"]
+        return problems + [f"{path}.nodes: expected a list, got {got(nodes)}"]
     if not isinstance(edges, list):
-        return problems + [f"{path}.edges: expected a list, got {_got(edges)}"]
-    ids: dict = {}
+        return problems + [f"{path}.edges: expected a list, got {got(edges)}"]
+    ids: dict = {}  # node id -> layer type
     names: set = set()
     for i, nd in enumerate(nodes):
-        at = f"{path}.nodes[{i}]"
-        if not isinstance(nd, dict):
-            problems.append(f"{at}: expected an object, got {_got(nd)}")
-            continue
-        for key in nd:
-            if key not in ("id", "type", "name", "params", "pos"):
-                problems.append(f"{at}.{key}: unknown field")
-        nid = nd.get("id")
-        if not isinstance(nid, str) or not nid or len(nid) > 64:
-            problems.append(f"{at}.id: expected a non-empty text of at most 64 characters, got {_got(nid)}")
-        elif nid in ids:
-            problems.append(f"{at}.id: {nid!r} is used by an earlier node")
-        t = nd.get("type")
-        if not isinstance(t, str) or t not in CATALOGUE:
-            problems.append(f"{at}.type: unknown layer type {_got(t)}")
-            t = None
-        elif isinstance(nid, str):
-            ids[nid] = t
-        name = nd.get("name")
-        why = name_problem(name)
-        if why:
-            problems.append(f"{at}.name: {why}")
-        elif name in names:
-            problems.append(f"{at}.name: {name!r} is used by an earlier node")
-        else:
-            names.add(name)
-        pos = nd.get("pos", [0.0, 0.0])
-        if not (isinstance(pos, (list, tuple)) and len(pos) == 2 and _is_num(pos[0]) and _is_num(pos[1])):
-            problems.append(f"{at}.pos: expected two numbers [x, y], got {_got(pos)}")
-        params = nd.get("params", {})
-        if not isinstance(params, dict):
-            problems.append(f"{at}.params: expected an object, got {_got(params)}")
-        elif t is not None:
-            known = _params_of(t)
-            for key, value in params.items():
-                if key not in known:
-                    problems.append(f"{at}.params.{key}: {t} has no parameter of this name")
-                    continue
-                try:
-                    known[key].validate(value)
-                except ParamError as e:
-                    reason = str(e).split(": ", 1)[-1]
-                    problems.append(f"{at}.params.{key}: {reason}")
+        problems += _node_problems(nd, f"{path}.nodes[{i}]", ids, names)
     for j, e in enumerate(edges):
-        at = f"{path}.edges[{j}]"
-        if not (isinstance(e, (list, tuple)) and len(e) == 4):
-            problems.append(f"{at}: expected [source id, output port, target id, input port], got {_got(e)}")
+        problems += _edge_problems(e, f"{path}.edges[{j}]", ids)
+    return problems
+
+
+def _node_problems(nd, at: str, ids: dict, names: set) -> list[str]:
+    """A node's problems; its id and name join `ids` and `names` when they are good."""
+    if not isinstance(nd, dict):
+        return [f"{at}: expected an object, got {got(nd)}"]
+    problems = [
+        f"{at}.{key}: unknown field" for key in nd if key not in ("id", "type", "name", "params", "pos")
+    ]
+    nid = nd.get("id")
+    if not isinstance(nid, str) or not nid or len(nid) > 64:
+        problems.append(f"{at}.id: expected a non-empty text of at most 64 characters, got {got(nid)}")
+    elif nid in ids:
+        problems.append(f"{at}.id: {nid!r} is used by an earlier node")
+    t = nd.get("type")
+    if not isinstance(t, str) or t not in CATALOGUE:
+        problems.append(f"{at}.type: unknown layer type {got(t)}")
+        t = None
+    elif isinstance(nid, str):
+        ids[nid] = t
+    name = nd.get("name")
+    why = name_problem(name)
+    if why:
+        problems.append(f"{at}.name: {why}")
+    elif name in names:
+        problems.append(f"{at}.name: {name!r} is used by an earlier node")
+    else:
+        names.add(name)
+    pos = nd.get("pos", [0.0, 0.0])
+    if not (isinstance(pos, (list, tuple)) and len(pos) == 2 and is_num(pos[0]) and is_num(pos[1])):
+        problems.append(f"{at}.pos: expected two numbers [x, y], got {got(pos)}")
+    return problems + _params_problems(nd.get("params", {}), t, at)
+
+
+def _params_problems(params, t, at: str) -> list[str]:
+    if not isinstance(params, dict):
+        return [f"{at}.params: expected an object, got {got(params)}"]
+    if t is None:
+        return []
+    problems = []
+    known = _params_of(t)
+    for key, value in params.items():
+        if key not in known:
+            problems.append(f"{at}.params.{key}: {t} has no parameter of this name")
             continue
-        src, sp, dst, dp = e
-        ok = True
-        for value, where in ((src, "source"), (dst, "target")):
-            if not isinstance(value, str) or value not in ids:
-                problems.append(f"{at}: {where} {_got(value)} is not a node id of the design")
-                ok = False
-        if not (_is_int(sp) and _is_int(dp)):
-            problems.append(f"{at}: ports must be integers, got {_got(sp)} and {_got(dp)}")
-            continue
-        if ok:
-            if not 0 <= sp < len(CATALOGUE[ids[src]].outputs):
-                problems.append(f"{at}: {ids[src]} has no output port {sp}")
-            if not 0 <= dp < len(CATALOGUE[ids[dst]].inputs):
-                problems.append(f"{at}: {ids[dst]} has no input port {dp}")
+        try:
+            known[key].validate(value)
+        except ParamError as e:
+            problems.append(f"{at}.params.{key}: {str(e).split(': ', 1)[-1]}")
+    return problems
+
+
+def _edge_problems(e, at: str, ids: dict) -> list[str]:
+    if not (isinstance(e, (list, tuple)) and len(e) == 4):
+        return [f"{at}: expected [source id, output port, target id, input port], got {got(e)}"]
+    src, sp, dst, dp = e
+    problems = [
+        f"{at}: {where} {got(value)} is not a node id of the design"
+        for value, where in ((src, "source"), (dst, "target"))
+        if not isinstance(value, str) or value not in ids
+    ]
+    if not (is_int(sp) and is_int(dp)):
+        return problems + [f"{at}: ports must be integers, got {got(sp)} and {got(dp)}"]
+    if not problems:
+        if not 0 <= sp < len(CATALOGUE[ids[src]].outputs):
+            problems.append(f"{at}: {ids[src]} has no output port {sp}")
+        if not 0 <= dp < len(CATALOGUE[ids[dst]].inputs):
+            problems.append(f"{at}: {ids[dst]} has no input port {dp}")
     return problems

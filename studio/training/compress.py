@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from .events import END, ERROR, START, STEP, VARIANT, Event
 
 COMPRESSION_KEY = "studio.compression"  # weights-file metadata: what was done to the run's weights
@@ -271,14 +273,14 @@ def _measure(job: _Job, key: str, name: str, record: dict, model, float_file=Non
     import studio.core as core
     from studio.design.weights import save_weights
 
-    from .fit import _design_name, _evaluate, _evaluation_summary
+    from .fit import _design_name, _evaluation_summary, evaluate
 
     state = model.state_dict()
     path = job.folder / f"{key}.safetensors"
     save_weights(state, path, _design_name(job.project), extra={COMPRESSION_KEY: json.dumps(record)})
     params, nonzero = count_parameters(state)
     test = job.prepared.loader("test", 256)
-    loss, metric, preds, targets = _evaluate(core, model, test, job.loss_fn, job.prepared.task, "cpu")
+    loss, metric, preds, targets = evaluate(core, model, test, job.loss_fn, job.prepared.task)
     x_test = job.prepared.splits["test"][0]
     return {
         "key": key,
@@ -308,8 +310,9 @@ def _finetune(job: _Job, model, epochs: int, step0: int, total: int):
 
     s = settings_of(job.project)
     core.manual_seed(int(s["seed"]))
-    opt = _make_optimizer(optim, model.parameters(), s)
-    loader = job.prepared.loader("train", int(s["batch_size"]), shuffle=True, seed=int(s["seed"]))
+    loader = job.prepared.loader("train", int(s["batch_size"]), rng=np.random.default_rng(int(s["seed"])))
+    run = {"epochs": epochs, "steps_per_epoch": len(loader), "lr": float(s["lr"]), "mode": "min"}
+    opt = _make_optimizer(optim, model.parameters(), s, run)
     step = step0
     model.train()
     for epoch in range(1, epochs + 1):

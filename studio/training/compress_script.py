@@ -38,6 +38,14 @@ def _block(row: dict, c: dict, weights_name: str, package: str) -> list[str]:
         f"WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights_name!r})",
         "",
         "",
+        *_prune_function(package),
+        *_quantize_function(package, backend),
+        *_entry_point(),
+    ]
+
+
+def _prune_function(package: str) -> list[str]:
+    return [
         "def prune_model(model):",
         '    """L1 unstructured pruning of every Linear and Conv weight, made permanent (plain weights)."""',
         f"    import {package}.nn.utils.prune as prune",
@@ -53,6 +61,11 @@ def _block(row: dict, c: dict, weights_name: str, package: str) -> list[str]:
         "    return model",
         "",
         "",
+    ]
+
+
+def _quantize_function(package: str, backend: str) -> list[str]:
+    return [
         "def quantize_model(model, calibration):",
         '    """int8, as torch.ao.quantization does it: dynamic, or static calibrated on `calibration`."""',
         f"    import {package}.ao.quantization as q",
@@ -72,9 +85,14 @@ def _block(row: dict, c: dict, weights_name: str, package: str) -> list[str]:
         "    return q.convert(prepared)",
         "",
         "",
+    ]
+
+
+def _entry_point() -> list[str]:
+    return [
         "def compress(weights=WEIGHTS, output=None, data=DATA):",
         '    """Load the trained weights, prune and quantize the network as Studio did, and test it."""',
-        "    train_set, _, test_set = split_data(*load_data(data))",
+        "    (x_train, y_train), _, (x_test, y_test) = split_data(*load_data(data))",
         "    model = load_weights(Net(), weights).eval()",
         "    if PRUNE_AMOUNT:",
         "        model = prune_model(model)",
@@ -85,8 +103,8 @@ def _block(row: dict, c: dict, weights_name: str, package: str) -> list[str]:
         "        save_weights(model, output)",
         '        print(f"pruned weights saved to {output}")',
         "    if QUANTIZE:",
-        "        model = quantize_model(model, train_set.tensors[0][:512])",
-        "    x, y = test_set.tensors",
+        "        model = quantize_model(model, tensors(x_train[:512], y_train[:512], \"cpu\")[0])",
+        "    x, y = tensors(x_test, y_test, \"cpu\")",
         "    with torch.no_grad():",
         "        out = model(x)",
         "    if out.ndim == 2 and out.shape[1] > 1 and y.ndim == 1:",

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from studio.design import recipe
 from studio.design.datasource import DEFAULT_SPLIT
-from studio.design.datasource import split_indices as _split
 
 
 class DataError(Exception):
@@ -29,26 +29,29 @@ class PreparedData:
     # the test rows as the file has them, before any preprocessing: (column names, rows), for tables
     raw_test: tuple | None = None
 
-    def loader(self, split: str, batch_size: int, shuffle: bool = False, seed: int = 0):
+    def loader(self, split: str, batch_size: int, rng=None):
+        """Batches of a split; shuffled (and augmented, for training images) when given `rng`."""
         x, y = self.splits.get(split, (None, None))
         if x is None:
             x = np.zeros((0, *self.input_shape), np.float32)
             y = np.zeros((0,), np.int64)
-        augment = self.augmentation if split == "train" and x.ndim == 4 else None
-        return ArrayLoader(x, y, batch_size, shuffle, seed, augment)
+        augment = self.augmentation if split == "train" and x.ndim == 4 and rng is not None else None
+        return ArrayLoader(x, y, batch_size, rng, augment)
 
 
 class ArrayLoader:
-    """Batches of in-memory arrays as tensors: one slice per batch instead of one index per sample."""
+    """Batches of in-memory arrays as tensors: one slice per batch instead of one index per sample.
 
-    def __init__(self, x, y, batch_size, shuffle=False, seed=0, augment=None):
+    Shuffled, each pass draws a new order from `rng` (`recipe.batch_indices`), and augmentation draws
+    from the same generator, batch by batch, as an exported script does."""
+
+    def __init__(self, x, y, batch_size, rng=None, augment=None):
         if batch_size < 1:
             raise DataError(f"batch size must be at least 1, got {batch_size}")
         self.x, self.y = x, y
         self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.augment = {k: v for k, v in (augment or {}).items() if v}
-        self._rng = np.random.default_rng(seed)
+        self.rng = rng
+        self.augment = {k: bool(v) for k, v in (augment or {}).items() if v}
 
     def __len__(self):
         return (len(self.x) + self.batch_size - 1) // self.batch_size
@@ -56,63 +59,24 @@ class ArrayLoader:
     def __iter__(self):
         import studio.core as core
 
-        n = len(self.x)
-        order = self._rng.permutation(n) if self.shuffle else None
-        for start in range(0, n, self.batch_size):
-            if order is None:
-                xb, yb = self.x[start : start + self.batch_size], self.y[start : start + self.batch_size]
-            else:
-                idx = order[start : start + self.batch_size]
-                xb, yb = self.x[idx], self.y[idx]
+        for idx in recipe.batch_indices(len(self.x), self.batch_size, self.rng):
+            xb, yb = self.x[idx], self.y[idx]
             if self.augment:
-                xb = augment_images(xb, self.augment, self._rng)
+                xb = recipe.augment(xb, self.rng, **self.augment)
             yield core.from_numpy(np.ascontiguousarray(xb)), core.from_numpy(np.ascontiguousarray(yb))
-
-
-def augment_images(x: np.ndarray, augment: dict, rng) -> np.ndarray:
-    """Random flips, shifts and small rotations of a batch of (N, C, H, W) images, done per batch."""
-    n, _, h, w = x.shape
-    x = x.copy()
-    if augment.get("hflip"):
-        flip = rng.random(n) < 0.5
-        x[flip] = x[flip][..., ::-1]
-    rows = np.arange(h, dtype=np.float64)[:, None]
-    cols = np.arange(w, dtype=np.float64)[None, :]
-    if augment.get("shift") or augment.get("rotate"):
-        # one nearest-neighbour resampling for both: each output pixel reads a source pixel
-        cy, cx = (h - 1) / 2, (w - 1) / 2
-        angle = np.deg2rad(rng.uniform(-15, 15, n)) if augment.get("rotate") else np.zeros(n)
-        limit = max(1, h // 8)
-        dy = rng.integers(-limit, limit + 1, n) if augment.get("shift") else np.zeros(n, int)
-        dx = rng.integers(-limit, limit + 1, n) if augment.get("shift") else np.zeros(n, int)
-        cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
-        yy, xx = rows[None] - cy, cols[None] - cx
-        src_y = np.rint(cos * yy - sin * xx + cy - dy[:, None, None]).astype(np.int64)
-        src_x = np.rint(sin * yy + cos * xx + cx - dx[:, None, None]).astype(np.int64)
-        inside = (src_y >= 0) & (src_y < h) & (src_x >= 0) & (src_x < w)
-        src_y, src_x = np.clip(src_y, 0, h - 1), np.clip(src_x, 0, w - 1)
-        batch = np.arange(n)[:, None, None]
-        out = x[batch, :, src_y, src_x]  # (N, H, W, C)
-        out = np.moveaxis(out, -1, 1) * inside[:, None]
-        x = out.astype(x.dtype, copy=False)
-    return x
 
 
 def split_indices(n: int, fractions: dict, seed: int, labels=None) -> dict:
     """Shuffled, disjoint train/val/test indices in the given proportions, by class when `labels`."""
     try:
-        return _split(n, fractions, seed, labels)
+        return recipe.split_indices(n, fractions, seed, labels)
     except ValueError as e:
         raise DataError(str(e)) from None
 
 
 def _standardise(splits: dict) -> dict:
     """Scale features by the training split's mean and spread, the same for every split."""
-    x_train = splits["train"][0]
-    axes = 0
-    mean = x_train.mean(axis=axes, keepdims=True)
-    std = x_train.std(axis=axes, keepdims=True)
-    std[std == 0] = 1.0
+    mean, std = recipe.standardizer(splits["train"][0])
     for k, (x, y) in splits.items():
         splits[k] = (((x - mean) / std).astype(np.float32), y)
     return {"kind": "standardize", "mean": mean.ravel().tolist(), "std": std.ravel().tolist()}

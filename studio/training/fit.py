@@ -1,31 +1,28 @@
 """The training run: `fit(project)` is a generator of events that trains the project's design on its data.
 
-It holds no UI: the command line prints its events, and the app runs it in a worker process.
+It holds no UI: the command line prints its events, and the app runs it in a worker process. What a run
+does (splits, scaling, batches, best epoch, early stopping) is `studio.design.recipe`, shared with the
+exported scripts; its settings are `studio.design.training_spec`'s.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from studio.design import recipe
 from studio.design.datasource import loss_name_for
-from studio.design.export import LOSS_CLASSES, OPTIMIZER_CLASSES
-from studio.design.project import DEFAULT_TRAINING, SCHEDULES
 from studio.design.runs import new_run_id, runs_folder, unsaved_root, weights_files
+from studio.design.training_spec import LOSS_CLASSES, TRAINING_SPEC, run_arguments
 
 from .events import END, EPOCH, ERROR, LOADING, START, STEP, Event
 
-# The settings, losses, optimizers and schedules are the design's: a project file and a run agree by
-# construction. The class-name maps are the exporter's, so a run and an exported script use the same classes.
-DEFAULT_SETTINGS = DEFAULT_TRAINING
-LOSSES = LOSS_CLASSES
-OPTIMIZERS = OPTIMIZER_CLASSES
 SPEED_WINDOW = 50  # steps over which speed and time left are measured
 STEP_CURVE_LIMIT = 5000  # step losses kept in a run summary; longer runs keep every k-th point
 
@@ -34,65 +31,64 @@ class TrainingError(Exception):
     """A run that cannot start or go on, with a message for the user."""
 
 
+class _Diverged(Exception):
+    """The loss stopped being a finite number."""
+
+
 def settings_of(project) -> dict:
-    s = copy.deepcopy(DEFAULT_SETTINGS)
-    s.update(project.training or {})
-    es = dict(DEFAULT_SETTINGS["early_stopping"])
-    es.update(s.get("early_stopping") or {})
-    s["early_stopping"] = es
-    return s
+    """Every training setting of a project, defaults filled in (see `TRAINING_SPEC.complete`)."""
+    return TRAINING_SPEC.complete(project.training)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _make_loss(nn, name, task):
     if name in (None, "", "auto"):
         name = "cross_entropy" if task == "classification" else "mse"
-    if name not in LOSSES:
-        raise TrainingError(f"unknown loss {name!r}: choose one of {', '.join(LOSSES)}")
-    return name, getattr(nn, LOSSES[name])()
+    if name not in LOSS_CLASSES:
+        raise TrainingError(f"unknown loss {name!r}: choose one of {', '.join(LOSS_CLASSES)}")
+    return name, getattr(nn, LOSS_CLASSES[name])()
 
 
-def _make_optimizer(optim, params, s):
-    name = s["optimizer"]
-    if name not in OPTIMIZERS:
-        raise TrainingError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
-    lr = float(s["lr"])
-    if not lr > 0:
-        raise TrainingError(f"learning rate must be positive, got {s['lr']}")
-    kwargs = {"lr": lr, "weight_decay": float(s.get("weight_decay") or 0.0)}
-    if name == "sgd":
-        kwargs["momentum"] = float(s.get("momentum", 0.9))
-    return getattr(optim, OPTIMIZERS[name])(params, **kwargs)
+def _run_quantities(s, steps_per_epoch, monitor) -> dict:
+    return {
+        "epochs": int(s["epochs"]),
+        "steps_per_epoch": steps_per_epoch,
+        "lr": float(s["lr"]),
+        "mode": monitor.mode,
+    }
 
 
-def _make_schedule(optim, opt, s, steps_per_epoch):
-    name = s.get("schedule") or "none"
-    epochs = int(s["epochs"])
-    sched = optim.lr_scheduler
-    if name == "none":
-        return None, None
-    if name == "step":
-        return sched.StepLR(opt, step_size=max(1, epochs // 3), gamma=0.1), "epoch"
-    if name == "cosine":
-        return sched.CosineAnnealingLR(opt, T_max=max(1, epochs)), "epoch"
-    if name == "exponential":
-        return sched.ExponentialLR(opt, gamma=0.95), "epoch"
-    if name == "plateau":
-        return sched.ReduceLROnPlateau(opt, patience=2), "plateau"
-    if name == "onecycle":
-        return sched.OneCycleLR(
-            opt, max_lr=float(s["lr"]), total_steps=max(1, epochs * steps_per_epoch)
-        ), "step"
-    if name == "linear":
-        return sched.LinearLR(opt, start_factor=1.0, end_factor=0.1, total_iters=max(1, epochs)), "epoch"
-    raise TrainingError(f"unknown schedule {name!r}: choose one of {', '.join(SCHEDULES)}")
+def _make_optimizer(optim, params, s, run):
+    choice, options = TRAINING_SPEC.options(s, "optimizer")
+    kwargs = {"lr": float(s["lr"]), "weight_decay": float(s["weight_decay"])}
+    return getattr(optim, choice.cls)(params, **kwargs, **run_arguments(choice, options, run))
+
+
+def _make_schedule(optim, opt, s, run):
+    """The learning-rate schedule and when it steps ("epoch", "step", "plateau"), or (None, "")."""
+    choice, options = TRAINING_SPEC.options(s, "schedule")
+    if not choice.cls:
+        return None, ""
+    cls = getattr(optim.lr_scheduler, choice.cls)
+    return cls(opt, **run_arguments(choice, options, run)), choice.when
 
 
 def _metric_name(task):
     return "accuracy" if task == "classification" else "r2"
 
 
-def _evaluate(core, model, loader, loss_fn, task, device, stop=None):
-    """Mean loss and the task's metric over a loader, without recording a graph."""
+def _evaluate(ctx, split, stop=None):
+    """Mean loss, the task's metric, predictions and targets over one of the run's splits."""
+    return evaluate(ctx.core, ctx.model, ctx.loaders[split], ctx.loss_fn, ctx.task, ctx.device, stop)
+
+
+def evaluate(core, model, loader, loss_fn, task, device="cpu", stop=None):
+    """Mean loss, the task's metric, predictions and targets over a loader, without recording a graph."""
+    from studio.core import metrics
+
     model.eval()
     total, count = 0.0, 0
     preds, targets = [], []
@@ -100,28 +96,17 @@ def _evaluate(core, model, loader, loss_fn, task, device, stop=None):
         for xb, yb in loader:
             if stop is not None and stop():
                 break
-            xb, yb = xb.to(device), yb.to(device)
-            out = model(xb)
-            loss = loss_fn(out, yb)
-            n = len(yb)
-            total += float(loss.item()) * n
-            count += n
-            o = out.detach().cpu().numpy()
-            preds.append(o.argmax(1) if task == "classification" else o.reshape(len(o), -1))
-            targets.append(
-                yb.cpu().numpy().reshape(len(o), -1) if task != "classification" else yb.cpu().numpy()
-            )
+            out = model(xb.to(device))
+            total += float(loss_fn(out, yb.to(device)).item()) * len(yb)
+            count += len(yb)
+            preds.append(recipe.predictions(out.detach().cpu().numpy(), task))
+            targets.append(yb.numpy().reshape(len(yb), -1) if task != "classification" else yb.numpy())
     model.train()
     if count == 0:
         return None, None, None, None
     p, t = np.concatenate(preds), np.concatenate(targets)
-    if task == "classification":
-        metric = float((p == t).mean())
-    else:
-        ss_res = float(((t - p) ** 2).sum())
-        ss_tot = float(((t - t.mean(0)) ** 2).sum())
-        metric = 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
-    return total / count, metric, p, t
+    score = metrics.accuracy(p, t) if task == "classification" else metrics.r2_score(p, t)
+    return total / count, score, p, t
 
 
 def _grad_norms(model) -> dict:
@@ -212,43 +197,107 @@ def _load_data(project, prepare_data, stop, every=0.25):
     return box["data"]
 
 
-def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None, init=None):
-    """Train `project`'s design on its data, yielding `Event`s; appends the run to `project.runs`.
+@dataclass
+class _Context:
+    """What a started run works with."""
 
-    `stop()` and `pause()` are polled between steps: stop ends the run (status "stopped"), pause
-    waits. `data` may supply prepared data (a `studio.training.data.PreparedData`). `init` is a
-    weights file (safetensors, or a PyTorch .pt/.pth state dict) the run starts from instead of a
-    fresh initialisation: tensors are matched by name and shape, the rest stays initialised.
-    """
+    core: object
+    model: object
+    loss_fn: object
+    opt: object
+    scheduler: object
+    when: str
+    loaders: dict
+    device: str
+    task: str
+    wdir: Path
+    total_epochs: int
+    steps_per_epoch: int
+    monitor: recipe.Monitor
+    curves: dict = field(default_factory=dict)
+    step: int = 0
+    recent: deque = None
+
+    @property
+    def total_steps(self) -> int:
+        return self.total_epochs * self.steps_per_epoch
+
+    def progress(self) -> dict:
+        """Where the run is, as every event after the start says it."""
+        return {"step": self.step, "total_epochs": self.total_epochs, "total_steps": self.total_steps}
+
+
+def _device(core, name) -> str:
+    if name == "auto":
+        return "cuda" if core.cuda.is_available() else "cpu"
+    if name == "cuda" and not core.cuda.is_available():
+        raise TrainingError(
+            "device 'cuda' was chosen, but no CUDA GPU is usable here (cupy missing or no GPU)"
+        )
+    return name
+
+
+def _setup(project, s, prepared, init, weights_dir, run) -> _Context:
+    """Build the model, loss, loaders, optimizer and schedule of a run; TrainingError when it cannot."""
     import studio.core as core
     from studio.core import nn, optim
     from studio.design import build
 
-    from .data import DataError, prepare_data
+    device = _device(core, s["device"])
+    _check_fit(project, prepared)
+    core.manual_seed(int(s["seed"]))  # just before the weights are drawn, as an exported script does
+    model = build(project.design)
+    if init is not None:
+        from studio.design.init_weights import load_into
 
-    s = settings_of(project)
-    if epochs is not None:
-        s["epochs"] = int(epochs)
-    if int(s["epochs"]) < 1:
-        raise TrainingError(f"epochs must be at least 1, got {s['epochs']}")
-    core.manual_seed(int(s["seed"]))
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    run = {
+        run["init"] = {"file": str(init), "report": load_into(model, init).report()}
+    model = model.to(device)
+    loss_name, loss_fn = _make_loss(nn, loss_name_for(project, prepared.task), prepared.task)
+    run["loss_name"] = loss_name
+    batch = int(s["batch_size"])
+    loaders = {
+        "train": prepared.loader("train", batch, rng=np.random.default_rng(int(s["seed"]))),
+        "val": prepared.loader("val", batch * recipe.EVAL_BATCH_FACTOR),
+        "test": prepared.loader("test", batch * recipe.EVAL_BATCH_FACTOR),
+    }
+    steps_per_epoch = len(loaders["train"])
+    if steps_per_epoch == 0:
+        raise TrainingError("the training split is empty: use more data or a larger training fraction")
+    es = s["early_stopping"]
+    monitor = recipe.Monitor(es["monitor"], int(es["patience"]) if es["enabled"] else 0)
+    quantities = _run_quantities(s, steps_per_epoch, monitor)
+    opt = _make_optimizer(optim, model.parameters(), s, quantities)
+    scheduler, when = _make_schedule(optim, opt, s, quantities)
+    wdir = Path(weights_dir) if weights_dir else weights_dir_for(project)
+    _check_room(model, wdir)
+    return _Context(
+        core,
+        model,
+        loss_fn,
+        opt,
+        scheduler,
+        when,
+        loaders,
+        device,
+        prepared.task,
+        wdir,
+        int(s["epochs"]),
+        steps_per_epoch,
+        monitor,
+        run["curves"],
+    )
+
+
+def _new_run(s) -> dict:
+    curves = {k: [] for k in ("step", "loss", "epoch", "train_loss", "val_loss", "val_metric", "lr")}
+    return {
         "id": new_run_id(),
-        "started": started,
+        "started": _now(),
         "finished": None,
         "status": "running",
         "settings": s,
         "epochs_completed": 0,
-        "curves": {
-            "step": [],
-            "loss": [],
-            "epoch": [],
-            "train_loss": [],
-            "val_loss": [],
-            "val_metric": [],
-            "lr": [],
-        },
+        "curves": curves,
         "metric": None,
         "final": {},
         "best": None,
@@ -257,213 +306,216 @@ def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None
         "grad_norms": [],
     }
 
-    def fail(message):
-        run["status"] = "failed"
-        run["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        run["message"] = message
-        project.runs.append(run)
-        return Event(ERROR, message=message, run=run)
 
+def _fail(project, run, message) -> Event:
+    run["status"] = "failed"
+    run["finished"] = _now()
+    run["message"] = message
+    project.runs.append(run)
+    return Event(ERROR, message=message, run=run)
+
+
+def _train_steps(ctx, epoch, s, stop, pause):
+    """One pass over the training batches, yielding STEP events; the mean loss, or None when stopped."""
+    train_sum, train_n = 0.0, 0
+    for xb, yb in ctx.loaders["train"]:
+        if pause is not None and pause():
+            _wait(ctx, pause, stop)
+        if stop is not None and stop():
+            return None
+        xb, yb = xb.to(ctx.device), yb.to(ctx.device)
+        ctx.opt.zero_grad()
+        loss = ctx.loss_fn(ctx.model(xb), yb)
+        value = float(loss.item())
+        ctx.step += 1
+        if not math.isfinite(value):
+            raise _Diverged(
+                f"the loss became {value} at epoch {epoch}, step {ctx.step}: training diverged. "
+                f"Try a lower learning rate (now {s['lr']}), standardised inputs, or gradient clipping."
+            )
+        loss.backward()
+        ctx.opt.step()
+        if ctx.when == "step":
+            ctx.scheduler.step()
+        train_sum += value * len(yb)
+        train_n += len(yb)
+        yield _step_event(ctx, epoch, value, len(yb))
+    return train_sum / max(train_n, 1)
+
+
+def _wait(ctx, pause, stop) -> None:
+    held = time.perf_counter()
+    while pause() and not (stop is not None and stop()):
+        time.sleep(0.05)
+    held = time.perf_counter() - held  # a pause is not part of the speed
+    ctx.recent = deque(((t + held, k) for t, k in ctx.recent), maxlen=SPEED_WINDOW + 1)
+
+
+def _step_event(ctx, epoch, value, n) -> Event:
+    # speed and time left by the wall clock over the last steps, so that loading and evaluation count
+    now = time.perf_counter()
+    ctx.recent.append((now, n))
+    sec = now - ctx.recent[0][0]
+    sps = sum(k for _, k in list(ctx.recent)[1:]) / sec if sec > 0 else None
+    eta = sec / (len(ctx.recent) - 1) * (ctx.total_steps - ctx.step)
+    ctx.curves["step"].append(ctx.step)
+    ctx.curves["loss"].append(value)
+    return Event(
+        STEP,
+        epoch=epoch,
+        **ctx.progress(),
+        loss=value,
+        lr=ctx.opt.param_groups[0]["lr"],
+        samples_per_sec=sps,
+        eta=eta,
+    )
+
+
+def _epochs(ctx, s, run, stop, pause, metric):
+    """Every epoch: train, validate, schedule, keep the best; the run's status when it ends."""
+    best_state = None
+    for epoch in range(1, ctx.total_epochs + 1):
+        train_loss = yield from _train_steps(ctx, epoch, s, stop, pause)
+        if train_loss is None:
+            return "stopped", best_state
+        norms = _grad_norms(ctx.model)
+        val_loss, val_metric, _, _ = _evaluate(ctx, "val", stop)
+        if stop is not None and stop():
+            return "stopped", best_state
+        lr = ctx.opt.param_groups[0]["lr"]
+        for key, value in (
+            ("epoch", epoch),
+            ("train_loss", train_loss),
+            ("val_loss", val_loss),
+            ("val_metric", val_metric),
+            ("lr", lr),
+        ):
+            ctx.curves[key].append(value)
+        run["grad_norms"].append(norms)
+        run["epochs_completed"] = epoch
+        if ctx.when == "epoch":
+            ctx.scheduler.step()
+        elif ctx.when == "plateau":
+            ctx.scheduler.step(ctx.monitor.watched(val_loss, val_metric, train_loss))
+        if ctx.monitor.update(epoch, val_loss, val_metric, train_loss):
+            best_state = _state_copy(ctx.model)
+        metrics = {"train_loss": train_loss}
+        if val_loss is not None:
+            metrics.update({"val_loss": val_loss, f"val_{metric}": val_metric})
+        yield Event(
+            EPOCH,
+            epoch=epoch,
+            **ctx.progress(),
+            metrics=metrics,
+            lr=lr,
+            grad_norms=norms,
+        )
+        if ctx.monitor.stop:
+            return "early_stopped", best_state
+    return "completed", best_state
+
+
+def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None, init=None):
+    """Train `project`'s design on its data, yielding `Event`s; appends the run to `project.runs`.
+
+    `stop()` and `pause()` are polled between steps: stop ends the run (status "stopped"), pause
+    waits. `data` may supply prepared data (a `studio.training.data.PreparedData`). `init` is a
+    weights file (safetensors, or a PyTorch .pt/.pth state dict) the run starts from instead of a
+    fresh initialisation: tensors are matched by name and shape, the rest stays initialised.
+    """
+    from .data import DataError, prepare_data
+
+    s = settings_of(project)
+    if epochs is not None:
+        s["epochs"] = int(epochs)
+    if int(s["epochs"]) < 1:
+        raise TrainingError(f"epochs must be at least 1, got {s['epochs']}")
+    run = _new_run(s)
     try:
         if data is None:
             data = yield from _load_data(project, prepare_data, stop)
             if data is None:
-                run["status"] = "stopped"
-                run["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-                run["message"] = "stopped while the data was loading"
-                project.runs.append(run)
-                yield Event(END, status="stopped", message=run["message"], run=run)
+                yield _stopped_loading(project, run)
                 return
-        prepared = data
-        device = s.get("device") or "cpu"
-        if device == "auto":
-            device = "cuda" if core.cuda.is_available() else "cpu"
-        if device == "cuda" and not core.cuda.is_available():
-            raise TrainingError(
-                "device 'cuda' was chosen, but no CUDA GPU is usable here (cupy missing or no GPU)"
-            )
-        _check_fit(project, prepared)
-        model = build(project.design)
-        if init is not None:
-            from studio.design.init_weights import load_into
-
-            run["init"] = {"file": str(init), "report": load_into(model, init).report()}
-        model = model.to(device)
-        loss_name, loss_fn = _make_loss(nn, loss_name_for(project, prepared.task), prepared.task)
-        train_loader = prepared.loader("train", int(s["batch_size"]), shuffle=True)
-        val_loader = prepared.loader("val", int(s["batch_size"]) * 4)
-        test_loader = prepared.loader("test", int(s["batch_size"]) * 4)
-        steps_per_epoch = len(train_loader)
-        if steps_per_epoch == 0:
-            raise TrainingError("the training split is empty: use more data or a larger training fraction")
-        opt = _make_optimizer(optim, model.parameters(), s)
-        scheduler, sched_when = _make_schedule(optim, opt, s, steps_per_epoch)
-        wdir = Path(weights_dir) if weights_dir else weights_dir_for(project)
-        _check_room(model, wdir)
+        ctx = _setup(project, s, data, init, weights_dir, run)
     except (TrainingError, DataError) as e:
-        yield fail(str(e))
+        yield _fail(project, run, str(e))
         return
     except (ValueError, RuntimeError, KeyError, FileNotFoundError, OSError) as e:
-        yield fail(f"the run could not start: {e}")
+        yield _fail(project, run, f"the run could not start: {e}")
         return
-
-    metric = _metric_name(prepared.task)
-    run["metric"] = metric
-    run["loss_name"] = loss_name
-    total_epochs = int(s["epochs"])
-    total_steps = total_epochs * steps_per_epoch
+    metric = run["metric"] = _metric_name(data.task)
+    n_params = sum(p.numel() for p in ctx.model.parameters())
+    init_note = f"\n{run['init']['report']}" if run.get("init") else ""
     yield Event(
         START,
-        total_epochs=total_epochs,
-        total_steps=total_steps,
-        message=f"{prepared.summary}; {sum(p.numel() for p in model.parameters()):,} parameters"
-        + (f"\n{run['init']['report']}" if run.get("init") else ""),
+        total_epochs=ctx.total_epochs,
+        total_steps=ctx.total_steps,
+        message=f"{data.summary}; {n_params:,} parameters{init_note}",
     )
-    curves = run["curves"]
-    step = 0
-    best_metric, best_state, best_epoch = None, None, 0
-    patience = int(s["early_stopping"].get("patience", 5))
-    early = bool(s["early_stopping"].get("enabled"))
-    since_best = 0
-    status = "completed"
     t_start = time.perf_counter()
-    # (end time, samples) of the last steps, for speed and time left measured by the wall clock, so
-    # that data loading, evaluation and pauses count too
-    recent = deque([(t_start, 0)], maxlen=SPEED_WINDOW + 1)
-    model.train()
+    ctx.recent = deque([(t_start, 0)], maxlen=SPEED_WINDOW + 1)
+    ctx.model.train()
     try:
-        for epoch in range(1, total_epochs + 1):
-            train_sum, train_n = 0.0, 0
-            for xb, yb in train_loader:
-                if pause is not None and pause():
-                    held = time.perf_counter()
-                    while pause() and not (stop is not None and stop()):
-                        time.sleep(0.05)
-                    held = time.perf_counter() - held  # a pause is not part of the speed
-                    recent = deque(((t + held, k) for t, k in recent), maxlen=SPEED_WINDOW + 1)
-                if stop is not None and stop():
-                    status = "stopped"
-                    break
-                xb, yb = xb.to(device), yb.to(device)
-                opt.zero_grad()
-                loss = loss_fn(model(xb), yb)
-                value = float(loss.item())
-                step += 1
-                if not math.isfinite(value):
-                    yield fail(
-                        f"the loss became {value} at epoch {epoch}, step {step}: training diverged. "
-                        f"Try a lower learning rate (now {s['lr']}), standardised inputs, "
-                        "or gradient clipping."
-                    )
-                    return
-                loss.backward()
-                opt.step()
-                if sched_when == "step":
-                    scheduler.step()
-                n = len(yb)
-                train_sum += value * n
-                train_n += n
-                now = time.perf_counter()
-                recent.append((now, n))
-                sec = now - recent[0][0]
-                sps = sum(k for _, k in list(recent)[1:]) / sec if sec > 0 else None
-                eta = sec / (len(recent) - 1) * (total_steps - step)
-                curves["step"].append(step)
-                curves["loss"].append(value)
-                yield Event(
-                    STEP,
-                    epoch=epoch,
-                    step=step,
-                    total_epochs=total_epochs,
-                    total_steps=total_steps,
-                    loss=value,
-                    lr=opt.param_groups[0]["lr"],
-                    samples_per_sec=sps,
-                    eta=eta,
-                )
-            if status == "stopped":
-                break
-            norms = _grad_norms(model)
-            val_loss, val_metric, _, _ = _evaluate(
-                core, model, val_loader, loss_fn, prepared.task, device, stop
-            )
-            if stop is not None and stop():
-                status = "stopped"
-                break
-            lr = opt.param_groups[0]["lr"]
-            train_loss = train_sum / max(train_n, 1)
-            curves["epoch"].append(epoch)
-            curves["train_loss"].append(train_loss)
-            curves["val_loss"].append(val_loss)
-            curves["val_metric"].append(val_metric)
-            curves["lr"].append(lr)
-            run["grad_norms"].append(norms)
-            run["epochs_completed"] = epoch
-            metrics = {"train_loss": train_loss}
-            if val_loss is not None:
-                metrics["val_loss"] = val_loss
-                metrics[f"val_{metric}"] = val_metric
-            if sched_when == "epoch":
-                scheduler.step()
-            elif sched_when == "plateau":
-                scheduler.step(val_loss if val_loss is not None else train_loss)
-            score = val_metric if val_metric is not None else -train_loss
-            if best_metric is None or score > best_metric:
-                best_metric, best_state, best_epoch = score, _state_copy(model), epoch
-                since_best = 0
-            else:
-                since_best += 1
-            yield Event(
-                EPOCH,
-                epoch=epoch,
-                step=step,
-                total_epochs=total_epochs,
-                total_steps=total_steps,
-                metrics=metrics,
-                lr=lr,
-                grad_norms=norms,
-            )
-            if early and since_best >= patience:
-                status = "early_stopped"
-                break
+        status, best_state = yield from _epochs(ctx, s, run, stop, pause, metric)
+    except _Diverged as e:
+        yield _fail(project, run, str(e))
+        return
     except (RuntimeError, ValueError, MemoryError) as e:
         kind = "ran out of memory" if isinstance(e, MemoryError) else "failed"
-        yield fail(f"training {kind} at epoch {epoch}, step {step}: {e}")
+        yield _fail(
+            project, run, f"training {kind} at epoch {run['epochs_completed'] + 1}, step {ctx.step}: {e}"
+        )
         return
+    yield from _finish(project, run, ctx, data, status, best_state, t_start)
 
-    final = {}
-    test_loss, test_metric, preds, targets = _evaluate(
-        core, model, test_loader, loss_fn, prepared.task, device
+
+def _stopped_loading(project, run) -> Event:
+    run.update(status="stopped", finished=_now(), message="stopped while the data was loading")
+    project.runs.append(run)
+    return Event(END, status="stopped", message=run["message"], run=run)
+
+
+def _finish(project, run, ctx, prepared, status, best_state, t_start):
+    """Test the last weights, save the last and the best, and end with the END event."""
+    test_loss, test_metric, preds, targets = _evaluate(ctx, "test")
+    run["final"] = (
+        {"test_loss": test_loss, f"test_{run['metric']}": test_metric} if test_loss is not None else {}
     )
-    if test_loss is not None:
-        final = {"test_loss": test_loss, f"test_{metric}": test_metric}
-    run["final"] = final
     run["evaluation"] = _evaluation_summary(prepared, preds, targets)
-    run["best"] = {"epoch": best_epoch, "score": best_metric} if best_epoch else None
+    monitor = ctx.monitor
+    run["best"] = (
+        {"epoch": monitor.best_epoch, "score": _best_score(ctx, run)} if monitor.best_epoch else None
+    )
     run["status"] = status
     try:
-        _save_weights(run, model, best_state, wdir, project)
+        _save_weights(run, ctx.model, best_state, ctx.wdir, project)
     except OSError as e:
-        rescued = _rescue_weights(run, model, best_state, project)
+        rescued = _rescue_weights(run, ctx.model, best_state, project)
         if rescued is None:
-            yield fail(f"the run finished, but its weights could not be written: {e}")
+            yield _fail(project, run, f"the run finished, but its weights could not be written: {e}")
             return
         run["message"] = f"the weights could not be written where they belong ({e}); they are in {rescued}"
-    run["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    run["finished"] = _now()
     run["seconds"] = round(time.perf_counter() - t_start, 3)
-    _thin_curves(curves)
+    _thin_curves(run["curves"])
     project.runs.append(run)
     yield Event(
         END,
         epoch=run["epochs_completed"],
-        step=step,
-        total_epochs=total_epochs,
-        total_steps=total_steps,
+        **ctx.progress(),
         status=status,
-        metrics=final,
+        metrics=run["final"],
         message=run.get("message", ""),
         run=run,
     )
+
+
+def _best_score(ctx, run):
+    """The best epoch's validation metric (its monitored loss when there is no metric)."""
+    i = run["curves"]["epoch"].index(ctx.monitor.best_epoch)
+    metric = run["curves"]["val_metric"][i]
+    return metric if metric is not None else ctx.monitor.best
 
 
 MISCLASSIFIED_KEPT = 24
@@ -491,16 +543,14 @@ def _evaluation_summary(prepared, preds, targets):
     or predicted against actual values for regression."""
     if preds is None:
         return None
+    from studio.core import metrics
+
     x_test = prepared.splits["test"][0]
     if prepared.task == "classification":
+        preds, targets = preds.astype(np.int64), targets.astype(np.int64)
         k = max(prepared.num_classes, int(max(preds.max(), targets.max())) + 1)
-        cm = np.zeros((k, k), dtype=np.int64)
-        np.add.at(cm, (targets.astype(np.int64), preds.astype(np.int64)), 1)
-        tp = np.diag(cm).astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            precision = np.nan_to_num(tp / cm.sum(0))
-            recall = np.nan_to_num(tp / cm.sum(1))
-            f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
+        cm = metrics.confusion_matrix(preds, targets, num_classes=k)
+        precision, recall, f1 = metrics.precision_recall_f1(preds, targets, average=None, num_classes=k)
         wrong = np.flatnonzero(preds != targets)[:MISCLASSIFIED_KEPT]
         columns, raw_rows = prepared.raw_test or (None, None)
         return {
@@ -510,7 +560,7 @@ def _evaluation_summary(prepared, preds, targets):
             "precision": precision.round(6).tolist(),
             "recall": recall.round(6).tolist(),
             "f1": f1.round(6).tolist(),
-            "support": cm.sum(1).tolist(),
+            "support": metrics.support(targets, num_classes=k).tolist(),
             "misclassified": [
                 {
                     "input": np.asarray(x_test[i], np.float64).round(5).tolist(),

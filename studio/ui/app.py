@@ -6,8 +6,7 @@ import ctypes.util
 import os
 import sys
 
-APP_NAME = "Studio"
-ORG_NAME = "Studio"
+from .names import APP_NAME, ORG_NAME
 
 # System libraries Qt's xcb (X11) platform plugin loads, with the Debian package that provides each.
 XCB_LIBRARIES = (

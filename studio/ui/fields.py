@@ -17,10 +17,10 @@ EXACT_DECIMALS = 320  # enough that Qt's rounding to decimals never changes a do
 class FloatBox(QDoubleSpinBox):
     """A float field that shows values in short form (0.001, 1e-08) and keeps them exactly."""
 
-    def __init__(self, key: str, step: float, parent=None):
+    def __init__(self, key, step: float, parent=None):
         super().__init__(parent)
         self.setDecimals(EXACT_DECIMALS)
-        lo, hi = RANGES[key]
+        lo, hi = RANGES[key] if isinstance(key, str) else key
         self.setRange(lo, hi)
         self.setSingleStep(step)
 
@@ -28,6 +28,8 @@ class FloatBox(QDoubleSpinBox):
         return f"{value:.10g}"
 
     def valueFromText(self, text: str) -> float:  # noqa: N802
+        if self.specialValueText() and text.strip() == self.specialValueText():
+            return self.minimum()
         try:
             return float(text.strip())
         except ValueError:
@@ -35,6 +37,8 @@ class FloatBox(QDoubleSpinBox):
 
     def validate(self, text: str, pos: int):
         stripped = text.strip()
+        if self.specialValueText() and stripped == self.specialValueText():
+            return QValidator.State.Acceptable, text, pos
         try:
             value = float(stripped)
         except ValueError:
@@ -53,7 +57,7 @@ class FloatBox(QDoubleSpinBox):
         self.setValue(min(max(target, self.minimum()), self.maximum()))
 
 
-def int_box(key: str, **kwargs) -> QSpinBox:
-    """A spin box over the format's range for `key`."""
-    lo, hi = RANGES[key]
+def int_box(key, **kwargs) -> QSpinBox:
+    """A spin box over the format's range for `key` (or a (low, high) range)."""
+    lo, hi = RANGES[key] if isinstance(key, str) else key
     return QSpinBox(minimum=int(lo), maximum=int(hi), **kwargs)

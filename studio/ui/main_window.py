@@ -23,7 +23,6 @@ from studio.design.project import ProjectError, list_templates, load_project, lo
 from studio.design.runs import discard_unsaved, save_with_runs
 
 from . import file_dialogs, recovery
-from .app import APP_NAME, ORG_NAME
 from .canvas import CanvasScene, CanvasView, spread_overlapping
 from .commands import SetParamOp
 from .compress_panel import CompressPanel
@@ -33,6 +32,7 @@ from .evaluation import EvaluationView
 from .inspector import REFRESH_MS, GraphInspector
 from .issues import IssuesPanel
 from .layout import STEP, layered_layout
+from .names import APP_NAME, ORG_NAME
 from .palette import LayerPalette
 from .plots import LivePlots
 from .properties import PropertiesPanel

@@ -7,8 +7,6 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -18,12 +16,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.training.fit import LOSSES, OPTIMIZERS, SCHEDULES, settings_of
+from studio.design.training_spec import FAMILIES, TRAINING_SPEC
+from studio.training.fit import settings_of
 from studio.training.worker import TrainingProcess
 
-from .fields import FloatBox, int_box
+from .setting_fields import SettingField
 
 POLL_MS = 50
+# the widgets' attribute names, for the window and its tests
+ATTRIBUTES = {
+    "loss": "loss",
+    "optimizer": "optimizer",
+    "lr": "lr",
+    "weight_decay": "weight_decay",
+    "batch_size": "batch_size",
+    "epochs": "epochs",
+    "schedule": "schedule",
+    "seed": "seed",
+    "device": "device",
+    "early_stopping.enabled": "early",
+    "early_stopping.patience": "patience",
+    "early_stopping.monitor": "monitor",
+}
+LABELS = {
+    "loss": {"auto": "auto (from the task)"},
+    "optimizer": {k: c.title for k, c in FAMILIES["optimizer"].items()},
+    "schedule": {k: c.title for k, c in FAMILIES["schedule"].items()},
+    "device": {"cpu": "CPU", "auto": "Auto (the GPU when there is one)", "cuda": "GPU (CUDA)"},
+    "early_stopping.monitor": {"val_metric": "validation metric", "val_loss": "validation loss"},
+}
 PROGRESS_S = 0.2  # the progress bar's text changes at most this often
 
 
@@ -67,62 +88,12 @@ class TrainingPanel(QWidget):
         self._shown_at = 0.0
         self._epoch_line = None
 
-        self.loss = QComboBox()
-        self.loss.addItem("auto (from the task)", "auto")
-        for key in LOSSES:
-            self.loss.addItem(key.replace("_", " "), key)
-        self.optimizer = QComboBox()
-        for key, cls in OPTIMIZERS.items():
-            self.optimizer.addItem(cls, key)
-        # the fields' ranges are the project format's: any file the loader takes shows unchanged
-        self.lr = FloatBox("lr", 0.001)
-        self.lr.setObjectName("learningRate")
-        self.weight_decay = FloatBox("weight_decay", 0.0001)
-        self.batch_size = int_box("batch_size")
-        self.epochs = int_box("epochs")
-        self.epochs.setObjectName("epochs")
-        self.schedule = QComboBox()
-        for key in SCHEDULES:
-            self.schedule.addItem(key, key)
-        self.early = QCheckBox()
-        self.patience = int_box("patience", suffix=" epochs")
-        self.seed = int_box("seed")
-        self.device = QComboBox()
-        self.device.addItem("CPU", "cpu")
-        self.device.addItem("Auto (the GPU when there is one)", "auto")
+        self.fields = self._make_fields()
+        self.option_fields: dict = {}  # (choice key, option name) -> SettingField
         self._gpu_checked = False
-
-        # two label-field pairs per row: the panel fits under the canvas at 1366x768
-        form = QGridLayout()
-        form.setHorizontalSpacing(8)
-        form.setVerticalSpacing(4)
-        early = QHBoxLayout()
-        early.setContentsMargins(0, 0, 0, 0)
-        self.early.setText("after")
-        early.addWidget(self.early)
-        early.addWidget(self.patience, 1)
-        pairs = [
-            ("Loss", self.loss),
-            ("Optimizer", self.optimizer),
-            ("Learning rate", self.lr),
-            ("Weight decay", self.weight_decay),
-            ("Batch size", self.batch_size),
-            ("Epochs", self.epochs),
-            ("Schedule", self.schedule),
-            ("Seed", self.seed),
-            ("Early stopping", early),
-            ("Device", self.device),
-        ]
-        for i, (label, field) in enumerate(pairs):
-            row, col = divmod(i, 2)
-            form.addWidget(QLabel(label), row, col * 2)
-            if isinstance(field, QHBoxLayout):
-                form.addLayout(field, row, col * 2 + 1)
-            else:
-                form.addWidget(field, row, col * 2 + 1)
-        form.setColumnStretch(1, 1)
-        form.setColumnStretch(3, 1)
-        self.early.setToolTip("Stop when the validation metric has not improved for this many epochs")
+        self.options_form = QGridLayout()
+        self.options_form.setHorizontalSpacing(8)
+        self.options_form.setVerticalSpacing(4)
 
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("trainButton")
@@ -163,18 +134,19 @@ class TrainingPanel(QWidget):
         self.set_init_weights(None)
 
         lay = QVBoxLayout(self)
-        lay.addLayout(form)
+        lay.addLayout(self._form())
+        lay.addLayout(self.options_form)
         lay.addLayout(init_row)
         lay.addLayout(buttons)
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
         lay.addStretch(1)
 
-        for w in (self.loss, self.optimizer, self.schedule, self.device):
-            w.currentIndexChanged.connect(self._store)
-        for w in (self.lr, self.weight_decay, self.batch_size, self.epochs, self.patience, self.seed):
-            w.valueChanged.connect(self._store)
-        self.early.toggled.connect(self._store)
+        for field in self.fields.values():
+            field.connect(self._store)
+        self.optimizer.currentIndexChanged.connect(self._show_options)
+        self.schedule.currentIndexChanged.connect(self._show_options)
+        self._show_options()
 
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
@@ -188,8 +160,10 @@ class TrainingPanel(QWidget):
             self._gpu_checked = True
             from studio.core import cuda
 
-            if cuda.is_available():  # offered only when cupy finds a GPU
-                self.device.addItem("GPU (CUDA)", "cuda")
+            i = self.device.findData("cuda")
+            # offered only when cupy finds a GPU (or when the project asks for it: it stays shown)
+            if not cuda.is_available() and self.device.currentIndex() != i:
+                self.device.removeItem(i)
 
     def set_init_weights(self, path, summary: str = "", report: str = "") -> None:
         """Start the next runs from the weights file at `path` (None: from fresh initialisation)."""
@@ -202,6 +176,72 @@ class TrainingPanel(QWidget):
                 f"Next runs start from {Path(path).name}" + (f" ({summary})" if summary else "")
             )
 
+    def _make_fields(self) -> dict:
+        """A field for each top-level and grouped setting of the training spec, by dotted name; the
+        widgets are also attributes (`self.lr`, `self.patience`) for the window and its tests."""
+        fields = {}
+        for name in TRAINING_SPEC.names():
+            head = name.split(".")[0]
+            if head in TRAINING_SPEC.settings or head in TRAINING_SPEC.groups:
+                fields[name] = SettingField(TRAINING_SPEC.setting(name), LABELS.get(name))
+        for name, attr in ATTRIBUTES.items():
+            setattr(self, attr, fields[name].widget)
+        self.lr.setObjectName("learningRate")
+        self.epochs.setObjectName("epochs")
+        self.early.setText("after")
+        self.patience.setSuffix(" epochs")
+        return fields
+
+    def _form(self) -> QGridLayout:
+        """Two label-field pairs per row: the panel fits under the canvas at 1366x768."""
+        form = QGridLayout()
+        form.setHorizontalSpacing(8)
+        form.setVerticalSpacing(4)
+        early = QHBoxLayout()
+        early.setContentsMargins(0, 0, 0, 0)
+        early.addWidget(self.early)
+        early.addWidget(self.patience, 1)
+        placed = {"early_stopping.enabled", "early_stopping.patience"}
+        pairs = [(f.setting.title, f.widget) for n, f in self.fields.items() if n not in placed]
+        pairs.insert(
+            pairs.index(("Monitor", self.fields["early_stopping.monitor"].widget)), ("Early stopping", early)
+        )
+        for i, (label, field) in enumerate(pairs):
+            row, col = divmod(i, 2)
+            form.addWidget(QLabel(label), row, col * 2)
+            if isinstance(field, QHBoxLayout):
+                form.addLayout(field, row, col * 2 + 1)
+            else:
+                form.addWidget(field, row, col * 2 + 1)
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
+        return form
+
+    def _show_options(self, *_):
+        """The fields of the chosen optimizer's and schedule's own settings."""
+        while self.options_form.count():
+            item = self.options_form.takeAt(0)
+            if item.widget() is not None:
+                item.widget().hide()  # at once: deletion waits for the event loop
+                item.widget().deleteLater()
+        self.option_fields = {}
+        i = 0
+        training = self.project.training if self.project is not None else {}
+        for family in ("optimizer", "schedule"):
+            choice = FAMILIES[family][self.fields[family].get()]
+            for setting in choice.settings:
+                field = SettingField(setting)
+                field.set(TRAINING_SPEC.get(training, f"{choice.key}.{setting.name}"))
+                field.connect(lambda *_, c=choice.key, f=field: self._store_option(c, f))
+                field.widget.setEnabled(not self.running)
+                self.option_fields[(choice.key, setting.name)] = field
+                row, col = divmod(i, 2)
+                self.options_form.addWidget(QLabel(f"{choice.title} {setting.title.lower()}"), row, col * 2)
+                self.options_form.addWidget(field.widget, row, col * 2 + 1)
+                i += 1
+        self.options_form.setColumnStretch(1, 1)
+        self.options_form.setColumnStretch(3, 1)
+
     def set_project(self, project):
         self.project = project
         self.set_init_weights(None)
@@ -213,35 +253,25 @@ class TrainingPanel(QWidget):
         s = settings_of(project)
         self._loading = True
         try:
-            _select(self.loss, s.get("loss") or "auto")
-            _select(self.optimizer, s["optimizer"])
-            self.lr.setValue(float(s["lr"]))
-            self.weight_decay.setValue(float(s.get("weight_decay") or 0.0))
-            self.batch_size.setValue(int(s["batch_size"]))
-            self.epochs.setValue(int(s["epochs"]))
-            _select(self.schedule, s.get("schedule") or "none")
-            self.early.setChecked(bool(s["early_stopping"].get("enabled")))
-            self.patience.setValue(int(s["early_stopping"].get("patience", 5)))
-            self.seed.setValue(int(s.get("seed") or 0))
-            _select(self.device, s.get("device") or "cpu")
+            for name, field in self.fields.items():
+                field.set(TRAINING_SPEC.get(s, name))
+            self._show_options()
         finally:
             self._loading = False
         if self.plots is not None:
             self.plots.set_runs(project.runs)
 
     def settings(self) -> dict:
-        return {
-            "loss": self.loss.currentData(),
-            "optimizer": self.optimizer.currentData(),
-            "lr": self.lr.value(),
-            "weight_decay": self.weight_decay.value(),
-            "batch_size": self.batch_size.value(),
-            "epochs": self.epochs.value(),
-            "schedule": self.schedule.currentData(),
-            "early_stopping": {"enabled": self.early.isChecked(), "patience": self.patience.value()},
-            "seed": self.seed.value(),
-            "device": self.device.currentData() or "cpu",
-        }
+        """The top-level and grouped settings the fields show (options are stored as they change)."""
+        out: dict = {}
+        for name, field in self.fields.items():
+            head, _, tail = name.partition(".")
+            if tail:
+                out.setdefault(head, {})[tail] = field.get()
+            else:
+                out[name] = field.get()
+        out["device"] = out["device"] or "cpu"
+        return out
 
     def _store(self, *_):
         if self._loading or self.project is None:
@@ -249,6 +279,20 @@ class TrainingPanel(QWidget):
         new = self.settings()
         if new != {k: self.project.training.get(k) for k in new}:
             self.project.training.update(new)
+            self.settingsChanged.emit()
+
+    def _store_option(self, choice: str, field) -> None:
+        """Keep an optimizer's or schedule's option the user changed (refused text is put back)."""
+        if self._loading or self.project is None:
+            return
+        name = f"{choice}.{field.setting.name}"
+        value = field.get()
+        if value is None and not field.setting.optional:
+            field.set(TRAINING_SPEC.get(self.project.training, name))
+            self._say(f"{field.setting.title}: expected {field.setting.expected()}", error=True)
+            return
+        if value != TRAINING_SPEC.get(self.project.training, name):
+            TRAINING_SPEC.set(self.project.training, name, value)
             self.settingsChanged.emit()
 
     # -------------------------------------------------------------------------------- runs
@@ -384,20 +428,8 @@ class TrainingPanel(QWidget):
             self.pause_button.setChecked(False)
             self.pause_button.setText("Pause")
             self.pause_button.blockSignals(False)
-        for w in (
-            self.loss,
-            self.optimizer,
-            self.lr,
-            self.weight_decay,
-            self.batch_size,
-            self.epochs,
-            self.schedule,
-            self.early,
-            self.patience,
-            self.seed,
-            self.device,
-        ):
-            w.setEnabled(not running)
+        for field in [*self.fields.values(), *self.option_fields.values()]:
+            field.widget.setEnabled(not running)
 
     def design_changed(self) -> None:
         """The design was edited: a "Fix the design first" message goes once the design is fixed."""
@@ -413,9 +445,3 @@ class TrainingPanel(QWidget):
         self._design_problem = False
         self.status.setText(text)
         self.status.setStyleSheet("color: #d93025;" if error else "")
-
-
-def _select(combo: QComboBox, key):
-    i = combo.findData(key)
-    if i >= 0:
-        combo.setCurrentIndex(i)

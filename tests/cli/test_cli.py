@@ -191,3 +191,40 @@ def test_new_from_an_image_folder_follows_its_mode_and_size(tmp_path, capsys):
         assert code != 0 and "--image-" in err and "Traceback" not in err
     code, _, err = run(capsys, "new", "--data", "iris", "-o", str(tmp_path / "i.studio"), "--image-size", "8")
     assert code != 0 and "apply to image folders" in err
+
+
+def test_train_takes_every_setting_as_a_flag_for_this_run(tmp_path, capsys):
+    from studio.design import load_template, save_project
+
+    path = tmp_path / "iris.studio"
+    save_project(load_template("iris_mlp"), path)
+    args = ["--epochs", "2", "--optimizer", "sgd", "--momentum", "0.8", "--nesterov", "--batch-size", "64"]
+    args += ["--schedule", "step", "--gamma", "0.5", "--set", "early_stopping.monitor=val_loss"]
+    code, out, err = run(capsys, "train", str(path), *args)
+    assert code == 0, err
+    project = load_project(path)
+    s = project.runs[-1]["settings"]
+    assert (s["epochs"], s["optimizer"], s["batch_size"]) == (2, "sgd", 64)
+    assert s["sgd"] == {"momentum": 0.8, "dampening": 0.0, "nesterov": True}
+    assert s["step"]["gamma"] == 0.5 and s["early_stopping"]["monitor"] == "val_loss"
+    assert project.training["optimizer"] == "adam"  # the project's own settings stay
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--lr", "0"], "lr: expected a number from 1e-10 to 1e+06, got '0'"),
+        (["--momentum", "0.9"], "momentum: neither the chosen optimizer nor the chosen schedule"),
+        (["--set", "sgd.lr=1"], "unknown training setting 'sgd.lr'"),
+        (["--set", "lr"], "expected NAME=VALUE"),
+        (["--seed", str(2**31)], "seed: expected an integer from 0 to 2147483647"),
+    ],
+)
+def test_train_refuses_bad_settings_in_one_line(tmp_path, capsys, args, message):
+    from studio.design import load_template, save_project
+
+    path = tmp_path / "iris.studio"
+    save_project(load_template("iris_mlp"), path)
+    code, _, err = run(capsys, "train", str(path), *args)
+    assert code == 1 and message in err and err.count("\n") == 1
+    assert load_project(path).runs == []

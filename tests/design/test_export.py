@@ -30,12 +30,20 @@ TOP_LEVEL_FUNCTIONS = {
     "main",
     "make_sequences",
     "make_tokens",
+    "standardizer",
+    "batch_indices",
+    "predictions",
+    "score",
+    "tensors",
 }
 CONSTANTS = {
     "DATA",
     "EPOCHS",
     "BATCH_SIZE",
     "LR",
+    "WEIGHT_DECAY",
+    "TASK",
+    "MONITOR",
     "SEED",
     "SPLIT_SEED",
     "SPLIT",
@@ -86,7 +94,7 @@ def check_structure(code: str) -> ast.Module:
                 if not isinstance(n, ast.expr_context)
             )
         elif isinstance(stmt, ast.ClassDef):
-            assert stmt.name == "Net"
+            assert stmt.name in ("Net", "Monitor")
         elif isinstance(stmt, ast.FunctionDef):
             assert stmt.name in TOP_LEVEL_FUNCTIONS
         elif isinstance(stmt, ast.If):
@@ -350,7 +358,7 @@ def test_image_folder_and_csv_projects_export_and_train(tmp_path, capsys):
         assert len(x) == len(y) == (12 if data["kind"] == "images" else 24)
         assert sc.is_tensor(module.Net()(sc.from_numpy(x[:2].astype(np.float32))))
         if data["kind"] == "images":
-            moved = module.augment(x, np.random.default_rng(0))
+            moved = module.augment(x, np.random.default_rng(0), **module.AUGMENT)
             assert moved.shape == x.shape and moved.dtype == x.dtype and not np.array_equal(moved, x)
     assert capsys.readouterr().out.count("epoch 1:") == 2
 

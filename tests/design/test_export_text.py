@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from studio.design import Design
-from studio.design.export import _str, export_python
+from studio.design.export import export_python
 from studio.design.project import new_project
+from studio.design.script_text import string_literal as _str
 from studio.training.data import prepare_data
 
 

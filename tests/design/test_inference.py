@@ -288,3 +288,13 @@ def test_random_designs_infer_what_the_engine_builds(design):
     import studio.core as sc
 
     _check_against(design, sc, sc.from_numpy)
+
+
+def test_what_a_layer_takes_is_declared_not_special_cased():
+    import inspect
+
+    from studio.design import catalogue, inference
+
+    assert {sp.input_dtype for sp in catalogue.CATALOGUE.values()} == {"float", "int64", "any"}
+    assert catalogue.CATALOGUE["Embedding"].input_dtype == "int64"
+    assert "Embedding\"" not in inspect.getsource(inference)

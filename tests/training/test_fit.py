@@ -98,12 +98,12 @@ def test_settings_and_choices_are_the_designs():
 
     from studio.core.data.tabular import MISSING_STRATEGIES
     from studio.design import catalogue, project
+    from studio.design.training_spec import LOSS_CLASSES, TRAINING_SPEC
 
     fit_module = importlib.import_module("studio.training.fit")
-    assert fit_module.DEFAULT_SETTINGS is project.DEFAULT_TRAINING
-    assert fit_module.SCHEDULES is project.SCHEDULES
-    assert set(fit_module.OPTIMIZERS) == set(project.OPTIMIZERS)
-    assert set(fit_module.LOSSES) == set(catalogue.LOSSES)
+    assert fit_module.TRAINING_SPEC is TRAINING_SPEC
+    assert TRAINING_SPEC.defaults() == project.DEFAULT_TRAINING
+    assert fit_module.LOSS_CLASSES is LOSS_CLASSES and set(LOSS_CLASSES) == set(catalogue.LOSSES)
     assert set(project.MISSING) - {"zero"} == set(MISSING_STRATEGIES)
 
 
@@ -168,3 +168,31 @@ def test_misclassified_rows_of_a_csv_keep_their_text_cells(tmp_path):
     assert ev["columns"] == ["colour", "size"]
     for ex in ev["misclassified"]:
         assert ex["raw"][0] in ("red", "blue") and isinstance(ex["raw"][1], (int, float))
+
+
+def test_device_auto_trains_where_there_is_no_gpu(tmp_path):
+    from studio.design import load_template
+    from studio.training import fit
+
+    project = load_template("iris_mlp")
+    project.training.update(device="auto", epochs=1)
+    events = list(fit(project, weights_dir=tmp_path))
+    assert events[-1].kind == "end", events[-1].message
+    assert project.runs[-1]["settings"]["device"] == "auto"
+
+
+@pytest.mark.parametrize("monitor, patience", [("val_loss", 1), ("val_metric", 2)])
+def test_the_best_epoch_and_early_stopping_follow_the_monitor(tmp_path, monitor, patience):
+    from studio.design import load_template
+    from studio.training import fit
+
+    project = load_template("iris_mlp")
+    project.training.update(epochs=40, lr=0.5, optimizer="sgd")
+    project.training["early_stopping"] = {"enabled": True, "patience": patience, "monitor": monitor}
+    list(fit(project, weights_dir=tmp_path))
+    run = project.runs[-1]
+    curve = run["curves"]["val_loss" if monitor == "val_loss" else "val_metric"]
+    best = (min if monitor == "val_loss" else max)(curve)
+    assert run["best"]["epoch"] == curve.index(best) + 1
+    if run["status"] == "early_stopped":
+        assert run["epochs_completed"] - run["best"]["epoch"] == patience

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from studio.design import load_template
+from studio.design.recipe import augment
 from studio.training import fit, prepare_data
-from studio.training.data import augment_images
 
 
 @pytest.fixture
@@ -42,10 +42,10 @@ def test_training_on_an_image_folder_completes(folder_project):
 def test_augmentation_keeps_shape_and_dtype_and_changes_pixels():
     rng = np.random.default_rng(0)
     x = rng.random((6, 1, 8, 8)).astype(np.float32)
-    out = augment_images(x, {"hflip": True, "shift": True, "rotate": True}, np.random.default_rng(1))
+    out = augment(x, np.random.default_rng(1), hflip=True, shift=True, rotate=True)
     assert out.shape == x.shape and out.dtype == np.float32
     assert not np.array_equal(out, x)
-    flipped = augment_images(x[:1], {"hflip": True}, _AlwaysFlip())
+    flipped = augment(x[:1], _AlwaysFlip(), hflip=True)
     np.testing.assert_array_equal(flipped, x[:1, :, :, ::-1])
 
 

@@ -280,3 +280,32 @@ def test_loss_range_follows_the_data_until_the_user_zooms(qtbot):
     assert vb.viewRange()[1][1] == pytest.approx(np.log10(9.0), abs=0.1)
     xs, ys = plots.raw_curve.getData()
     assert len(xs) < 4000  # drawn downsampled, about one point per pixel column
+
+
+def test_training_fields_come_from_the_spec_and_options_follow_the_choice(qtbot, iris):
+    from studio.design.training_spec import TRAINING_SPEC
+    from studio.ui.training_panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.set_project(iris)
+    top = [n for n in TRAINING_SPEC.names() if n.split(".")[0] in (*TRAINING_SPEC.settings, "early_stopping")]
+    assert sorted(panel.fields) == sorted(top)
+    assert panel.seed.maximum() == TRAINING_SPEC.setting("seed").max
+    assert sorted(k for _, k in panel.option_fields) == ["amsgrad", "betas", "eps"]  # Adam's
+    panel.optimizer.setCurrentIndex(panel.optimizer.findData("sgd"))
+    panel.schedule.setCurrentIndex(panel.schedule.findData("step"))
+    assert set(panel.option_fields) == {
+        ("sgd", "momentum"),
+        ("sgd", "dampening"),
+        ("sgd", "nesterov"),
+        ("step", "step_size"),
+        ("step", "gamma"),
+    }
+    panel.option_fields[("sgd", "momentum")].widget.setValue(0.5)
+    panel.option_fields[("step", "gamma")].widget.setValue(0.25)
+    assert iris.training["optimizer"] == "sgd" and iris.training["sgd"] == {"momentum": 0.5}
+    assert iris.training["step"] == {"gamma": 0.25}
+    assert panel.option_fields[("step", "step_size")].get() is None  # left to the run: a third of it
+    panel.monitor.setCurrentIndex(panel.monitor.findData("val_loss"))
+    assert iris.training["early_stopping"]["monitor"] == "val_loss"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import assets
+from ...assets.samples import SAMPLES as REGISTRY
+from ...assets.samples import sample_path
 from .. import atomic
 from .. import backend as B
 from ..tensor import _wrap
@@ -16,39 +17,13 @@ from .tabular import CSVDataset
 __all__ = ["SAMPLES", "digits_image_folder", "list_samples", "load_sample", "sample_path"]
 
 
-SAMPLES = {
-    "iris": {
-        "title": "Iris flowers",
-        "description": "150 flowers, 4 measurements each, 3 species (Fisher, 1936).",
-        "file": "iris.csv",
-        "kind": "tabular",
-        "task": "classification",
-        "target": "species",
-    },
-    "digits": {
-        "title": "Handwritten digits (8x8)",
-        "description": "1,797 grey 8x8 images of the digits 0 to 9 (Alpaydin and Kaynak).",
-        "file": "digits_8x8.npz",
-        "kind": "images",
-        "task": "classification",
-        "shape": (1, 8, 8),
-    },
-}
+# the shipped files of the one registry of sample data (studio.assets.samples)
+SAMPLES = {name: info for name, info in REGISTRY.items() if info["file"]}
 
 
 def list_samples() -> list[dict]:
     """The sample data sets: name, title, description, kind and task."""
     return [{"name": name, **info} for name, info in SAMPLES.items()]
-
-
-def sample_path(name) -> Path:
-    """The file of a sample data set inside the assets folder."""
-    if name not in SAMPLES:
-        raise ValueError(f"unknown sample data set {name!r}; the samples are: {', '.join(SAMPLES)}")
-    path = assets.DATA / SAMPLES[name]["file"]
-    if not path.exists():
-        raise FileNotFoundError(f"sample data file missing: {path} (the assets folder is incomplete)")
-    return path
 
 
 def _digits_arrays():
