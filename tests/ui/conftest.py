@@ -9,6 +9,13 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QStandardPaths, Qt  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+from pytestqt.qtbot import QtBot  # noqa: E402
+
+# Waits end as soon as their condition holds; the bound only ends a broken test. pytest-qt's default
+# of 5 s is reached by working tests when the machine is loaded several times over.
+WAIT_BOUND_MS = 30_000
+for _wait in ("waitUntil", "waitSignal", "waitSignals", "waitCallback", "waitExposed", "waitActive"):
+    getattr(QtBot, _wait).__kwdefaults__["timeout"] = WAIT_BOUND_MS
 
 
 @pytest.fixture(autouse=True)

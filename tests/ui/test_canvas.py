@@ -351,7 +351,7 @@ def test_every_template_opens_whole_and_readable(make_window, qtbot, name, size)
     view = window.view
     qtbot.waitUntil(lambda: view.viewport().width() > 0.4 * size[0] and not view._refit.isActive())
     visible = lambda: view.mapToScene(view.viewport().rect()).boundingRect()  # noqa: E731
-    qtbot.waitUntil(lambda: visible().contains(view.canvas.nodes_rect()), timeout=3000)
+    qtbot.waitUntil(lambda: visible().contains(view.canvas.nodes_rect()), timeout=20_000)
     assert title_px(view) >= READABLE_PX - 0.01
     assert window.undo_stack.count() == 0 and not window.is_modified()
 

@@ -234,7 +234,7 @@ def test_the_inspector_follows_the_data(qtbot, iris_window):
     second = inspector.inspection
     window.undo_stack.undo()
     assert window._inspect_timer.isActive()
-    qtbot.waitUntil(lambda: not window._inspect_timer.isActive(), timeout=5_000)
+    qtbot.waitUntil(lambda: not window._inspect_timer.isActive(), timeout=30_000)
     assert inspector.inspection is second and not window._inspection_job.busy
     window.central_tabs.setCurrentWidget(inspector)
     qtbot.waitUntil(lambda: inspector.inspection is not second, timeout=30_000)
