@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import itertools
 
 import numpy as np
 import pytest
@@ -140,6 +141,16 @@ def test_weighted_random_sampler():
         WeightedRandomSampler([[1.0]], 1)
     with pytest.raises(RuntimeError, match="cannot draw 3 samples without replacement"):
         WeightedRandomSampler([1.0, 0.0, 1.0], 3, replacement=False)
+
+
+def test_samplers_with_replacement_draw_lazily_at_any_size():
+    # a billion (or ten billion) draws: only the ones taken are ever made
+    weighted = itertools.islice(iter(WeightedRandomSampler([1.0, 2.0, 1.0], num_samples=10**9)), 3000)
+    drawn = np.bincount(np.array(list(weighted)), minlength=3) / 3000
+    assert abs(drawn[1] - 0.5) < 0.05
+    plain = RandomSampler(range(7), replacement=True, num_samples=10**10)
+    assert len(plain) == 10**10
+    assert all(0 <= i < 7 for i in itertools.islice(iter(plain), 500))
 
 
 def test_batch_sampler():

@@ -49,7 +49,9 @@ def main():
     shapes = [tuple(xb.shape) for xb, _ in loader]
     counts = np.bincount(np.array(iris()[1]))
     weights = [1.0 / counts[y] for y in iris()[1]]
-    sampler = WeightedRandomSampler(weights, num_samples=10**9, replacement=True)
+    # PyTorch draws every index of a weighted sampler at once: a size it can take (tests/core checks
+    # that Studio draws lazily, at any size)
+    sampler = WeightedRandomSampler(weights, num_samples=10**6, replacement=True)
     drawn = list(itertools.islice(iter(sampler), 3000))
     share = np.bincount(np.array(iris()[1])[drawn], minlength=3) / 3000
     endless = DataLoader(ds, batch_size=16, sampler=RandomSampler(ds, replacement=True, num_samples=10**10))
