@@ -183,3 +183,26 @@ def discard_unsaved(project: Project) -> None:
     project.unsaved_runs = None
     if folder and _inside(Path(folder), unsaved_root()):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class RunWeightsError(ValueError):
+    """A run's weights are missing, or do not fit the design as it is now."""
+
+
+def load_run_weights(model, project, run) -> None:
+    """Put a run's last weights into `model`, built from the project's design, checked by the weights
+    file's fingerprint and checksums."""
+    from .weights import load_weights
+
+    stored = run.get("weights")
+    if not stored:
+        raise RunWeightsError(f"run {run.get('id')} kept no weights")
+    path = Path(stored) if Path(stored).is_absolute() else project.folder / stored
+    if not path.exists():
+        raise RunWeightsError(f"the weights of run {run.get('id')} are missing: {path}")
+    try:
+        model.load_state_dict(load_weights(path, project.design, project.name or "the design"))
+    except (OSError, ValueError, RuntimeError, KeyError) as e:
+        raise RunWeightsError(
+            f"the weights of run {run.get('id')} do not fit the design as it is now ({path.name}: {e})"
+        ) from None

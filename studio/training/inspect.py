@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -156,17 +155,9 @@ def inspect_project(project, batch_size: int = 16, run: dict | None = None) -> I
 
 def _load_run(model, project, run) -> None:
     """Put a run's last weights into a model built from the project's design."""
-    from studio.design.weights import load_weights
+    from studio.design.runs import RunWeightsError, load_run_weights
 
-    stored = run.get("weights")
-    if not stored:
-        raise InspectError(f"run {run.get('id')} kept no weights")
-    path = Path(stored) if Path(stored).is_absolute() else project.folder / stored
-    if not path.exists():
-        raise InspectError(f"the weights of run {run.get('id')} are missing: {path}")
     try:
-        model.load_state_dict(load_weights(path, project.design, project.name or "the design"))
-    except (OSError, ValueError, RuntimeError, KeyError) as e:
-        raise InspectError(
-            f"the weights of run {run.get('id')} do not fit the design as it is now ({e})"
-        ) from None
+        load_run_weights(model, project, run)
+    except RunWeightsError as e:
+        raise InspectError(str(e)) from None

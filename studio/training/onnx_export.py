@@ -46,23 +46,13 @@ def choose_run(project, run_id=None):
     raise OnnxExportError(f"no run {run_id} with weights in the project (runs with weights: {have})")
 
 
-def _weights_file(project, run) -> Path:
-    p = Path(run["weights"])
-    return p if p.is_absolute() else project.folder / p
-
-
 def _load_run_weights(model, project, run):
-    from studio.design.weights import load_weights
+    from studio.design.runs import RunWeightsError, load_run_weights
 
-    path = _weights_file(project, run)
-    if not path.exists():
-        raise OnnxExportError(f"the weights of run {run.get('id')} are missing: {path}")
     try:
-        model.load_state_dict(load_weights(path, project.design, project.name or "the design"))
-    except (OSError, ValueError, RuntimeError, KeyError) as e:
-        raise OnnxExportError(
-            f"the weights of run {run.get('id')} do not fit the design ({path.name}): {e}"
-        ) from None
+        load_run_weights(model, project, run)
+    except RunWeightsError as e:
+        raise OnnxExportError(str(e)) from None
 
 
 def preprocessing_of(project) -> dict:
