@@ -205,7 +205,7 @@ class MainWindow(QMainWindow):
         """Compress: shown by its action, beside the curves."""
         self.compress_panel = CompressPanel()
         self.compress_dock = self.add_dock(
-            "Compress", "compressDock", self.compress_panel, Qt.DockWidgetArea.BottomDockWidgetArea
+            "Compress", "compressDock", _scrolled(self.compress_panel), Qt.DockWidgetArea.BottomDockWidgetArea
         )
         self.tabifyDockWidget(self.evaluation_dock, self.compress_dock)
         self.compress_panel.runKept.connect(self._run_finished)
