@@ -297,4 +297,4 @@ def test_what_a_layer_takes_is_declared_not_special_cased():
 
     assert {sp.input_dtype for sp in catalogue.CATALOGUE.values()} == {"float", "int64", "any"}
     assert catalogue.CATALOGUE["Embedding"].input_dtype == "int64"
-    assert "Embedding\"" not in inspect.getsource(inference)
+    assert 'Embedding"' not in inspect.getsource(inference)
