@@ -23,9 +23,10 @@ from .autograd.graph import RemovableHandle
 _ndarray = np.ndarray
 
 
-def _wrap(data, grad_fn=None, requires_grad=False, vc=None):
-    """Make a tensor around an array without checks: the constructor of op results."""
-    t = object.__new__(Tensor)
+def _wrap(data, grad_fn=None, requires_grad=False, vc=None, cls=None):
+    """Make a tensor (of `cls`, a Tensor subclass, if given) around an array without checks: the
+    constructor of op results."""
+    t = object.__new__(cls or Tensor)
     t._data = data
     t._rg = requires_grad
     t.grad = None

@@ -238,18 +238,7 @@ class QuantizedTensor(Tensor):
 
 def make_quantized(q, qdtype, scale, zero_point, axis=None, scheme=None) -> QuantizedTensor:
     """A QuantizedTensor around the integer array `q` (not copied)."""
-    t = object.__new__(QuantizedTensor)
-    t._data = dequantize_array(q, scale, zero_point, axis)
-    t._rg = False
-    t.grad = None
-    t.grad_fn = None
-    t._vc = [0]
-    t._retains_grad = False
-    t._hooks = None
-    t._accum = None
-    t._output_nr = 0
-    t._name = None
-    t._view = None
+    t = _wrap(dequantize_array(q, scale, zero_point, axis), cls=QuantizedTensor)
     t._int = q
     t._qdtype = qdtype
     t._qscheme = scheme or (per_tensor_affine if axis is None else per_channel_affine)
