@@ -36,6 +36,22 @@ CASES = {
         lambda x, w: sc.nn.functional.conv2d(x, w, stride=2),
         [(2, 32, 9, 9), (6, 32, 3, 3)],
     ),
+    "conv, padded, strided and dilated": (
+        lambda x, w, b: sc.nn.functional.conv2d(x, w, b, stride=(2, 1), padding=(2, 1), dilation=(1, 2)),
+        [(3, 16, 10, 9), (5, 16, 3, 3), (5,)],
+    ),
+    "conv, first layer, padded and strided": (
+        lambda x, w: sc.nn.functional.conv2d(x, w, stride=2, padding=2),
+        [(2, 3, 9, 8), (4, 3, 3, 3)],
+    ),
+    "conv, same padding of an even kernel, grouped": (
+        lambda x, w: sc.nn.functional.conv2d(x, w, padding="same", groups=2),
+        [(2, 32, 6, 7), (8, 16, 4, 2)],
+    ),
+    "conv1d, padded": (
+        lambda x, w, b: sc.nn.functional.conv1d(x, w, b, padding=3),
+        [(2, 40, 11), (6, 40, 5), (6,)],
+    ),
 }
 
 

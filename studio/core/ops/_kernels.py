@@ -84,7 +84,15 @@ def warm() -> None:
     examples = {
         "maxpool_fwd": (x, 2, 2, out, np.zeros((1, 1, 1), i8)),
         "maxpool2x2_fwd": (x, out, np.zeros((1, 1, 1), i8)),
-        "maxpool_bwd": (out, np.zeros((1, 1, 1), i8), 2, 2, x.copy()),
+        "maxpool_bwd": (out[None], np.zeros((1, 1, 1, 1), i8), 2, 2, x[None].copy()),
+        # a convolution's input gradient reaches pooling as a transposed view (numba's "A" layout)
+        "maxpool_bwd ": (
+            np.zeros((2, 2, 1, 1), f).transpose(1, 0, 2, 3),
+            np.zeros((2, 2, 1, 1), i8),
+            2,
+            2,
+            np.zeros((2, 2, 2, 2), f),
+        ),
         "relu_fwd": (flat, flat.copy()),
         "relu_bwd": (flat, flat, flat.copy()),
         "channels_first_out": (out, np.zeros(1, f), True, out.copy()),
@@ -93,7 +101,8 @@ def warm() -> None:
     for parallel in (False, True):
         if parallel and _numba.get_num_threads() == 1:
             break
-        for name, args in examples.items():
+        for label, args in examples.items():
+            name = label.strip()
             if parallel:
                 with _busy:
                     _kernel(name, True)(*args)
@@ -101,10 +110,15 @@ def warm() -> None:
                 _kernel(name, False)(*args)
 
 
+def floating(a) -> bool:
+    """A numpy array of float32 or float64, in any layout (numba compiles a kernel per layout)."""
+    return type(a) is np.ndarray and a.dtype.kind == "f" and a.dtype.itemsize >= 4
+
+
 def usable(*arrays) -> bool:
     """Numpy arrays, C-contiguous, of one floating type: what the kernels are compiled for."""
     first = arrays[0]
-    if type(first) is not np.ndarray or first.dtype.kind != "f" or first.dtype.itemsize < 4:
+    if not floating(first):
         return False
     return all(type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == first.dtype for a in arrays)
 
@@ -156,14 +170,17 @@ def _maxpool2x2_fwd(x, out, idx):
 
 
 def _maxpool_bwd(g, idx, kh, kw, gx):
-    """Each window's gradient to its maximum, zeros elsewhere (including rows no window covers)."""
-    planes, h, w = gx.shape
-    ho, wo = g.shape[1], g.shape[2]
-    for p in prange(planes):
+    """Each window's gradient to its maximum, zeros elsewhere (including rows no window covers).
+    All (N, C, ., .); `g` may be any layout (the gradient of a convolution arrives transposed)."""
+    n, c, h, w = gx.shape
+    ho, wo = g.shape[2], g.shape[3]
+    for p in prange(n * c):
+        s, k = p // c, p % c
+        out = gx[s, k]
         for r in range(ho):
-            gr, ir = g[p, r], idx[p, r]
+            gr, ir = g[s, k, r], idx[s, k, r]
             for a in range(kh):
-                row = gx[p, r * kh + a]
+                row = out[r * kh + a]
                 for q in range(wo):
                     at = ir[q] - a * kw
                     v = gr[q]
@@ -173,7 +190,7 @@ def _maxpool_bwd(g, idx, kh, kw, gx):
                     row[x] = 0
         for y in range(ho * kh, h):
             for x in range(w):
-                gx[p, y, x] = 0
+                out[y, x] = 0
 
 
 # -------------------------------------------------------------------------------- activations

@@ -153,17 +153,11 @@ class MaxPool2DWithIndicesBackward0(Node):
         kh, kw = kernel
         g4 = g.reshape(n, c, ho, wo)
         (pt, pb), (pl, pr) = pads
-        if _windows_tile(kernel, stride, dilation, pads) and K.usable(g4):
+        # the kernel reads the gradient in any layout: a convolution's input gradient arrives as a
+        # transposed view, and a contiguous copy of it would cost as much as the pooling
+        if _windows_tile(kernel, stride, dilation, pads) and K.floating(g4):
             gx = xp.empty(x4_shape, dtype=g.dtype)
-            planes = n * c
-            if K.call(
-                "maxpool_bwd",
-                g4.reshape(planes, ho, wo),
-                idx.reshape(planes, ho, wo),
-                kh,
-                kw,
-                gx.reshape(planes, h, w),
-            ):
+            if K.call("maxpool_bwd", g4, idx, kh, kw, gx):
                 return (gx.reshape(self.in_shape),)
         hp, wp = h + pt + pb, w + pl + pr
         tiled = kernel == stride and dilation == (1, 1) and (hp, wp) == (ho * kh, wo * kw)
