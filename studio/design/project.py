@@ -24,7 +24,7 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 
 SAMPLES = tuple(SAMPLE_REGISTRY)
 DATA_KINDS = ("sample", "csv", "images")
-PREPROCESSING = ("standardize", "minmax", "none")
+PREPROCESSING = ("standardize", "none")
 # The engine's strategies (studio.core.data.tabular.MISSING_STRATEGIES; a test keeps them equal), and
 # "zero" from older project files, which fills with 0 like "constant"
 MISSING = ("mean", "median", "most_frequent", "constant", "drop", "error", "zero")

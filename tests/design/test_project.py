@@ -79,6 +79,7 @@ def test_load_reports_each_problem_with_its_json_path(tmp_path):
     d["design"]["edges"].append(["n1", 0, "ghost", 0])
     d["training"]["batch_size"] = 0
     d["data"]["split"]["train"] = 3
+    d["data"]["preprocessing"] = "minmax"  # a scaling training would not apply is refused, not ignored
     path.write_text(json.dumps(d))
     with pytest.raises(ProjectError) as err:
         load_project(path)
@@ -88,7 +89,8 @@ def test_load_reports_each_problem_with_its_json_path(tmp_path):
     assert any(m.startswith("design.edges[") and "ghost" in m for m in problems)
     assert any(m.startswith("training.batch_size:") for m in problems)
     assert any(m.startswith("data.split.train:") for m in problems)
-    assert "5 problems" in str(err.value) or len(problems) >= 5
+    assert "data.preprocessing: expected one of standardize, none, got 'minmax'" in problems
+    assert "6 problems" in str(err.value) or len(problems) >= 6
 
 
 @pytest.mark.parametrize(

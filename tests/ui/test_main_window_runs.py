@@ -226,7 +226,7 @@ def test_the_inspector_follows_the_data(qtbot, iris_window):
     window.act_inspect.trigger()
     qtbot.waitUntil(lambda: inspector.inspection is not None, timeout=30_000)
     first = inspector.inspection
-    data = dict(window.project.data, preprocessing="minmax")
+    data = dict(window.project.data, preprocessing="none")
     window._data_changed(data, (4,), 3, "classification")
     qtbot.waitUntil(lambda: inspector.inspection is not first, timeout=30_000)
     # while the canvas is in view, a change waits until the inspector is shown again

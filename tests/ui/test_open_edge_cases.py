@@ -52,7 +52,7 @@ def _odd_settings() -> dict:
         lr=0.00012345678901234, weight_decay=1e-9, device="auto", schedule="onecycle", loss="auto"
     )
     d["data"].update(
-        missing="zero", preprocessing="minmax", split={"train": 0.333333, "val": 0.333333, "test": 0.333333}
+        missing="zero", preprocessing="none", split={"train": 0.333333, "val": 0.333333, "test": 0.333333}
     )
     return d
 
