@@ -25,13 +25,14 @@ def _torch():
 _THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
-def _pin_threads(threads: int, argv) -> None:
-    """Restart with every BLAS and OpenMP pool at `threads`: numpy's pool is sized when it loads."""
+def _pin_threads(threads: int, argv, module: str = "benchmarks") -> None:
+    """Restart `module` with every BLAS and OpenMP pool at `threads`: numpy's pool is sized when it
+    loads."""
     if all(os.environ.get(v) == str(threads) for v in _THREAD_VARS):
         return
     env = dict(os.environ, **{v: str(threads) for v in _THREAD_VARS})
     args = list(sys.argv[1:] if argv is None else argv)
-    os.execve(sys.executable, [sys.executable, "-m", "benchmarks", *args], env)
+    os.execve(sys.executable, [sys.executable, "-m", module, *args], env)
 
 
 def _thread_note(torch) -> str:
