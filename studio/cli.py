@@ -62,13 +62,16 @@ def _template_names() -> str:
 
 
 def _image_size(text: str) -> list:
+    from .design.project import RANGES
+
+    lo, hi = RANGES["image_size"]  # the range a project file may hold
     parts = text.lower().split("x")
     try:
         hw = [int(p) for p in parts] * (2 if len(parts) == 1 else 1)
     except ValueError:
         hw = []
-    if len(hw) != 2 or not all(1 <= v <= 4096 for v in hw):
-        raise argparse.ArgumentTypeError(f"expected N or HxW with sides from 1 to 4096, got {text!r}")
+    if len(hw) != 2 or not all(lo <= v <= hi for v in hw):
+        raise argparse.ArgumentTypeError(f"expected N or HxW with sides from {lo} to {hi}, got {text!r}")
     return hw
 
 

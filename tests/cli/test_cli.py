@@ -184,11 +184,17 @@ def test_new_from_an_image_folder_follows_its_mode_and_size(tmp_path, capsys):
     code, _, err = run(capsys, *argv)
     assert code == 0, err
     assert load_project(path).data["image_size"] == [16, 20] and load_project(path).data["image_mode"] == "L"
-    for bad in (["--image-size", "0"], ["--image-size", "3x"], ["--image-mode", "CMYK"]):
+    for bad in (
+        ["--image-size", "0"],
+        ["--image-size", "3x"],
+        ["--image-size", "4097"],
+        ["--image-mode", "CMYK"],
+    ):
         code, _, err = run(
             capsys, "new", "--data", str(tmp_path / "rgb"), "-o", str(tmp_path / "x.studio"), *bad
         )
         assert code != 0 and "--image-" in err and "Traceback" not in err
+        assert "image-size" not in bad[0] or "sides from 1 to 4096" in err
     code, _, err = run(capsys, "new", "--data", "iris", "-o", str(tmp_path / "i.studio"), "--image-size", "8")
     assert code != 0 and "apply to image folders" in err
 
