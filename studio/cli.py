@@ -6,7 +6,9 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -397,6 +399,28 @@ def _bar(done: int, total: int, width=24) -> str:
     return "[" + "#" * full + "." * (width - full) + f"] {100 * frac:5.1f}%"
 
 
+def stoppable(start):
+    """The events of `start(stop)`, a long job that polls `stop()`. Ctrl+C asks it to stop after its
+    current step (and says so) rather than breaking into it, so that what it finished is kept and
+    saved; a second Ctrl+C ends the command at once."""
+    stop = {"now": False}
+
+    def interrupted(signum, frame):
+        if stop["now"]:
+            raise KeyboardInterrupt
+        stop["now"] = True
+        say("\nstopping after this step... (Ctrl+C again to quit at once)", sys.stderr)
+
+    # handlers can only be set from the main thread; elsewhere Ctrl+C never reaches this job anyway
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, interrupted) if main else None
+    try:
+        yield from start(lambda: stop["now"])
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+
+
 def cmd_train(args) -> int:
     project = _load(args.file)
     problems = project.design.infer().problems
@@ -414,22 +438,12 @@ def cmd_train(args) -> int:
     if not callable(fit):  # the package may expose the module rather than the function
         from .training.fit import fit
     runs_before = len(project.runs)
-    stop = {"now": False}
     tty = sys.stderr.isatty()
     total_steps, last_draw = 0, 0.0
     status = 1
     if args.init is not None and not Path(args.init).exists():
         raise CliError(f"--init: no weights file at {args.init}")
-    events = fit(project, stop=lambda: stop["now"], init=args.init)
-    while True:
-        try:
-            ev = next(events)
-        except StopIteration:
-            break
-        except KeyboardInterrupt:
-            stop["now"] = True
-            say("\nstopping after this step...", sys.stderr)
-            continue
+    for ev in stoppable(lambda stop: fit(project, stop=stop, init=args.init)):
         kind = ev.kind
         if kind == "loading":
             now = time.monotonic()
@@ -557,19 +571,9 @@ def cmd_compress(args) -> int:
         options = check_options({s.name: getattr(args, s.name) for s in SETTINGS})
     except CompressError as e:
         raise CliError(f"--{e}") from None
-    stop = {"now": False}
     rows, end = [], None
-    events = compress(project, options, run_id=args.run, stop=lambda: stop["now"])
     try:
-        while True:
-            try:
-                ev = next(events)
-            except StopIteration:
-                break
-            except KeyboardInterrupt:
-                stop["now"] = True
-                say("\nstopping after this step...", sys.stderr)
-                continue
+        for ev in stoppable(lambda stop: compress(project, options, run_id=args.run, stop=stop)):
             if ev.kind == "error":
                 raise CliError(ev.message)
             if ev.kind == "start":

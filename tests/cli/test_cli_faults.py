@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from studio.cli import main
+from studio.cli import main, stoppable
 from studio.core import atomic
 from studio.design.project import load_project
 from studio.design.weights import load_weights
@@ -135,3 +135,51 @@ def test_export_writes_through_a_symlink(tmp_path, capsys, target):
     assert main(["export", str(path), "-o", str(tmp_path / "link.py"), "--target", target]) == 0
     assert (tmp_path / "link.py").is_symlink() and "class Net" in real.read_text()
     assert (os.stat(real).st_mode & 0o777) == 0o640
+
+
+def _interrupted_run(path, signals):
+    """`studio train` interrupted by `signals` Ctrl+C's once it reports its second epoch."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = _studio("train", str(path), "--epochs", "100000", "--patience", "100000", env=env)
+    try:
+        for line in proc.stdout:
+            if line.startswith("epoch 2:"):
+                break
+        for _ in range(signals):
+            proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    return proc.returncode, out, err
+
+
+def test_ctrl_c_stops_studio_train_after_its_step_and_keeps_the_run(tmp_path, capsys):
+    path = tmp_path / "iris.studio"
+    _new(capsys, path)
+    code, out, err = _interrupted_run(path, 1)
+    assert code == 0, err
+    assert "stopping after this step" in err and "Traceback" not in err
+    assert "finished (stopped)" in out
+    (run,) = load_project(path).runs
+    assert run["status"] == "stopped" and len(run["curves"]["step"]) >= 2
+    (weights,) = _weights(path)
+    assert load_weights(weights, load_project(path).design)
+
+
+def test_a_second_ctrl_c_breaks_into_the_job(capsys):
+    seen = []
+
+    def job(stop):
+        for step in range(10):
+            seen.append(stop())
+            if step in (2, 4):
+                signal.raise_signal(signal.SIGINT)  # the user's Ctrl+C, delivered mid-step
+            yield step
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        list(stoppable(job))
+    assert seen == [False, False, False, True, True]  # asked to stop after the first, broken by the second
+    assert signal.getsignal(signal.SIGINT) is before
+    assert "stopping after this step" in capsys.readouterr().err
