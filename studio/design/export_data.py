@@ -73,10 +73,12 @@ def _sample_code(name: str) -> tuple[str, list[str]]:
     raise BuildError(f"unknown sample data set {name!r}; samples: {', '.join(SAMPLE_INFO)}")
 
 
-def _csv_code(data: dict) -> list[str]:
-    """The `load_data` body of a CSV file: missing values handled as the data setting says."""
+def _csv_code(data: dict, options: dict) -> list[str]:
+    """The `load_data` body of a CSV file read with `options` (its separator, decimal mark and
+    encoding, as training reads it): missing values handled as the data setting says."""
     missing = data.get("missing") or "mean"
-    lines = ["frame = pd.read_csv(path)", *_missing_code(missing)]
+    read = "".join(f", {k}={string_literal(v)}" for k, v in options.items())
+    lines = [f"frame = pd.read_csv(path{read})", *_missing_code(missing)]
     lines += [
         "target = frame[TARGET]",
         'features = frame[FEATURES].apply(pd.to_numeric, errors="coerce")',
@@ -117,7 +119,9 @@ def _data_code(project) -> tuple[str, list[str]]:
         return _sample_code(project.data.get("sample"))
     path = str(Path(os.path.normpath(project.data_path())))
     if kind == "csv":
-        return path, _csv_code(project.data)
+        from ..core.data.tabular import csv_file_options
+
+        return path, _csv_code(project.data, csv_file_options(path))
     if kind == "images":
         return path, IMAGES_CODE
     raise BuildError(f"unknown data kind {kind!r}")

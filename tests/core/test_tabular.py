@@ -10,6 +10,7 @@ import pytest
 
 import studio.core as sc
 from studio.core.data import CSVDataset, DataLoader, TabularError, TabularPreprocessor, column_summaries
+from studio.core.data.tabular import csv_options, read_csv
 
 
 @pytest.fixture
@@ -155,3 +156,47 @@ def test_errors_on_a_slice_name_the_original_rows(table):
     part = table.assign(size=["1", "2", "3", "4", "x", "6"]).iloc[[3, 4, 5]]
     with pytest.raises(TabularError, match="has text in row 5 "):
         p.transform(part, source="data.csv")
+
+
+# ------------------------------------------------------------------- files as spreadsheets write them
+
+
+@pytest.mark.parametrize(
+    "text, encoding, expected",
+    [
+        ("a,b,label\n1.5,2,x\n", "utf-8", {}),
+        ("a;b;label\n1,5;2;x\n3;4,25;y\n", "utf-8", {"sep": ";", "decimal": ","}),
+        ("a;b;label\n1.5;2;x\n", "utf-8", {"sep": ";"}),
+        ("a\tb\tlabel\n1.5\t2\tx\n", "utf-8", {"sep": "\t"}),
+        ("a|b|label\n1|2|x\n", "utf-8", {"sep": "|"}),
+        ('name,"note; with semicolons",label\n"x; y",2,z\n', "utf-8", {}),  # quoted marks don't count
+        ("\ufeffa,b,label\n1,2,x\n", "utf-8", {}),  # a BOM is UTF-8
+        ("longueur,espèce\n1.5,rosé\n", "cp1252", {"encoding": "cp1252"}),
+        ("single\n1\n2\n", "utf-8", {}),
+    ],
+)
+def test_csv_options_find_the_separator_decimal_mark_and_encoding(text, encoding, expected):
+    assert csv_options(text.encode(encoding)) == expected
+
+
+def test_a_utf8_character_cut_by_the_head_is_still_utf8():
+    head = ("a,b\n" + "é,1\n" * 5).encode()
+    assert csv_options(head[:-3]) == {}  # ends inside the two bytes of an é
+
+
+@pytest.mark.parametrize(
+    "name, text, encoding",
+    [
+        ("semicolons.csv", "größe;breite;art\n1,5;2,0;a\n2,5;3,25;b\n3,0;1,0;a\n", "utf-8"),
+        ("windows.csv", "size,width,kind\r\n1.5,2,café\r\n2.5,3.25,thé\r\n3,1,café\r\n", "cp1252"),
+        ("tabs.tsv", "size\twidth\tkind\n1.5\t2\ta\n2.5\t3.25\tb\n3\t1\ta\n", "utf-8"),
+    ],
+)
+def test_read_csv_reads_spreadsheet_exports_as_numbers(tmp_path, name, text, encoding):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    df = read_csv(path)
+    assert df.shape == (3, 3)
+    assert df.iloc[:, 0].tolist() == [1.5, 2.5, 3.0] and df.iloc[:, 1].tolist() == [2.0, 3.25, 1.0]
+    assert read_csv(path, nrows=0).columns.tolist() == df.columns.tolist()
+    assert read_csv(path, sep=",", encoding="latin-1").shape[1] in (1, 3)  # the caller's word wins

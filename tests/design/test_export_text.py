@@ -119,3 +119,18 @@ def test_data_paths_are_written_tidily(tmp_path):
     data = module.DATA
     assert data == str(moved / "table.csv")
     assert np.asarray(module.load_data(data)[0]).shape == (24, 2)
+
+
+def test_a_semicolon_csv_with_decimal_commas_trains_and_exports_as_read(tmp_path):
+    """A European spreadsheet's export: the script reads it with the options training found."""
+    path = tmp_path / "mesures.csv"
+    rows = [f"{i % 5},{i % 2}5;{(i * 7) % 3},5;{'oui' if i % 2 else 'non'}" for i in range(24)]
+    path.write_text("longueur;largeur;réponse\n" + "\n".join(rows) + "\n", encoding="cp1252")
+    project = new_project(data={"kind": "csv", "path": str(path), "target": "réponse"}, design=_mlp(2))
+    assert [c["name"] for c in prepare_data(project).preprocessing["columns"]] == ["longueur", "largeur"]
+    script = tmp_path / "net.py"
+    script.write_text(export_python(project, target="studio"), encoding="utf-8")
+    assert 'pd.read_csv(path, encoding="cp1252", sep=";", decimal=",")' in script.read_text()
+    module = import_script(script)
+    x, y = module.load_data(module.DATA)
+    assert x.shape == (24, 2) and np.allclose(x[1], [1.15, 1.5]) and sorted(set(y.tolist())) == [0, 1]

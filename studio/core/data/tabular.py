@@ -8,7 +8,10 @@ built with it. `column_summaries` describes columns for a preview.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +27,8 @@ __all__ = [
     "TabularError",
     "TabularPreprocessor",
     "column_summaries",
+    "csv_file_options",
+    "csv_options",
     "feature_columns",
     "read_csv",
     "stray_text",
@@ -62,13 +67,69 @@ def _rows_text(rows, source=None, limit=8) -> str:
     return text
 
 
+# what a CSV file may be separated by, in the order preferred when several split every line alike
+SEPARATORS = (",", ";", "\t", "|")
+_FORMAT_KEYS = ("sep", "delimiter", "decimal", "encoding")
+_HEAD_BYTES = 1 << 16  # enough lines to judge a file's format by
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
+_DECIMAL_POINT = re.compile(r"[-+]?\d*\.\d+")
+
+
+def _head_text(head: bytes) -> tuple[str, str | None]:
+    """The text of a file's first bytes and the encoding to read it with: None for UTF-8 (a BOM
+    included), else Windows-1252, which reads any byte (the usual Excel export on Windows)."""
+    try:
+        return head.decode("utf-8-sig"), None
+    except UnicodeDecodeError as e:
+        if e.start >= len(head) - 3:  # a character cut where the head ends
+            return head[: e.start].decode("utf-8-sig"), None
+    return head.decode("cp1252", errors="replace"), "cp1252"
+
+
+def csv_options(head: bytes) -> dict:
+    """The `pandas.read_csv` options that read a CSV file starting with the bytes `head`: its
+    encoding when not UTF-8, its separator when not a comma (semicolon, tab or bar) and a decimal
+    comma (as spreadsheets write in much of Europe). Empty for a plain UTF-8, comma-separated file."""
+    text, encoding = _head_text(head)
+    lines = text.splitlines()
+    if len(head) >= _HEAD_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut short
+    lines = [line for line in lines if line.strip()][:200]
+    options = {"encoding": encoding} if encoding else {}
+    if not lines:
+        return options
+    split = {}
+    for sep in SEPARATORS:
+        rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=sep))
+        widths = {len(r) for r in rows}
+        if len(widths) == 1 and widths.pop() > 1:
+            split[sep] = [cell.strip() for row in rows[1:] for cell in row]
+    # "1,5;2,25" splits alike by both marks: semicolons with decimal commas, as spreadsheets write it
+    if ";" in split and any(_DECIMAL_COMMA.fullmatch(c) for c in split[";"]):
+        sep = ";"
+    else:
+        sep = next(iter(split), ",")
+    if sep != ",":
+        options["sep"] = sep
+        cells = split[sep]
+        if any(_DECIMAL_COMMA.fullmatch(c) for c in cells) and not any(
+            _DECIMAL_POINT.fullmatch(c) for c in cells
+        ):
+            options["decimal"] = ","
+    return options
+
+
 def read_csv(path, **kwargs) -> pd.DataFrame:
-    """Read a CSV file, with errors that name the file."""
+    """Read a CSV file, with errors that name the file. Unless the caller says otherwise, the
+    encoding, separator and decimal mark are those `csv_options` finds in the file."""
     path = os.fspath(path)
     if not os.path.lexists(path):
         raise FileNotFoundError(f"CSV file not found: {path}")
     try:
         with open_regular(path, MAX_TABLE_BYTES, "CSV file") as f:
+            if not any(k in kwargs for k in _FORMAT_KEYS):
+                kwargs = {**csv_options(f.read(_HEAD_BYTES)), **kwargs}
+                f.seek(0)
             df = pd.read_csv(f, **kwargs)
     except pd.errors.EmptyDataError:
         raise TabularError(f"{Path(path).name}: the file is empty (no header row)") from None
@@ -77,6 +138,15 @@ def read_csv(path, **kwargs) -> pd.DataFrame:
     if df.shape[1] == 0:
         raise TabularError(f"{Path(path).name}: no columns found")
     return df
+
+
+def csv_file_options(path) -> dict:
+    """`csv_options` of the file at `path` (what `read_csv` reads it with); {} when it cannot be read."""
+    try:
+        with open_regular(os.fspath(path), MAX_TABLE_BYTES, "CSV file") as f:
+            return csv_options(f.read(_HEAD_BYTES))
+    except (OSError, ValueError):
+        return {}
 
 
 def feature_columns(columns, target=None, features=None, source=None) -> list:
