@@ -21,10 +21,12 @@ class DataError(ValueError):
 
 
 def class_codes(values) -> np.ndarray:
-    """Integer codes of target values for a stratified split (missing values are a group of their own)."""
+    """Integer codes of target values for a stratified split (missing values are a group of their own),
+    in the sorted order of the values, as the classes are numbered: exported scripts split by class
+    numbers, and the order of the groups decides the order of the rows in each split."""
     import pandas as pd
 
-    codes = pd.factorize(pd.Series(values, dtype=object))[0]  # -1 for a missing value
+    codes = pd.factorize(pd.Series(values, dtype=object), sort=True)[0]  # -1 for a missing value
     return np.where(codes < 0, codes.max(initial=-1) + 1, codes)
 
 
@@ -50,6 +52,7 @@ class DataSpec(Mapping):
     summary: str
     target: str | None = None
     features: list = field(default_factory=list)
+    categories: dict = field(default_factory=dict)  # a table's text columns: their one-hot categories
     image_size: list | None = None
     image_mode: str | None = None
     problems: list = field(default_factory=list)
@@ -165,6 +168,7 @@ def describe_table(df, data: dict, source=None) -> DataSpec:
         "rows": len(df),
         "target": str(target),
         "features": [str(f) for f in features],
+        "categories": pre.categories(),
         "problems": [],
         "summary": f"{name} ({len(df)} rows, {len(features)} feature columns, {pre.num_features} inputs)",
     }

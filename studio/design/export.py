@@ -182,6 +182,7 @@ def export_python(project, target: str = "studio", ddp: bool = False, script_pat
         ["AUGMENT = {" + ", ".join(f"{string_literal(k)}: True" for k in augment) + "}"] if augment else []
     )
     lines = [*_header(title, target, ddp), *_imports(target, ddp, data), *constants, "", "", *net, *data.code]
-    lines += recipe_code(bool(augment)) + split_code(target_fix, labels) + WEIGHTS_CODE + EVALUATE_CODE
+    lines += recipe_code(bool(augment)) + split_code(target_fix, labels, data.one_hot)
+    lines += WEIGHTS_CODE + EVALUATE_CODE
     lines += train_code(project, settings, task, ddp, bool(augment)) + MAIN_CODE
     return "\n".join(lines) + "\n"

@@ -73,9 +73,30 @@ def _sample_code(name: str) -> tuple[str, list[str]]:
     raise BuildError(f"unknown sample data set {name!r}; samples: {', '.join(SAMPLE_INFO)}")
 
 
-def _csv_code(data: dict, options: dict) -> list[str]:
+def _one_hot_code(missing: str) -> list[str]:
+    """Lines of `load_data` that put each text column's one-hot codes in its place, as Studio does."""
+    fill = (
+        '"missing"'
+        if missing in ("constant", "zero")
+        else 'text.mode().iloc[0] if text.notna().any() else "missing"'
+    )
+    return [
+        "columns = []",
+        "for name in FEATURES:  # a text column becomes one 0/1 column per category",
+        "    if name in CATEGORIES:",
+        '        text = frame[name].map(str, na_action="ignore")',
+        f"        text = text.fillna({fill})",
+        "        columns.append(np.stack([(text == c).to_numpy(np.float32) for c in CATEGORIES[name]], 1))",
+        "    else:",
+        "        columns.append(features[[name]].to_numpy(np.float32))",
+        "x = np.concatenate(columns, 1)",
+    ]
+
+
+def _csv_code(data: dict, options: dict, categories: dict) -> list[str]:
     """The `load_data` body of a CSV file read with `options` (its separator, decimal mark and
-    encoding, as training reads it): missing values handled as the data setting says."""
+    encoding, as training reads it): missing values handled as the data setting says, and text
+    columns one-hot coded with training's `categories`."""
     missing = data.get("missing") or "mean"
     read = "".join(f", {k}={string_literal(v)}" for k, v in options.items())
     lines = [f"frame = pd.read_csv(path{read})", *_missing_code(missing)]
@@ -83,7 +104,7 @@ def _csv_code(data: dict, options: dict) -> list[str]:
         "target = frame[TARGET]",
         'features = frame[FEATURES].apply(pd.to_numeric, errors="coerce")',
         *_fill_code(missing),
-        "x = features.to_numpy(np.float32)",
+        *(_one_hot_code(missing) if categories else ["x = features.to_numpy(np.float32)"]),
     ]
     if data.get("task", "classification") == "classification":
         lines += [
@@ -121,7 +142,7 @@ def _data_code(project) -> tuple[str, list[str]]:
     if kind == "csv":
         from ..core.data.tabular import csv_file_options
 
-        return path, _csv_code(project.data, csv_file_options(path))
+        return path, _csv_code(project.data, csv_file_options(path), _categories(project))
     if kind == "images":
         return path, IMAGES_CODE
     raise BuildError(f"unknown data kind {kind!r}")
@@ -164,13 +185,48 @@ def _features(project) -> list[str]:
     return [str(c) for c in feature_columns(columns, data.get("target"), None, str(path))]
 
 
+def _categories(project) -> dict:
+    """The one-hot categories of the table's text columns, as training takes them from the whole file
+    ({} when the file cannot be read or described: the script then fails where training would)."""
+    from ..core.data.tabular import read_csv
+    from .datasource import describe_table
+
+    path = project.data_path()
+    try:
+        return describe_table(read_csv(path), project.data, str(path)).categories
+    except (OSError, ValueError):
+        return {}
+
+
+def _one_hot_columns(features: list, categories: dict) -> list[int]:
+    """Where the one-hot codes sit among the script's input columns (each text column's in its place)."""
+    out, at = [], 0
+    for name in features:
+        width = len(categories.get(name, ())) or 1
+        out += list(range(at, at + width)) if name in categories else []
+        at += width
+    return out
+
+
 def _constants(project) -> list[str]:
-    """The data's own constants: the CSV columns, or the images' size, mode and file types."""
+    """The data's own constants: the CSV columns (and text columns' categories), or the images'
+    size, mode and file types."""
     data = project.data
     kind = data.get("kind", "sample")
     if kind == "csv":
-        features = ", ".join(string_literal(f) for f in _features(project))
-        return [f"TARGET = {string_literal(str(data.get('target') or ''))}", f"FEATURES = [{features}]"]
+        names = _features(project)
+        features = ", ".join(string_literal(f) for f in names)
+        lines = [f"TARGET = {string_literal(str(data.get('target') or ''))}", f"FEATURES = [{features}]"]
+        categories = _categories(project)
+        if categories:
+            lines.append("CATEGORIES = {  # the text columns' categories, as Studio codes them")
+            lines += [
+                f"    {string_literal(k)}: [{', '.join(map(string_literal, v))}],"
+                for k, v in categories.items()
+            ]
+            lines.append("}")
+            lines.append(f"ONE_HOT = {_one_hot_columns(names, categories)!r}  # kept as 0 and 1 by scaling")
+        return lines
     if kind == "images":
         size = tuple(int(v) for v in (data.get("image_size") or (28, 28)))
         return [
@@ -190,6 +246,7 @@ class DataSection:
     code: list  # the functions: a generator of the data, and load_data
     imports: list  # third-party imports beyond numpy
     uses_path: bool  # whether pathlib's Path is needed
+    one_hot: bool = False  # whether some input columns are one-hot codes (ONE_HOT), left unscaled
 
 
 def data_section(project, script_path=None) -> DataSection:
@@ -208,4 +265,6 @@ def data_section(project, script_path=None) -> DataSection:
     code += indent(body, 4) + ["", ""]
     imports = ["import pandas as pd"] if kind == "csv" or (kind == "sample" and sample == "iris") else []
     imports += ["from PIL import Image"] if kind == "images" else []
-    return DataSection(location, _constants(project), code, imports, kind == "images" or relative)
+    constants = _constants(project)
+    one_hot = any(line.startswith("ONE_HOT = ") for line in constants)
+    return DataSection(location, constants, code, imports, kind == "images" or relative, one_hot)

@@ -55,7 +55,12 @@ def recipe_code(augment: bool) -> list[str]:
     return out
 
 
-def split_code(target_fix: str, labels: str) -> list[str]:
+def split_code(target_fix: str, labels: str, one_hot: bool = False) -> list[str]:
+    keep = (
+        ["        mean[:, ONE_HOT], std[:, ONE_HOT] = 0.0, 1.0  # one-hot codes stay 0 and 1"]
+        if one_hot
+        else []
+    )
     return [
         "def split_data(x, y):",
         '    """Train, validation and test parts (x, y); features scaled by the training part."""',
@@ -65,6 +70,7 @@ def split_code(target_fix: str, labels: str) -> list[str]:
         '    parts = [(x[split[k]], y[split[k]]) for k in ("train", "val", "test")]',
         '    if STANDARDIZE and x.dtype.kind == "f" and x.ndim == 2:',
         "        mean, std = standardizer(parts[0][0])",
+        *keep,
         "        parts = [(((xs - mean) / std).astype(np.float32), ys) for xs, ys in parts]",
         "    return parts",
         "",

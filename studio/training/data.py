@@ -169,6 +169,8 @@ def _prepare_csv(project, data):
             task=info["task"],
             missing=_missing_strategy(data),
             standardize=data.get("preprocessing", "standardize") == "standardize",
+            # one-hot codes from the whole file, as the design's input width was sized
+            categories=info["categories"],
         )
         labels = None
         if info["task"] == "classification":

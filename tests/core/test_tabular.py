@@ -173,6 +173,8 @@ def test_errors_on_a_slice_name_the_original_rows(table):
         ("\ufeffa,b,label\n1,2,x\n", "utf-8", {}),  # a BOM is UTF-8
         ("longueur,espèce\n1.5,rosé\n", "cp1252", {"encoding": "cp1252"}),
         ("single\n1\n2\n", "utf-8", {}),
+        ('price,label\n"1,234.5",x\n12,y\n', "utf-8", {"thousands": ","}),
+        ("preis;art\n1.234,5;x\n12;y\n", "utf-8", {"sep": ";", "decimal": ",", "thousands": "."}),
     ],
 )
 def test_csv_options_find_the_separator_decimal_mark_and_encoding(text, encoding, expected):

@@ -134,3 +134,44 @@ def test_a_semicolon_csv_with_decimal_commas_trains_and_exports_as_read(tmp_path
     module = import_script(script)
     x, y = module.load_data(module.DATA)
     assert x.shape == (24, 2) and np.allclose(x[1], [1.15, 1.5]) and sorted(set(y.tolist())) == [0, 1]
+
+
+def _text_column_table(folder):
+    """A table whose text column has a category that only a few rows hold."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "pets.csv"
+    colours = ["red", "green", "blue"] * 9 + ["violet"]
+    lines = ["size,colour,label"] + [
+        f"{i * 0.37 % 5:.2f},{c},{'cat' if i % 3 else 'dog'}" for i, c in enumerate(colours)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_text_columns_are_coded_alike_by_new_training_and_the_script(tmp_path):
+    """One-hot codes come from the whole file: the Input `studio new` sizes is what training feeds,
+    whichever split a category's rows land in, and the exported script codes and scales as training."""
+    import pandas as pd
+
+    from studio.design.datasource import describe_table
+
+    path = _text_column_table(tmp_path)
+    data = {"kind": "csv", "path": str(path), "target": "label"}
+    width = describe_table(pd.read_csv(path), data, str(path)).input_shape
+    assert width == (5,)  # size, then colour=blue, green, red, violet
+    project = new_project(data=data, design=_mlp(5))
+    prepared = prepare_data(project)
+    assert prepared.input_shape == width
+    script = tmp_path / "net.py"
+    script.write_text(export_python(project, target="studio"), encoding="utf-8")
+    module = import_script(script)
+    assert module.CATEGORIES == {"colour": ["blue", "green", "red", "violet"]} and module.ONE_HOT == [
+        1,
+        2,
+        3,
+        4,
+    ]
+    parts = module.split_data(*module.load_data(module.DATA))
+    for (x, y), split in zip(parts, ("train", "val", "test")):
+        np.testing.assert_allclose(x, prepared.splits[split][0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(y, prepared.splits[split][1])

@@ -69,10 +69,14 @@ def _rows_text(rows, source=None, limit=8) -> str:
 
 # what a CSV file may be separated by, in the order preferred when several split every line alike
 SEPARATORS = (",", ";", "\t", "|")
-_FORMAT_KEYS = ("sep", "delimiter", "decimal", "encoding")
+_FORMAT_KEYS = ("sep", "delimiter", "decimal", "encoding", "thousands")
 _HEAD_BYTES = 1 << 16  # enough lines to judge a file's format by
-_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
+_DECIMAL_COMMA = re.compile(r"[-+]?(\d+|\d{1,3}(\.\d{3})+),\d+")
 _DECIMAL_POINT = re.compile(r"[-+]?\d*\.\d+")
+_THOUSANDS = {  # grouped digits, by decimal mark: 1,234,567.5 or 1.234.567,5
+    ".": re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?"),
+    ",": re.compile(r"[-+]?\d{1,3}(\.\d{3})+(,\d+)?"),
+}
 
 
 def _head_text(head: bytes) -> tuple[str, str | None]:
@@ -88,8 +92,9 @@ def _head_text(head: bytes) -> tuple[str, str | None]:
 
 def csv_options(head: bytes) -> dict:
     """The `pandas.read_csv` options that read a CSV file starting with the bytes `head`: its
-    encoding when not UTF-8, its separator when not a comma (semicolon, tab or bar) and a decimal
-    comma (as spreadsheets write in much of Europe). Empty for a plain UTF-8, comma-separated file."""
+    encoding when not UTF-8, its separator when not a comma (semicolon, tab or bar), a decimal comma
+    (as spreadsheets write in much of Europe) and grouped thousands ("1,234.5", "1.234,5"). Empty for
+    a plain UTF-8, comma-separated file."""
     text, encoding = _head_text(head)
     lines = text.splitlines()
     if len(head) >= _HEAD_BYTES and len(lines) > 1:
@@ -109,13 +114,16 @@ def csv_options(head: bytes) -> dict:
         sep = ";"
     else:
         sep = next(iter(split), ",")
+    cells = split.get(sep, [])
     if sep != ",":
         options["sep"] = sep
-        cells = split[sep]
         if any(_DECIMAL_COMMA.fullmatch(c) for c in cells) and not any(
             _DECIMAL_POINT.fullmatch(c) for c in cells
         ):
             options["decimal"] = ","
+    decimal = options.get("decimal", ".")
+    if any(_THOUSANDS[decimal].fullmatch(c) for c in cells):
+        options["thousands"] = "," if decimal == "." else "."
     return options
 
 
@@ -273,6 +281,9 @@ class TabularPreprocessor:
         fill_value: the value for `missing='constant'` (default 0, or 'missing' for text columns).
         categorical: columns to one-hot encode even when numeric (text columns always are).
         standardize: scale numeric columns to zero mean and unit variance (default True).
+        categories: the categories of one-hot coded columns, by column name, fixed beforehand (as
+            `categories()` of a preprocessor fitted to the whole table gives them) rather than
+            learned by `fit`: the input width then does not depend on which rows `fit` sees.
     """
 
     def __init__(
@@ -284,6 +295,7 @@ class TabularPreprocessor:
         fill_value=None,
         categorical=(),
         standardize=True,
+        categories=None,
     ):
         if missing not in MISSING_STRATEGIES:
             raise ValueError(f"missing must be one of {', '.join(MISSING_STRATEGIES)}; got {missing!r}")
@@ -296,6 +308,7 @@ class TabularPreprocessor:
         self.fill_value = fill_value
         self.categorical = list(categorical)
         self.standardize = standardize
+        self.fixed_categories = {str(k): list(v) for k, v in (categories or {}).items()}
         self.columns: list[dict] = []  # per feature column: name, kind, fill, mean/std or categories
         self.classes: list[str] | None = None
         self.fitted = False
@@ -415,7 +428,7 @@ class TabularPreprocessor:
                 else:
                     counts = text.value_counts()
                     fill = str(counts.index[0]) if len(counts) else "missing"
-                categories = sorted(set(text.fillna(fill).tolist()))
+                categories = self.fixed_categories.get(str(name)) or sorted(set(text.fillna(fill).tolist()))
                 self.columns.append(
                     {"name": str(name), "kind": "categorical", "fill": fill, "categories": categories}
                 )
@@ -451,6 +464,10 @@ class TabularPreprocessor:
             else:
                 out.extend(f"{c['name']}={cat}" for cat in c["categories"])
         return out
+
+    def categories(self) -> dict:
+        """The categories of each one-hot coded column, by name (after `fit`)."""
+        return {c["name"]: list(c["categories"]) for c in self.columns if c["kind"] == "categorical"}
 
     @property
     def num_features(self) -> int:
@@ -639,6 +656,10 @@ class CSVDataset(Dataset):
     @property
     def feature_names(self):
         return self.preprocessor.feature_names
+
+    def categories(self) -> dict:
+        """The categories of each one-hot coded column, by name (after `fit`)."""
+        return {c["name"]: list(c["categories"]) for c in self.columns if c["kind"] == "categorical"}
 
     @property
     def num_features(self) -> int:
