@@ -179,7 +179,7 @@ def _features(project) -> list[str]:
     if data.get("features"):
         return [str(f) for f in data["features"]]
     try:
-        columns = list(read_csv(path, nrows=0).columns)
+        columns = list(read_csv(path).columns)  # all rows: blank columns are dropped as training drops them
     except (OSError, ValueError) as e:
         raise BuildError(f"the feature columns cannot be read from {path.name}: {e}") from None
     return [str(c) for c in feature_columns(columns, data.get("target"), None, str(path))]

@@ -202,3 +202,15 @@ def test_read_csv_reads_spreadsheet_exports_as_numbers(tmp_path, name, text, enc
     assert df.iloc[:, 0].tolist() == [1.5, 2.5, 3.0] and df.iloc[:, 1].tolist() == [2.0, 3.25, 1.0]
     assert read_csv(path, nrows=0).columns.tolist() == df.columns.tolist()
     assert read_csv(path, sep=",", encoding="latin-1").shape[1] in (1, 3)  # the caller's word wins
+
+
+def test_read_csv_drops_the_blank_column_a_trailing_separator_makes(tmp_path):
+    path = tmp_path / "trailing.csv"
+    path.write_text("a,b,label,\n1,2,x,\n3,4,y,\n\n", encoding="utf-8")
+    assert read_csv(path).columns.tolist() == ["a", "b", "label"]
+    named = tmp_path / "named.csv"  # a column with a name, or with a value, stays
+    named.write_text("a,b,label,note\n1,2,x,\n3,4,y,\n", encoding="utf-8")
+    assert read_csv(named).columns.tolist() == ["a", "b", "label", "note"]
+    valued = tmp_path / "valued.csv"
+    valued.write_text("a,b,label,\n1,2,x,7\n3,4,y,\n", encoding="utf-8")
+    assert read_csv(valued).shape == (2, 4)

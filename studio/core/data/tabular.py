@@ -69,6 +69,7 @@ def _rows_text(rows, source=None, limit=8) -> str:
 
 # what a CSV file may be separated by, in the order preferred when several split every line alike
 SEPARATORS = (",", ";", "\t", "|")
+_UNNAMED = re.compile(r"Unnamed: \d+")  # pandas' name for a column with an empty header
 _FORMAT_KEYS = ("sep", "delimiter", "decimal", "encoding", "thousands")
 _HEAD_BYTES = 1 << 16  # enough lines to judge a file's format by
 _DECIMAL_COMMA = re.compile(r"[-+]?(\d+|\d{1,3}(\.\d{3})+),\d+")
@@ -145,7 +146,18 @@ def read_csv(path, **kwargs) -> pd.DataFrame:
         raise TabularError(f"{Path(path).name}: cannot be read as CSV: {e}") from None
     if df.shape[1] == 0:
         raise TabularError(f"{Path(path).name}: no columns found")
-    return df
+    return _without_blank_columns(df)
+
+
+def _without_blank_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` without the columns that have neither a name nor a value: what a separator at the end
+    of every line (as some spreadsheets write) adds. With no rows read, nothing is known to be blank."""
+    blank = [
+        c
+        for c in df.columns
+        if isinstance(c, str) and _UNNAMED.fullmatch(c) and len(df) and df[c].isna().all()
+    ]
+    return df.drop(columns=blank) if blank else df
 
 
 def csv_file_options(path) -> dict:
