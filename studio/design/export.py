@@ -103,7 +103,8 @@ def _header(title: str, target: str, ddp: bool) -> list[str]:
 
 
 def _imports(target: str, ddp: bool, data) -> list[str]:
-    first = ["from __future__ import annotations", "", "import argparse", *(["import os"] if ddp else [])]
+    first = ["from __future__ import annotations", "", "import argparse"]
+    first += ["import os"] if ddp or data.uses_os else []
     first += ["from pathlib import Path"] if data.uses_path else []
     third = ["import numpy as np", *[i for i in data.imports if i.startswith("import")]]
     if target == "torch":

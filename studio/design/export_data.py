@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..assets.samples import sample_path
+from ..core.data.images import IMG_EXTENSIONS
 from .build import BuildError
 from .samples import SAMPLE_INFO, make_sequences, make_tokens
 from .script_text import indent, string_literal
@@ -119,16 +120,26 @@ def _csv_code(data: dict, options: dict, categories: dict) -> list[str]:
 IMAGES_CODE = [
     "root = Path(path)",
     'classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))',
-    "xs, ys = [], []",
+    "xs, ys, skipped = [], [], []",
     "for label, name in enumerate(classes):",
-    "    for file in sorted((root / name).iterdir()):",
-    "        if file.suffix.lower() not in IMAGE_EXTENSIONS:",
-    "            continue",
-    "        with Image.open(file) as image:",
-    "            image = image.convert(IMAGE_MODE).resize(IMAGE_SIZE[::-1])",
+    "    # sub-folders too, without following links, in Studio's order",
+    "    for folder, _, files in sorted(os.walk(root / name, followlinks=False)):",
+    "        for file in sorted(files):",
+    "            if not file.lower().endswith(IMAGE_EXTENSIONS):",
+    "                continue",
+    "            try:",
+    "                with Image.open(os.path.join(folder, file)) as image:",
+    "                    image = image.convert(IMAGE_MODE)",
+    "            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):",
+    "                skipped.append(file)  # unreadable: left out, as Studio leaves it out",
+    "                continue",
+    "            if image.size != IMAGE_SIZE[::-1]:",
+    "                image = image.resize(IMAGE_SIZE[::-1], Image.Resampling.BILINEAR)",
     "            array = np.asarray(image, np.float32) / 255.0",
-    "        xs.append(array[None] if array.ndim == 2 else array.transpose(2, 0, 1))",
-    "        ys.append(label)",
+    "            xs.append(array[None] if array.ndim == 2 else array.transpose(2, 0, 1))",
+    "            ys.append(label)",
+    "if skipped:",
+    '    print(f"left out {len(skipped)} unreadable image(s), the first: {skipped[0]}")',
     "return np.stack(xs), np.asarray(ys, np.int64)",
 ]
 
@@ -232,7 +243,7 @@ def _constants(project) -> list[str]:
         return [
             f"IMAGE_SIZE = {size!r}",
             f"IMAGE_MODE = {string_literal(str(data.get('image_mode') or 'L'))}",
-            'IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")',
+            f"IMAGE_EXTENSIONS = {IMG_EXTENSIONS!r}",
         ]
     return []
 
@@ -247,6 +258,7 @@ class DataSection:
     imports: list  # third-party imports beyond numpy
     uses_path: bool  # whether pathlib's Path is needed
     one_hot: bool = False  # whether some input columns are one-hot codes (ONE_HOT), left unscaled
+    uses_os: bool = False  # whether `os` is needed (walking an image folder)
 
 
 def data_section(project, script_path=None) -> DataSection:
@@ -267,4 +279,5 @@ def data_section(project, script_path=None) -> DataSection:
     imports += ["from PIL import Image"] if kind == "images" else []
     constants = _constants(project)
     one_hot = any(line.startswith("ONE_HOT = ") for line in constants)
-    return DataSection(location, constants, code, imports, kind == "images" or relative, one_hot)
+    images = kind == "images"
+    return DataSection(location, constants, code, imports, images or relative, one_hot, images)

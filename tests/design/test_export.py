@@ -399,3 +399,38 @@ def test_csv_script_honours_the_missing_value_setting(missing, tmp_path):
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "epoch 1:" in res.stdout
+
+
+def test_an_image_folder_script_reads_the_images_the_app_reads(tmp_path, capsys):
+    """Sub-folders, every extension Studio reads, mixed modes and an unreadable file: the script's
+    samples are the app's, in the app's order, decoded alike."""
+    from PIL import Image
+
+    from studio.design.datasource import describe_data
+    from studio.design.starter import default_design
+    from studio.training.data import prepare_data
+
+    rng = np.random.default_rng(1)
+    root = tmp_path / "photos"
+    for k, name in enumerate(["cats", "dogs"]):
+        (root / name / "more").mkdir(parents=True)
+        for i, ext in enumerate([".PNG", ".jpeg", ".webp", ".tif", ".bmp"]):
+            pixels = (rng.random((14, 10, 3)) * 200 + 40 * k).astype(np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}{ext}")
+        Image.fromarray((rng.random((9, 9)) * 255).astype(np.uint8)).save(root / name / "more" / "gray.png")
+        Image.fromarray((rng.random((9, 9, 4)) * 255).astype(np.uint8)).save(root / name / "rgba.png")
+        (root / name / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a picture")
+        (root / name / "Thumbs.db").write_bytes(b"\0" * 64)
+    data = {"kind": "images", "path": str(root), "image_size": [12, 8], "image_mode": "RGB"}
+    info = describe_data(data)
+    project = new_project(data={**data, "task": info["task"]}, design=default_design(info, data))
+    prepared = prepare_data(project)
+    path = tmp_path / "script.py"
+    path.write_text(export_python(project, target="studio"))
+    module = import_script(path)
+    parts = module.split_data(*module.load_data(module.DATA))
+    assert "left out 2 unreadable image(s)" in capsys.readouterr().out
+    for (x, y), split in zip(parts, ("train", "val", "test")):
+        np.testing.assert_allclose(x, prepared.splits[split][0], atol=1e-6)
+        np.testing.assert_array_equal(y, prepared.splits[split][1])
+    assert sum(len(y) for _, y in parts) == 14
