@@ -155,7 +155,11 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write the project as a Python script, or its trained network as ONNX")
     e.add_argument("file")
     e.add_argument("-o", "--output", required=True, help="the file to write (*.py, or *.onnx)")
-    e.add_argument("--target", choices=("studio", "torch", "onnx"), default="studio")
+    e.add_argument(
+        "--target",
+        choices=("studio", "torch", "onnx"),
+        help="what to write (default: onnx for an *.onnx output, else a studio script)",
+    )
     e.add_argument("--ddp", action="store_true", help="torch only: train with DistributedDataParallel")
     e.add_argument("--run", help="onnx: the id of the run whose weights are exported (default: the newest)")
     e.add_argument("--untrained", action="store_true", help="onnx: export freshly initialised weights")
@@ -505,6 +509,15 @@ def _save_run(project, new_runs, status: int) -> int:
 def cmd_export(args) -> int:
     from .design.export import export_python
 
+    suffix = Path(args.output).suffix.lower()
+    if args.target is None:
+        args.target = "onnx" if suffix == ".onnx" else "studio"
+    # a name that says the other kind of file is a slip that would leave a script named *.onnx
+    if (suffix == ".onnx") != (args.target == "onnx") and suffix in (".onnx", ".py"):
+        wanted, ext = ("an ONNX model", ".onnx") if args.target == "onnx" else ("a Python script", ".py")
+        raise CliError(
+            f"--target {args.target} writes {wanted}, but the output is named *{suffix}: use *{ext}"
+        )
     project = _load(args.file)
     if args.ddp and args.target != "torch":
         raise CliError("--ddp needs --target torch")

@@ -234,3 +234,22 @@ def test_train_refuses_bad_settings_in_one_line(tmp_path, capsys, args, message)
     code, _, err = run(capsys, "train", str(path), *args)
     assert code == 1 and message in err and err.count("\n") == 1
     assert load_project(path).runs == []
+
+
+def test_export_writes_what_the_output_name_says(tmp_path, capsys):
+    path = tmp_path / "m.studio"
+    assert main(["new", "--data", "iris", "-o", str(path)]) == 0
+    assert main(["train", str(path), "--epochs", "1"]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "export", str(path), "-o", str(tmp_path / "m.onnx"))
+    assert code == 0 and "(ONNX, run " in out and (tmp_path / "m.onnx").read_bytes()[:2] != b'""'
+    code, out, _ = run(capsys, "export", str(path), "-o", str(tmp_path / "m.py"))
+    assert code == 0 and "(studio)" in out
+    for argv, wanted in (
+        (["-o", "x.onnx", "--target", "torch"], "use *.py"),
+        (["-o", "x.py", "--target", "onnx"], "use *.onnx"),
+    ):
+        code, _, err = run(
+            capsys, "export", str(path), *[str(tmp_path / a) if a.startswith("x.") else a for a in argv]
+        )
+        assert code == 1 and wanted in err and not (tmp_path / argv[1]).exists()
