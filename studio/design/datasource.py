@@ -220,8 +220,20 @@ def describe_folder(ds, data: dict) -> DataSpec:
     }
     if not len(labels):
         info["problems"].append(f"no readable images under {ds.root}")
+    splits = [c for c in ds.classes if c.lower() in SPLIT_FOLDERS]
+    if len(splits) >= 2:
+        pick = next((c for c in splits if c.lower().startswith("train")), splits[0])
+        info["problems"].append(
+            f"the sub-folders of {Path(ds.root).name} are named {', '.join(splits)}: a split of the data, "
+            f"not classes; choose the {pick} folder inside it, whose sub-folders are the classes (Studio "
+            "splits the images itself)"
+        )
     _class_checks(info, np.asarray(ds.classes, dtype=object)[labels], data)
     return DataSpec(**info)
+
+
+# names of folders that hold a split of a data set (train/val/test), as many image sets are laid out
+SPLIT_FOLDERS = {"train", "training", "val", "valid", "validation", "test", "testing", "dev", "eval"}
 
 
 def read_source(data: dict, base: Path | None = None):

@@ -43,3 +43,17 @@ def test_one_registry_of_samples():
     assert SAMPLE_INFO is SAMPLES
     assert set(core_samples.SAMPLES) == {k for k, v in SAMPLES.items() if v["file"]}
     assert all(core_samples.SAMPLES[k] is SAMPLES[k] for k in core_samples.SAMPLES)
+
+
+def test_a_folder_laid_out_as_train_and_test_is_not_taken_as_two_classes(tmp_path):
+    from studio.core.data.samples import digits_image_folder
+
+    for split in ("train", "Test"):
+        digits_image_folder(tmp_path / "kaggle" / split, limit=20)
+    (problem,) = describe_data(tmp_path / "kaggle").problems
+    assert (
+        "named Test, train: a split of the data, not classes" in problem
+        and "choose the train folder" in problem
+    )
+    assert describe_data(tmp_path / "kaggle" / "train").problems == []
+    assert describe_data(tmp_path / "kaggle" / "train").num_classes == 10
