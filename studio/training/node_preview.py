@@ -38,6 +38,7 @@ class NodePreview:
     labels: tuple = ()
     highlight: int = -1
     span: tuple = (0.0, 0.0)  # the smallest and largest value of the output
+    full: float = 0.0  # a bar this high fills the height (1 for probabilities); 0: the largest does
 
 
 @dataclass
@@ -335,7 +336,14 @@ def _probabilities(logits, class_names) -> NodePreview:
         p, labels = p[order], tuple(labels[i] for i in order)
         top = 0
     return NodePreview(
-        "bars", p.astype(np.float32), caption, shape=z.shape, labels=labels, highlight=top, span=span
+        "bars",
+        p.astype(np.float32),
+        caption,
+        shape=z.shape,
+        labels=labels,
+        highlight=top,
+        span=span,
+        full=1.0,
     )
 
 
