@@ -9,6 +9,7 @@ a message instead, and the others still show what they output.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,11 +98,12 @@ def _prepared(project):
     return _DATA_CACHE[key]
 
 
-def compute_previews(project, run: dict | None = None, index: int = 0) -> Previews:
+def compute_previews(project, run: dict | None = None, index: int = 0, model=None) -> Previews:
     """Run example `index` of the project's data through its design, with `run`'s trained weights
     when they fit the design (else fresh weights drawn from the training seed), in evaluation mode,
-    and summarise what each node outputs. Never raises for a design or data that cannot run: the
-    nodes concerned carry the message."""
+    and summarise what each node outputs. `model` is the design as `fresh_model` builds it, made
+    here when not given. Never raises for a design or data that cannot run: the nodes concerned
+    carry the message."""
     from studio.design.build import BuildError
 
     from .data import DataError
@@ -127,7 +129,7 @@ def compute_previews(project, run: dict | None = None, index: int = 0) -> Previe
     result.split, result.label = split, _label_text(prepared, y_all[result.index])
     result.example = f"{split} example {result.index + 1} of {len(x_all)}{result.label}"
     try:
-        model = _model(project, run, result)
+        model = _model(project, run, result, model)
     except (BuildError, ValueError, RuntimeError) as e:
         return _all_say(project.design, result, f"Cannot build the design: {e}")
     values, errors = _run(model, x_all[result.index : result.index + 1])
@@ -180,42 +182,53 @@ def _label_text(prepared, y) -> str:
     return ""
 
 
-def _model(project, run, result: Previews):
-    """The design built with the run's weights when they fit, else with fresh seeded ones."""
+def fresh_model(project):
+    """The project's design built with fresh weights drawn from its training seed, as a run would
+    start; the process's random stream is put back afterwards. That stream is the whole process's:
+    call this on the thread that otherwise draws from it (the app's GUI thread), never beside it."""
     import studio.core as core
     from studio.core import backend
     from studio.design import build
-    from studio.design.runs import RunWeightsError, load_run_weights
 
-    # fresh weights are drawn from the training seed, without moving the app's own random stream
     mark = backend.fork_rng()
     try:
         core.manual_seed(int((project.training or {}).get("seed", 0) or 0))
-        model = build(project.design)
+        return build(project.design)
     finally:
         backend.restore_rng(mark)
+
+
+def _model(project, run, result: Previews, model):
+    """The design built with the run's weights when they fit, else with fresh seeded ones."""
+    from studio.design.runs import RunWeightsError, load_run_weights
+
+    if model is None:
+        model = fresh_model(project)
     if run is not None:
         number = next((i for i, r in enumerate(project.runs, 1) if r is run), None)
         name = f"run {number}" if number is not None else f"run {run.get('id')}"
+        trained = copy.deepcopy(model)  # a failed load may have filled some layers already
         try:
-            load_run_weights(model, project, run)
-        except RunWeightsError as e:
+            load_run_weights(trained, project, run)
+        except RunWeightsError:
             result.note = f"The weights of {name} do not fit the design as it is now: fresh weights are shown"
-            result.weights_text = "fresh weights"
-            del e
         else:
+            model = trained
             result.weights, result.weights_text = str(run.get("id")), f"trained weights of {name}"
     model.eval()
     return model
 
 
 def _run(model, x):
-    """Every node's output for the batch `x`, and the exceptions of the nodes that failed."""
+    """Every node's output for the batch `x`, and the exceptions of the nodes that failed.
+
+    Autograd's switch is one flag for the whole process, so the pass leaves it alone (other threads,
+    such as the graph inspector's, record while this one runs): the few operations it records for
+    one example are dropped with it."""
     import studio.core as core
 
     errors: dict = {}
-    with core.no_grad():
-        values = model.forward_all(core.from_numpy(np.ascontiguousarray(x)), errors=errors)
+    values = model.forward_all(core.from_numpy(np.ascontiguousarray(x)), errors=errors)
     return values, errors
 
 
@@ -349,8 +362,6 @@ def _probabilities(logits, class_names) -> NodePreview:
 
 def _add_attention(design, model, values, nodes: dict) -> None:
     """Attention layers show their attention weights (averaged over heads) instead of their output."""
-    import studio.core as core
-
     inf = design.infer()
     feeds = {e.dst: e.src for e in design.edges if e.dst_port == 0}
     for nid, node in design.nodes.items():
@@ -361,8 +372,7 @@ def _add_attention(design, model, values, nodes: dict) -> None:
             continue
         module = getattr(model, node.name, None)
         try:
-            with core.no_grad():
-                weights, which = _attention_weights(module, values[src])
+            weights, which = _attention_weights(module, values[src])
         except (AttributeError, TypeError, ValueError, RuntimeError):
             continue  # the output's own summary stays
         preview = heat_map(np.asarray(weights.detach().cpu().numpy())[0])

@@ -27,7 +27,7 @@ from PySide6.QtGui import QAction, QColor, QFontMetricsF, QImage, QPainter
 from PySide6.QtWidgets import QFrame, QGraphicsItem, QHBoxLayout, QLabel, QSpinBox
 
 from studio.design.project import project_from_dict
-from studio.training.node_preview import compute_previews, newest_trained_run, preview_key
+from studio.training.node_preview import compute_previews, fresh_model, newest_trained_run, preview_key
 
 from .background import Background
 from .layout import BAND_GAP, NODE_H, NODE_W
@@ -39,6 +39,7 @@ GAP = 2.0  # between a node's box and its preview
 PREVIEW_H = BAND_GAP / 2 - GAP - 2.0
 HEAT_WIDEST = 4.0  # a heat map under a node is stretched to this many times as wide as high
 TOOLTIP_W = 360  # the width of a preview enlarged in its tooltip
+NODES_AT_MOST = 400  # a bigger design shows none: its previews would cost more than they tell
 DEBOUNCE_MS = 250  # a change is followed after this pause, so that a burst of edits computes once
 SETTING = "canvas/previews"
 
@@ -231,6 +232,14 @@ class PreviewBar(QFrame):
         lay.addWidget(self.example)
         lay.addWidget(self.rest)
 
+    def say(self, text: str) -> None:
+        """A line in place of the weights and the example (no previews to describe)."""
+        self.label.setText(text)
+        self.label.setToolTip("")
+        self.example.setVisible(False)
+        self.rest.setText("")
+        self.adjustSize()
+
     def show_result(self, result) -> None:
         self.label.setToolTip(result.note)
         self.example.blockSignals(True)
@@ -242,6 +251,18 @@ class PreviewBar(QFrame):
         self.rest.setText(f"of {result.count}{result.label}" if result.count else "")
         self.example.setVisible(result.count > 0)
         self.adjustSize()
+
+
+def _fresh(project):
+    """The design with fresh weights, drawn here on the GUI thread: the random stream it seeds and
+    puts back is the whole process's, and other work draws from it on this thread. None when the
+    design cannot be built (the previews then say why)."""
+    from studio.design.build import BuildError
+
+    try:
+        return fresh_model(project)
+    except (BuildError, ValueError, RuntimeError):
+        return None
 
 
 class NodePreviews(QObject):
@@ -296,6 +317,12 @@ class NodePreviews(QObject):
         if not self.enabled:
             return
         project = self.window.project
+        if len(project.design.nodes) > NODES_AT_MOST:
+            self._key, self.result = None, None
+            self.job.cancel()
+            self.apply()
+            self.bar.say(f"Previews: off for designs of more than {NODES_AT_MOST:,} layers")
+            return
         key = preview_key(project, newest_trained_run(project), self.index)
         if key == self._key:
             self.apply()  # nodes drawn since (a rebuilt canvas) get theirs
@@ -303,13 +330,14 @@ class NodePreviews(QObject):
         self._key = key
         # the thread works on a copy: edits made meanwhile do not reach it half-way
         snapshot = project_from_dict(project.to_dict(), project.path)
-        self.job.run(compute_previews, self._deliver, snapshot, newest_trained_run(snapshot), self.index)
+        run = newest_trained_run(snapshot)
+        self.job.run(compute_previews, self._deliver, snapshot, run, self.index, _fresh(snapshot))
 
     def _deliver(self, result, error) -> None:
         if error is not None:
             if not isinstance(error, (ValueError, RuntimeError, OSError)):
                 raise error
-            self.bar.label.setText(f"Previews: {error}")
+            self.bar.say(f"Previews: {error}")
             self._key = None
             return
         if result.note and (self.result is None or self.result.note != result.note):
@@ -332,7 +360,7 @@ class NodePreviews(QObject):
             if item is None:
                 item = PreviewItem(node_item)
                 node_item.below = item
-            if preview is not None:
+            if preview is not None and (item.preview is not preview or item.context != context):
                 item.set_preview(preview, context)
             item.setVisible(self.enabled and preview is not None)
 

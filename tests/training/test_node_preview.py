@@ -134,7 +134,19 @@ def test_a_trained_run_is_used_while_its_weights_fit_the_design(tmp_path):
     changed = compute_previews(project, run)
     assert changed.weights == "fresh" and changed.weights_text == "fresh weights"
     assert "run 1" in changed.note and "do not fit" in changed.note
-    assert by_name(project, changed)["hidden1"].values.shape == (8,)
+    fresh_now = by_name(project, compute_previews(project))["hidden1"].values
+    assert np.array_equal(by_name(project, changed)["hidden1"].values, fresh_now)
+
+
+def test_the_grad_mode_of_the_process_is_left_alone():
+    import studio.core as core
+
+    project = load_template("tokens_transformer")
+    with core.no_grad():
+        compute_previews(project)
+        assert not core.is_grad_enabled()
+    compute_previews(project)
+    assert core.is_grad_enabled()
 
 
 def test_a_design_with_a_problem_gets_a_message_on_each_node():

@@ -150,3 +150,11 @@ def test_a_preview_shows_enlarged_in_its_tooltip(qtbot, make_window):
     encoded = tip.split("base64,", 1)[1].split('"', 1)[0]
     image = QImage.fromData(QByteArray.fromBase64(encoded.encode()), "PNG")
     assert image.width() == node_previews.TOOLTIP_W and image.height() > node_previews.PREVIEW_H
+
+
+def test_a_design_too_big_for_previews_says_so(qtbot, make_window, monkeypatch):
+    monkeypatch.setattr(node_previews, "NODES_AT_MOST", 5)
+    window = make_window(project=load_template("iris_mlp"))  # 7 layers
+    qtbot.waitUntil(lambda: "off for designs" in window.previews.bar.label.text())
+    assert window.previews.result is None
+    assert not window.previews.bar.example.isVisibleTo(window.previews.bar)
