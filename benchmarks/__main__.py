@@ -128,6 +128,22 @@ def app_rows():
         ("bench_app", "bench_stop_latency", "Stop to the end of a run (Digits CNN)", "s", 1.0, "max"),
         (
             "bench_app",
+            "bench_preview_latency",
+            "digits data chosen to the conv layer's preview painted",
+            "s",
+            1.0,
+            "max",
+        ),
+        (
+            "bench_app",
+            "bench_preview_stall",
+            "GUI event-loop stall (p99) while previews are computed",
+            "ms",
+            50.0,
+            "max",
+        ),
+        (
+            "bench_app",
             "bench_training_overhead",
             "training slowed by the live curves and progress",
             "%",

@@ -325,3 +325,92 @@ def bench_stop_latency(repeats: int = 3) -> float:
         if end.kind != "end" or end.status != "stopped":
             raise RuntimeError(f"the run did not stop: {end.kind} {end.message}")
     return statistics.median(times)
+
+
+def _window_wait(app, condition, seconds: float = 60.0) -> None:
+    from PySide6.QtCore import QEventLoop
+
+    end = time.perf_counter() + seconds
+    while not condition():
+        if time.perf_counter() > end:
+            raise RuntimeError("the window did not get there in time")
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+
+
+def bench_preview_latency(repeats: int = 3) -> float:
+    """Seconds from choosing the digits data for the digits CNN (whose data was Iris) to its first
+    conv layer's feature maps painted on the canvas, in a window that opened as the app does (with
+    the example project's previews); median of `repeats`, the first of which reads the data file."""
+    app = _app()
+    from studio.design import load_template
+    from studio.ui import MainWindow
+
+    window = MainWindow()
+    window.resize(1600, 1000)
+    window.show()
+    previews = window.previews
+    previews.action.setChecked(True)
+    _window_wait(app, lambda: previews.result is not None)
+    project = load_template("digits_lenet")
+    project.data["sample"] = "iris"
+    window.set_project(project)
+    conv = next(n.id for n in project.design.nodes.values() if n.name == "conv1")
+    times = []
+    for _ in range(repeats):
+        _window_wait(app, lambda: getattr(previews.item(conv), "preview", None) is not None)
+        item = previews.item(conv)
+        painted = item.painted
+        t0 = time.perf_counter()
+        window.data_panel.sample_buttons["digits"].click()
+        _window_wait(app, lambda i=item, p=painted: i.preview.kind == "maps" and i.painted > p)
+        times.append(time.perf_counter() - t0)
+        window.data_panel.sample_buttons["iris"].click()
+        _window_wait(app, lambda i=item: i.preview.kind == "message")
+    window.project.runs.clear()
+    window.undo_stack.setClean()
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    return statistics.median(times)
+
+
+def bench_preview_stall(percentile: float = 99.0, examples: int = 20) -> float:
+    """The 99th-percentile stall of the GUI event loop, in ms, while the canvas's previews of the
+    residual digits CNN are computed for `examples` examples in turn (stepped from the canvas's bar,
+    each after the previous one is shown), timed as bench_gui_stall does."""
+    import numpy as np
+    from PySide6.QtCore import QTimer
+
+    app = _app()
+    from studio.design import load_template
+    from studio.ui import MainWindow
+
+    window = MainWindow(project=load_template("digits_resnet"))
+    window.resize(1600, 1000)
+    window.show()
+    previews = window.previews
+    previews.action.setChecked(True)
+    _window_wait(app, lambda: previews.result is not None)
+    lateness: list[float] = []
+    last = [None]
+
+    def tick():
+        now = time.perf_counter()
+        if last[0] is not None:
+            lateness.append(max(0.0, (now - last[0]) * 1000 - 5.0))
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    timer.start()
+    for number in range(2, examples + 2):
+        previews.bar.example.setValue(number)
+        _window_wait(app, lambda n=number: previews.result.index == n - 1)
+    timer.stop()
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    if len(lateness) < 10:
+        raise RuntimeError("too few timer ticks were measured")
+    return float(np.percentile(lateness, percentile))

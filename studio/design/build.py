@@ -44,12 +44,22 @@ def _graph_module_class(backend):
         def forward(self, x):
             return self.forward_all(x)[self._output_id]
 
-        def forward_all(self, x) -> dict:
-            """Every node's output by node id (the Input's is `x`): for inspecting activations."""
+        def forward_all(self, x, errors: dict | None = None) -> dict:
+            """Every node's output by node id (the Input's is `x`): for inspecting activations.
+
+            With `errors`, a step that fails puts its exception there by node id instead of raising,
+            and the steps that need its output are left out, so that the others still run."""
             values = {self._input_id: x}
             modules = self._modules
             for nid, fn, name, srcs in self._steps:
-                values[nid] = fn(modules[name] if name is not None else None, *[values[s] for s in srcs])
+                if errors is not None and any(s not in values for s in srcs):
+                    continue
+                try:
+                    values[nid] = fn(modules[name] if name is not None else None, *[values[s] for s in srcs])
+                except Exception as e:
+                    if errors is None:
+                        raise
+                    errors[nid] = e
             return values
 
     GraphModule.__name__ = GraphModule.__qualname__ = "Net"

@@ -195,6 +195,7 @@ class NodeItem(QGraphicsItem):
         self.badge = BadgeItem(self)
         self.badge.setPos(NODE_W / 2 - 6, -NODE_H / 2 + 6)
         self.badge.hide()
+        self.below = None  # an item drawn under the box (the layer's preview), which fitting takes in
         self.setPos(*node.pos)
 
     def boundingRect(self) -> QRectF:
@@ -696,6 +697,8 @@ class CanvasScene(QGraphicsScene):
         rect = QRectF()
         for item in self.nodes.values():
             rect = rect.united(item.sceneBoundingRect())
+            if item.below is not None and item.below.isVisible():
+                rect = rect.united(item.below.sceneBoundingRect())
         return rect
 
 

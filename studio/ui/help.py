@@ -35,6 +35,9 @@ onto an input that is already connected replaces that connection.</li>
 <b>Summary and Problems</b> panel says what is wrong and where.</li>
 <li>Pan with Space+drag, the middle button or the hand tool (H); zoom with the wheel; press F to fit
 the design and Ctrl+L to lay it out again. Arrow keys go from layer to layer.</li>
+<li>Under each layer a preview shows what it outputs for one example of the data (feature maps,
+values, attention), with the newest run's trained weights or fresh ones; the bar on the canvas picks
+the example, and <b>View &gt; Layer Previews</b> hides them. Hover a preview to see it larger.</li>
 </ul>
 <h3>3. Data</h3>
 <p>In the <b>Data</b> panel choose a sample data set, a CSV file or a folder of images (one sub-folder

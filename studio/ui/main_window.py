@@ -33,6 +33,7 @@ from .inspector import REFRESH_MS, GraphInspector
 from .issues import IssuesPanel
 from .layout import STEP, layered_layout
 from .names import APP_NAME, ORG_NAME
+from .node_previews import NodePreviews
 from .palette import LayerPalette
 from .plots import LivePlots
 from .properties import PropertiesPanel
@@ -168,6 +169,8 @@ class MainWindow(QMainWindow):
         self._make_actions()
         self._make_menus()
         self._connect()
+        self.previews = NodePreviews(self, settings)
+        self.view_menu.insertAction(self.act_layout, self.previews.action)
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(self.write_recovery)
@@ -392,7 +395,7 @@ class MainWindow(QMainWindow):
         edit.addActions([self.act_cut, self.act_copy, self.act_paste, self.act_duplicate, self.act_delete])
         edit.addSeparator()
         edit.addActions([self.act_select_all, self.act_rename, self.act_find])
-        view = bar.addMenu("&View")
+        view = self.view_menu = bar.addMenu("&View")
         view.addActions([self.act_zoom_in, self.act_zoom_out, self.act_zoom_reset, self.act_fit])
         view.addSeparator()
         view.addActions([self.act_layout, self.act_hand])
@@ -491,6 +494,7 @@ class MainWindow(QMainWindow):
         self.compress_panel.refresh_runs(select=run.get("id"))
         self._project_changed()
         self._inspection_stale()
+        self.previews.schedule()
 
     def _data_changed(self, data, input_shape, num_classes, task) -> None:
         """The data panel chose other data: keep it, and make the design's Input and Output follow it,
@@ -686,6 +690,7 @@ class MainWindow(QMainWindow):
         self.inspector.clear()
         self._fill_run_panels()
         self.view.show_design()
+        self.previews.reset()
 
     def _load(self, path):
         """The project at `path`, or None after telling the user why it cannot be opened."""
