@@ -169,17 +169,17 @@ def applied(project, dims, values: dict):
 
     out = project_from_dict(copy.deepcopy(project.to_dict()), project.path)
     out.runs = []
-    settings = {}
-    for d in dims:
-        v = values[d.name]
-        if d.node is None:
-            settings[d.param] = v
-        else:
-            out.design.set_param(d.node, d.param, v)
-    if settings:
-        # chosen families first, so that an option of the chosen optimizer is set after it
-        out.training = TRAINING_SPEC.apply(out.training, settings)
+    out.sweeps = []
+    applied_to(out, dims, values)
     return out
+
+
+def applied_to(project, dims, values: dict) -> None:
+    """Set the trial's `values` in `project` itself (its training settings and its design)."""
+    training, params = changes(project, dims, values)
+    for node, param, _, new in params:
+        project.design.set_param(node, param, new)
+    project.training = training
 
 
 def changes(project, dims, values: dict) -> tuple[dict, list]:

@@ -66,6 +66,9 @@ def _child(project_dict, project_path, epochs, weights_dir, events, control, ini
     if hasattr(os, "nice"):
         with contextlib.suppress(OSError):
             os.nice(WORKER_NICENESS)  # the window wins the processor when both want it
+    with contextlib.suppress(ValueError, AttributeError):
+        # Ctrl+C in a terminal reaches the whole process group: the parent decides when a run stops
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         from studio.design.project import project_from_dict
 
