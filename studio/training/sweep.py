@@ -102,10 +102,16 @@ class Search:
     def tell(self, number: int, objective: float | None) -> None:
         optuna = _optuna()
         trial = self._asked.pop(number)
-        if objective is None or not math.isfinite(objective):
-            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        else:
-            self.study.tell(trial, objective)
+        try:
+            if objective is None or not math.isfinite(objective):
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            else:
+                self.study.tell(trial, objective)
+        except RuntimeError:
+            # a grid whose last point is told asks the study to stop, which only optuna's own
+            # optimize loop may do; the sweep counts its trials itself
+            if self.size is None:
+                raise
 
 
 def objective_of(run: dict, objective: str) -> float | None:
