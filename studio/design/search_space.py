@@ -193,3 +193,45 @@ def changes(project, dims, values: dict) -> tuple[dict, list]:
         if d.node is not None and d.node in project.design.nodes
     ]
     return training, params
+
+
+def candidates(project, node_id: str | None = None) -> list[tuple[str, str]]:
+    """(name, label) of what a sweep may vary: the searched training settings (options of the chosen
+    optimizer and schedule only) and the numeric parameters of the node `node_id`."""
+    chosen = {TRAINING_SPEC.get(project.training, f) for f in TRAINING_SPEC.families}
+    out = []
+    for name, s in TRAINING_SPEC.sweepable():
+        head, dot, _ = name.partition(".")
+        if dot and head not in TRAINING_SPEC.groups and head not in chosen:
+            continue
+        out.append((name, s.title or name))
+    node = project.design.nodes.get(node_id) if node_id else None
+    if node is not None:
+        for p in node.spec.params:
+            if p.kind in (*NUMERIC, "choice"):
+                out.append((f"{node.name}.{p.name}", f"{node.name}: {p.name.replace('_', ' ')}"))
+    return out
+
+
+def starting_text(project, name: str) -> str:
+    """A first guess at the values to try for `name` (around its value now), as `parse` reads them."""
+    decl, node, param = _declaration(project, name)
+    value = (
+        TRAINING_SPEC.get(project.training, param)
+        if node is None
+        else project.design.nodes[node].params.get(param, decl.default)
+    )
+    if decl.kind == "choice":
+        return ",".join(str(c) for c in decl.choices)
+    lo_lim = decl.min if decl.min is not None else -math.inf
+    hi_lim = decl.max if decl.max is not None else math.inf
+    if decl.kind == "int":
+        v = int(value or 1)
+        picks = sorted({int(min(hi_lim, max(lo_lim, x))) for x in (v // 2, v, v * 2)})
+        return ",".join(str(x) for x in picks)
+    v = float(value or 0.0)
+    if getattr(decl, "sweep", None) == "log" and v > 0:
+        return f"{max(lo_lim, v / 10):g}:{min(hi_lim, v * 10):g}:log"
+    lo = max(lo_lim, v / 2)
+    hi = min(hi_lim, v * 1.5 if v > 0 else lo + (min(hi_lim, 1.0) - lo) / 10)
+    return f"{lo:g}:{hi:g}:linear"

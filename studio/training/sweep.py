@@ -127,6 +127,15 @@ def objective_of(run: dict, objective: str) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
+def best_trial(trials, direction: str) -> dict | None:
+    """The completed trial with the best objective (the first of equals), or None."""
+    scored = [t for t in trials if t["status"] == "completed" and t["objective"] is not None]
+    if not scored:
+        return None
+    sign = 1 if direction == "minimize" else -1
+    return min(scored, key=lambda t: (sign * t["objective"], t["number"]))
+
+
 def _curves(run: dict) -> dict:
     c = run.get("curves") or {}
     return {k: list(c.get(k) or []) for k in ("epoch", "train_loss", "val_loss", "val_metric")}
@@ -166,6 +175,7 @@ class Sweep:
         self.runs: dict = {}  # trial number -> run summary of a completed trial
         self.started = _now()
         self.stopping = False
+        self.killing = False
         self.finished = False
 
     # ------------------------------------------------------------------ the loop
@@ -177,19 +187,27 @@ class Sweep:
                 self.trials = min(self.trials, self.search.size)
 
     def stop(self) -> None:
-        """End the running trials (each within a step) and start no more; finished trials are kept."""
+        """End the running trials (each within a step) and start no more; finished trials are kept.
+        Only a flag is set here, so that another thread may call it: `poll` does the rest."""
         self.stopping = True
-        for proc, _, _ in self.running.values():
-            proc.stop()
 
     def kill(self) -> None:
-        """End every trial at once and remove the sweep's files (the window is closing)."""
+        """End every trial at once and remove the sweep's files (the window is closing); like `stop`,
+        it sets a flag that the next `poll` acts on."""
+        self.killing = True
         self.stopping = True
+
+    def _end_trials(self) -> list[SweepEvent]:
+        if self.killing:
+            for proc, _, _ in self.running.values():
+                proc.kill()
+            self.running.clear()
+            self.finished = True
+            shutil.rmtree(self.folder, ignore_errors=True)
+            return [SweepEvent("end", {}, "stopped: the trials were ended at once")]
         for proc, _, _ in self.running.values():
-            proc.kill()
-        self.running.clear()
-        self.finished = True
-        shutil.rmtree(self.folder, ignore_errors=True)
+            proc.stop()  # sets a value the worker reads between steps: again and again costs nothing
+        return []
 
     def run(self, sleep=time.sleep):
         """Every event of the sweep, polling until it ends."""
@@ -204,6 +222,10 @@ class Sweep:
         """Start trials while there is room, and the events of the running ones; never blocks."""
         if self.finished:
             return []
+        if self.stopping:
+            ended = self._end_trials()
+            if self.finished:
+                return ended
         self.start()
         out: list[SweepEvent] = []
         for number in list(self.running):
@@ -298,11 +320,7 @@ class Sweep:
     # ------------------------------------------------------------------ results
     def best(self) -> dict | None:
         """The completed trial with the best objective (the first of equals), or None."""
-        scored = [r for r in self.results if r["status"] == "completed" and r["objective"] is not None]
-        if not scored:
-            return None
-        sign = 1 if self.direction == "minimize" else -1
-        return min(scored, key=lambda r: (sign * r["objective"], r["number"]))
+        return best_trial(self.results, self.direction)
 
     def record(self) -> dict:
         """The sweep as a project keeps it (see `studio.design.sweep_record`)."""
