@@ -104,6 +104,22 @@ def apply_ops(project, dims, values, shown) -> list:
     return ops + [SetParamOp(node, name, old, new) for node, name, old, new in params if old != new]
 
 
+def _ends(param: dict) -> tuple:
+    """The values at the bottom and the top of a parameter's axis."""
+    if "values" in param:
+        return param["values"][0], param["values"][-1]
+    return param["low"], param["high"]
+
+
+def _abbreviated(name: str, limit: int = 14) -> str:
+    """An axis's name short enough that neighbouring names do not run into each other."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 def _run_sweep(sweep: Sweep, out: queue.Queue) -> None:
     """The panel's thread: ask the search, start and read the trials' processes; hand over events."""
     try:
@@ -146,7 +162,10 @@ class ExperimentsPanel(QWidget):
         self.add_button = QPushButton("Add", objectName="sweepAdd", clicked=self.add_selected_param)
         self.remove_button = QPushButton("Remove", objectName="sweepRemove", clicked=self._remove_param)
         self.params = QTableWidget(0, 2, objectName="sweepParams")
-        self.params.setHorizontalHeaderLabels(["parameter", "values: LOW:HIGH[:log|linear] or a,b,c"])
+        self.params.setHorizontalHeaderLabels(["parameter", "values"])
+        self.params.setToolTip(
+            "values: a range LOW:HIGH, on a log or linear scale (1e-4:1e-1:log), or a list (8,16,32)"
+        )
         self.params.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.params.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.params.verticalHeader().hide()
@@ -180,13 +199,17 @@ class ExperimentsPanel(QWidget):
         self.table.verticalHeader().hide()
         self.coords = pg.PlotWidget(objectName="sweepCoordinates")
         self.coords.setBackground(None)
-        self.coords.setTitle("parameters and objective (colour: objective, yellow best)")
+        self.coords.setToolTip(
+            "one line per trial across its parameters and its objective, coloured by the objective "
+            "(bright: better); the best trial in yellow"
+        )
         self.coords.hideAxis("left")
         self.coords.setMouseEnabled(False, False)
         self.curves = pg.PlotWidget(objectName="sweepCurves")
         self.curves.setBackground(None)
         self.curves.setLabel("bottom", "epoch")
         self.curves.setLabel("left", "validation loss")
+        self.curves.getAxis("left").enableAutoSIPrefix(False)
         self.apply_button = QPushButton(
             "Apply Best Settings", objectName="sweepApply", enabled=False, clicked=self.apply_best
         )
@@ -214,7 +237,7 @@ class ExperimentsPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.stop_button)
-        buttons.addWidget(self.progress, 1)
+        buttons.addStretch(1)
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
@@ -223,6 +246,7 @@ class ExperimentsPanel(QWidget):
         lv.addWidget(self.params, 1)
         lv.addLayout(grid)
         lv.addLayout(buttons)
+        lv.addWidget(self.progress)
         lv.addWidget(self.status)
         plots = QSplitter(Qt.Orientation.Horizontal)
         plots.addWidget(self.coords)
@@ -230,6 +254,7 @@ class ExperimentsPanel(QWidget):
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.table)
         right.addWidget(plots)
+        right.setSizes([240, 200])  # the table keeps room for several trials in a short window
         bottom = QHBoxLayout()
         bottom.addStretch(1)
         bottom.addWidget(self.apply_button)
@@ -241,9 +266,9 @@ class ExperimentsPanel(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(rv)
-        split.setStretchFactor(0, 2)
+        split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 3)
-        split.setSizes([420, 700])
+        split.setSizes([330, 770])
         QVBoxLayout(self).addWidget(split)
 
     # ------------------------------------------------------------------ project and parameters
@@ -458,6 +483,8 @@ class ExperimentsPanel(QWidget):
                 item.setBackground(QBrush(BEST_COLOUR) if row == best else QBrush())
                 if row == best:
                     item.setToolTip("the best trial")
+        if best is not None:
+            self.table.scrollToItem(self.table.item(best, 0))
 
     def _colours(self) -> dict:
         """Trial number -> its colour by objective (better: brighter)."""
@@ -483,11 +510,14 @@ class ExperimentsPanel(QWidget):
         colours = self._colours()
         lo = min((t["objective"] for t in done), default=0.0)
         hi = max((t["objective"] for t in done), default=1.0)
-        for i in range(len(axes)):
+        ends = [_ends(p) for p in params] + [(lo, hi)]
+        for i, (low, high) in enumerate(ends):
             self.coords.addItem(pg.InfiniteLine(pos=i, angle=90, pen=pg.mkPen((128, 128, 128), width=1)))
-        self.coords.getAxis("bottom").setTicks([list(enumerate(axes))])
-        self.coords.setXRange(-0.2, len(axes) - 0.8, padding=0)
-        self.coords.setYRange(-0.05, 1.05, padding=0)
+            for y, value, anchor in ((1.0, high, (0.0, 1.0)), (0.0, low, (0.0, 0.0))):
+                label = pg.TextItem(_short(value), color=(110, 110, 110), anchor=anchor)
+                label.setPos(i + 0.02, y)  # beside the axis line, not across it
+                self.coords.addItem(label)
+        self.coords.getAxis("bottom").setTicks([[(i, _abbreviated(a)) for i, a in enumerate(axes)]])
         for t in sorted(done, key=lambda t: t["number"] == record.get("best")):
             best = t["number"] == record.get("best")
             ys = [_position(p, t["values"].get(p["name"])) for p in params]
@@ -499,9 +529,9 @@ class ExperimentsPanel(QWidget):
             if c.get("epoch") and c.get("val_loss"):
                 pts = [(e, v) for e, v in zip(c["epoch"], c["val_loss"]) if v is not None]
                 if pts:
-                    self.curves.plot(
-                        [p[0] for p in pts], [p[1] for p in pts], pen=pen, name=f"trial {t['number']}"
-                    )
+                    self.curves.plot([p[0] for p in pts], [p[1] for p in pts], pen=pen)
+        self.coords.disableAutoRange()
+        self.coords.setRange(xRange=(-0.45, len(axes) - 0.55), yRange=(-0.22, 1.22), padding=0)
 
     # ------------------------------------------------------------------ apply
     def best_values(self) -> dict | None:
