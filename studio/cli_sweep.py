@@ -99,27 +99,30 @@ def _sweep(args) -> int:
 
 
 def _follow(sweep, say) -> None:
-    """Run the sweep, printing a line as each trial starts and ends; Ctrl+C stops it."""
-    events = sweep.run()
-    while True:
-        try:
-            ev = next(events)
-        except StopIteration:
-            return
-        except KeyboardInterrupt:
-            sweep.stop()
-            say("\nstopping the running trials; the finished ones are kept...", sys.stderr)
-            continue
-        t = ev.trial
-        if ev.kind == "trial":
-            values = ", ".join(f"{k}={_value(v)}" for k, v in t["values"].items())
-            say(f"trial {t['number']} started: {values}", sys.stderr)
-        elif ev.kind == "result":
-            objective = "-" if t["objective"] is None else f"{t['objective']:.4f}"
-            note = f" ({t['message']})" if t["message"] and t["status"] != "completed" else ""
-            say(f"trial {t['number']} {t['status']}: {sweep.objective} {objective}{note}", sys.stderr)
-        elif ev.kind == "end":
-            say(ev.message, sys.stderr)
+    """Run the sweep, printing a line as each trial starts and ends; Ctrl+C stops the running trials
+    (the finished ones are kept), a second one ends the command and the trials at once."""
+    from .cli import stoppable
+
+    try:
+        for ev in stoppable(sweep.run):
+            _progress(sweep, ev, say)
+    except KeyboardInterrupt:
+        sweep.kill()
+        sweep.poll()  # ends the trials' processes and removes their files
+        raise
+
+
+def _progress(sweep, ev, say) -> None:
+    t = ev.trial
+    if ev.kind == "trial":
+        values = ", ".join(f"{k}={_value(v)}" for k, v in t["values"].items())
+        say(f"trial {t['number']} started: {values}", sys.stderr)
+    elif ev.kind == "result":
+        objective = "-" if t["objective"] is None else f"{t['objective']:.4f}"
+        note = f" ({t['message']})" if t["message"] and t["status"] != "completed" else ""
+        say(f"trial {t['number']} {t['status']}: {sweep.objective} {objective}{note}", sys.stderr)
+    elif ev.kind == "end":
+        say(ev.message, sys.stderr)
 
 
 def _keep(project, sweep, apply: bool, say, CliError) -> int:  # noqa: N803 - the class passed in

@@ -209,10 +209,12 @@ class Sweep:
             proc.stop()  # sets a value the worker reads between steps: again and again costs nothing
         return []
 
-    def run(self, sleep=time.sleep):
-        """Every event of the sweep, polling until it ends."""
+    def run(self, stop=None, sleep=time.sleep):
+        """Every event of the sweep, polling until it ends; `stop()` is asked between polls."""
         self.start()
         while not self.finished:
+            if stop is not None and not self.stopping and stop():
+                self.stop()
             events = self.poll()
             yield from events
             if not events:

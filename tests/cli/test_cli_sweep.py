@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+
 import pytest
 
 from studio.cli import main
@@ -75,3 +80,43 @@ def test_errors_are_one_line_with_exit_code_2(iris, capsys, args, words):
     assert code == 2 and out == ""
     assert err.startswith("studio: error: ") and words in err and err.count("\n") == 1
     assert "Traceback" not in err and load_project(iris).sweeps == []
+
+
+def test_ctrl_c_stops_the_running_trials_and_keeps_the_finished_ones(iris):
+    # seed 1 puts the one-epoch trial first on this grid: it finishes, the long one is running
+    argv = [
+        "sweep",
+        str(iris),
+        "--method",
+        "grid",
+        "--seed",
+        "1",
+        "--jobs",
+        "1",
+        "--param",
+        "epochs=1,100000",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "studio", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    try:
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("trial 1 started"):
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    err = "".join(seen) + err
+    assert proc.returncode == 0, err
+    assert "trial 0 completed" in err and "trial 1 stopped" in err and "Traceback" not in err
+    sweep = load_project(iris).sweeps[-1]
+    assert sweep["status"] == "stopped" and [t["status"] for t in sweep["trials"]] == ["completed", "stopped"]
+    assert sweep["best"] == 0 and load_project(iris).runs[-1]["id"] == sweep["best_run"]
