@@ -156,7 +156,7 @@ class Sweep:
         problems = project.design.infer().problems
         if problems:
             raise SweepError(f"the design has {len(problems)} problem(s): {problems[0].message}")
-        self.project = project
+        self.project = _snapshot(project)  # the trials start from the project as it is now
         self.dims = check_space(dims)
         self.method, self.objective, self.seed = method, objective, int(seed)
         self.direction = OBJECTIVES[objective][1]
@@ -356,6 +356,16 @@ class Sweep:
         shutil.rmtree(self.folder, ignore_errors=True)
         project.sweeps.append(record)
         return record
+
+
+def _snapshot(project):
+    """A copy of the project without its runs and sweeps, which the sweep's thread may read while the
+    window edits the project itself."""
+    from studio.design.project import project_from_dict
+
+    d = project.to_dict()
+    d["runs"], d["sweeps"] = [], []
+    return project_from_dict(d, project.path)
 
 
 def _moved_run(run: dict, sweep_folder: Path, folder: Path, project) -> dict:
