@@ -125,6 +125,14 @@ def app_rows():
             50.0,
             "max",
         ),
+        (
+            "bench_app",
+            "bench_sweep_stall",
+            "GUI event-loop stall (p99) while a 6-trial sweep runs, 2 jobs",
+            "ms",
+            50.0,
+            "max",
+        ),
         ("bench_app", "bench_stop_latency", "Stop to the end of a run (Digits CNN)", "s", 1.0, "max"),
         (
             "bench_app",

@@ -157,6 +157,33 @@ def bench_graph_layout(repeats: int = 3) -> float:
 _STALL_TICKS: list[int] = []  # how many timer ticks each stall measurement saw
 
 
+class _StallProbe:
+    """A timer that asks to fire every 5 ms; each tick records how much later than that it fired."""
+
+    def __init__(self):
+        from PySide6.QtCore import QTimer
+
+        self.lateness: list[float] = []
+        self._last = None
+        self.timer = QTimer()
+        self.timer.setInterval(5)
+        self.timer.timeout.connect(self._tick)
+
+    def _tick(self):
+        now = time.perf_counter()
+        if self._last is not None:
+            self.lateness.append(max(0.0, (now - self._last) * 1000 - 5.0))
+        self._last = now
+
+    def percentile(self, percentile: float) -> float:
+        import numpy as np
+
+        _STALL_TICKS.append(len(self.lateness))
+        if len(self.lateness) < 10:
+            raise RuntimeError("too few timer ticks were measured")
+        return float(np.percentile(self.lateness, percentile))
+
+
 def bench_gui_stall(percentile: float = 99.0, epochs: int = 1) -> float:
     """The 99th-percentile stall of the GUI event loop, in ms, while an epoch of the Digits CNN template
     trains in the worker process with the live plots and progress updating.
@@ -164,7 +191,6 @@ def bench_gui_stall(percentile: float = 99.0, epochs: int = 1) -> float:
     A timer asks to fire every 5 ms; a stall is how much later than that it fired. Measured from the
     press of Train (the worker process is started from the GUI thread) to the run's end.
     """
-    import numpy as np
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QHBoxLayout, QWidget
 
@@ -186,15 +212,7 @@ def bench_gui_stall(percentile: float = 99.0, epochs: int = 1) -> float:
     panel.set_project(project)
     app.processEvents()
 
-    lateness: list[float] = []
-    last = [None]
-
-    def tick():
-        now = time.perf_counter()
-        if last[0] is not None:
-            lateness.append(max(0.0, (now - last[0]) * 1000 - 5.0))
-        last[0] = now
-
+    probe = _StallProbe()
     loop = QEventLoop()
     outcome = {}
 
@@ -202,18 +220,15 @@ def bench_gui_stall(percentile: float = 99.0, epochs: int = 1) -> float:
         outcome["run"] = run
         loop.quit()
 
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(tick)
     panel.runFinished.connect(finished)
     guard = QTimer()
     guard.setSingleShot(True)
     guard.timeout.connect(loop.quit)
     guard.start(300_000)
-    timer.start()
+    probe.timer.start()
     panel.start()
     loop.exec()
-    timer.stop()
+    probe.timer.stop()
     guard.stop()
     panel.shutdown()
     frame.close()
@@ -221,10 +236,50 @@ def bench_gui_stall(percentile: float = 99.0, epochs: int = 1) -> float:
     app.processEvents()
     if "run" not in outcome or outcome["run"].get("status") != "completed":
         raise RuntimeError(f"the Digits run did not complete: {panel.status.text()}")
-    _STALL_TICKS.append(len(lateness))
-    if len(lateness) < 10:
-        raise RuntimeError("too few timer ticks were measured")
-    return float(np.percentile(lateness, percentile))
+    return probe.percentile(percentile)
+
+
+def bench_sweep_stall(percentile: float = 99.0, trials: int = 6, jobs: int = 2, epochs: int = 3) -> float:
+    """The 99th-percentile stall of the GUI event loop, in ms, while the Experiments panel runs a sweep
+    of the Iris MLP (`trials` trials, `jobs` worker processes at once) and fills its table and plots.
+
+    Measured with the same 5 ms timer as `bench_gui_stall`, from the press of Start to the sweep kept.
+    """
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    app = _app()
+    from studio.design import load_template
+    from studio.design.search_space import parse
+    from studio.ui.experiments_panel import ExperimentsPanel
+
+    project = load_template("iris_mlp")
+    panel = ExperimentsPanel()
+    panel.resize(1366, 560)
+    panel.show()
+    panel.set_project(project)
+    for dim in (parse(project, "lr=1e-3:1e-1:log"), parse(project, "hidden1.out_features=8,16,32")):
+        name, _, text = dim.text().partition("=")
+        panel.add_param(name, text)
+    panel.trials.setValue(trials)
+    panel.jobs.setValue(jobs)
+    panel.epochs.setValue(epochs)
+    app.processEvents()
+    probe = _StallProbe()
+    loop = QEventLoop()
+    panel.sweepFinished.connect(lambda _run: loop.quit())
+    QTimer.singleShot(600_000, loop.quit)
+    probe.timer.start()
+    panel.start()
+    loop.exec()
+    probe.timer.stop()
+    done = [t for t in (project.sweeps[-1]["trials"] if project.sweeps else []) if t["status"] == "completed"]
+    panel.shutdown()
+    panel.close()
+    panel.deleteLater()
+    app.processEvents()
+    if len(done) != trials:
+        raise RuntimeError(f"the sweep did not complete its trials: {panel.status.text()}")
+    return probe.percentile(percentile)
 
 
 _OVERHEAD_RUNS: list = []  # (unwatched, watched) run seconds of each overhead measurement

@@ -12,11 +12,15 @@ import threading
 import time
 from pathlib import Path
 
-COMMANDS = ("new", "info", "train", "export", "import", "compress")
+COMMANDS = ("new", "info", "train", "export", "import", "compress", "sweep")
 
 
 class CliError(Exception):
-    """A failure reported as one line on stderr."""
+    """A failure reported as one line on stderr; the command exits with `code`."""
+
+    def __init__(self, message, code: int = 1):
+        super().__init__(message)
+        self.code = code
 
 
 # Characters that would act on the terminal rather than show: controls (an escape sequence can retitle
@@ -178,6 +182,9 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--target", help="the CSV column to predict (default: the last column)")
     m.add_argument("--force", action="store_true", help="overwrite an existing file")
     _compress_parser(sub)
+    from .cli_sweep import add_parser
+
+    add_parser(sub)
     return p
 
 
@@ -667,6 +674,12 @@ def _keep(project, rows, which, keep_variant) -> int:
     return _save_run(project, project.runs[before:], 0)
 
 
+def _cmd_sweep(args) -> int:
+    from .cli_sweep import cmd_sweep
+
+    return cmd_sweep(args)
+
+
 def _run_app(path=None) -> int:
     try:
         from .ui.app import run_app
@@ -700,6 +713,7 @@ def main(argv=None) -> int:
             "export": cmd_export,
             "import": cmd_import,
             "compress": cmd_compress,
+            "sweep": _cmd_sweep,
         }
         return commands[args.command](args)
     except SystemExit as e:  # --help and --version
@@ -722,7 +736,7 @@ def main(argv=None) -> int:
         else:
             msg = f"{type(e).__name__}: {e}"
         say(f"studio: error: {printable(' '.join(msg.split()), newlines=False)}", sys.stderr)
-        return 1
+        return getattr(e, "code", 1) if isinstance(e, CliError) else 1
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from .checks import got, is_int, is_num
 from .document import Design
 from .inference import gc_paused
 from .run_summary import run_problems
+from .sweep_record import sweep_problems
 from .training_spec import TRAINING_SPEC
 from .validate import design_problems
 
@@ -103,6 +104,7 @@ class Project:
     description: str = ""
     # where the runs of a project that was never saved keep their weights (see studio.design.runs)
     unsaved_runs: str | None = field(default=None, compare=False, repr=False)
+    sweeps: list = field(default_factory=list)  # the project's experiments (studio.training.sweep)
 
     @property
     def folder(self) -> Path:
@@ -145,6 +147,8 @@ class Project:
             "data": data,
             "training": copy.deepcopy(self.training),
             "runs": runs,
+            # written only when there are sweeps, so that a project without any reads as before
+            **({"sweeps": copy.deepcopy(self.sweeps)} if self.sweeps else {}),
         }
 
 
@@ -350,12 +354,11 @@ def _migrated(d, path) -> dict:
         raise ProjectError([f"version: cannot migrate the file from version {version} ({e})"], path) from None
 
 
+FIELDS = ("format", "version", "name", "description", "design", "data", "training", "runs", "sweeps")
+
+
 def _project_problems(d, data, training, runs) -> list[str]:
-    problems = [
-        f"{key}: unknown field"
-        for key in d
-        if key not in ("format", "version", "name", "description", "design", "data", "training", "runs")
-    ]
+    problems = [f"{key}: unknown field" for key in d if key not in FIELDS]
     for key in ("name", "description"):
         if not isinstance(d.get(key, ""), str):
             problems.append(f"{key}: expected a text, got {got(d.get(key))}")
@@ -367,6 +370,12 @@ def _project_problems(d, data, training, runs) -> list[str]:
     else:
         for i, run in enumerate(runs):
             problems += run_problems(run, f"runs[{i}]")
+    sweeps = d.get("sweeps", [])
+    if not isinstance(sweeps, list):
+        problems.append(f"sweeps: expected a list, got {got(sweeps)}")
+    else:
+        for i, sweep in enumerate(sweeps):
+            problems += sweep_problems(sweep, f"sweeps[{i}]")
     return problems
 
 
@@ -393,7 +402,14 @@ def project_from_dict(d, path=None) -> Project:
         training[group] = {**DEFAULT_TRAINING[group], **training.get(group, {})}
     name, description = d.get("name", ""), d.get("description", "")
     return Project(
-        design, data, training, copy.deepcopy(runs), str(path) if path else None, name, description
+        design,
+        data,
+        training,
+        copy.deepcopy(runs),
+        str(path) if path else None,
+        name,
+        description,
+        sweeps=copy.deepcopy(d.get("sweeps", [])),
     )
 
 
@@ -466,4 +482,5 @@ def load_template(name: str) -> Project:
         project.data["path"] = str(project.data_path())
     project.path = None
     project.runs = []
+    project.sweeps = []
     return project

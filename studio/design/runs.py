@@ -150,8 +150,8 @@ def _folder_lock(folder: Path):
         os.close(fd)  # closing releases the lock
 
 
-def save_new_runs(project: Project, runs: list) -> Project:
-    """Add `runs` to the project's file as it is on disk now, and save it with their weights.
+def save_new_runs(project: Project, runs: list, sweeps=()) -> Project:
+    """Add `runs` (and `sweeps`) to the project's file as it is on disk now, and save it with their weights.
 
     Another process (a second `studio train`, the app) may have added runs since `project` was
     read: they are kept, and no run is recorded twice. Returns the project as saved.
@@ -165,6 +165,8 @@ def save_new_runs(project: Project, runs: list) -> Project:
         if current is not project:
             known = {r.get("id") for r in current.runs if isinstance(r, dict)}
             current.runs.extend(copy.deepcopy([r for r in runs if r.get("id") not in known]))
+            had = {s.get("id") for s in current.sweeps}
+            current.sweeps.extend(copy.deepcopy([s for s in sweeps if s.get("id") not in had]))
         save_with_runs(current, path)
     return current
 

@@ -66,6 +66,9 @@ def _child(project_dict, project_path, epochs, weights_dir, events, control, ini
     if hasattr(os, "nice"):
         with contextlib.suppress(OSError):
             os.nice(WORKER_NICENESS)  # the window wins the processor when both want it
+    with contextlib.suppress(ValueError, AttributeError):
+        # Ctrl+C in a terminal reaches the whole process group: the parent decides when a run stops
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         from studio.design.project import project_from_dict
 
@@ -107,9 +110,10 @@ class TrainingProcess:
 
     `init`: a weights file the run starts from (see `fit`). `job`: instead of training, compress a
     run: the keyword arguments of `studio.training.compress.compress` (options, run_id, folder).
+    `threads`: the math libraries' threads in the worker (default: all cores but one).
     """
 
-    def __init__(self, project, epochs=None, weights_dir=None, init=None, job=None):
+    def __init__(self, project, epochs=None, weights_dir=None, init=None, job=None, threads=None):
         from studio.design.runs import runs_folder
 
         self._ctx = mp.get_context("spawn")
@@ -124,6 +128,7 @@ class TrainingProcess:
             daemon=True,
             name="studio-training",
         )
+        self._threads = threads
         self._finished = False
         self._reaped = False
         self._oom_kills = oom_kills()
@@ -131,10 +136,13 @@ class TrainingProcess:
     def start(self):
         # The math libraries' thread pools leave one core to the window, which would otherwise stall
         # behind busy-waiting threads; the child reads these variables when it imports numpy.
-        threads = str(max(1, (os.cpu_count() or 2) - 1))
+        threads = str(self._threads or max(1, (os.cpu_count() or 2) - 1))
         saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
         for k in THREAD_VARIABLES:
-            os.environ.setdefault(k, threads)
+            if self._threads:  # parallel runs share the cores: each gets its part
+                os.environ[k] = threads
+            else:
+                os.environ.setdefault(k, threads)
         try:
             self._process.start()
         finally:

@@ -46,7 +46,8 @@ per class). The design's input and output follow the data.</p>
 <p>Press <b>Train</b> (F5). The <b>Curves</b> show the loss as it falls; <b>Stop</b> (Shift+F5) ends a
 run early and keeps what it learnt. <b>Evaluation</b> shows the confusion matrix, per-class scores and
 the examples the model got wrong; <b>Run &gt; Inspect Graph</b> (F6) draws the computation graph with
-the trained weights.</p>
+the trained weights. <b>Run &gt; Experiments</b> trains many short runs with settings and layer
+sizes varied, shows which did best, and applies its settings.</p>
 <h3>5. Keep and share</h3>
 <p>Save the project (Ctrl+S); its runs' weights are kept beside it. <b>File &gt; Export</b> writes a
 PyTorch script, the weights, the curves or an ONNX model.</p>

@@ -29,6 +29,7 @@ from .compress_panel import CompressPanel
 from .data_panel import DataPanel
 from .editor import Editor, clipboard_nodes
 from .evaluation import EvaluationView
+from .experiments_panel import ExperimentsPanel, apply_ops
 from .inspector import REFRESH_MS, GraphInspector
 from .issues import IssuesPanel
 from .layout import STEP, layered_layout
@@ -202,6 +203,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.curves_dock, self.evaluation_dock)
         self.curves_dock.raise_()
         self._add_compress_dock()
+        self._add_experiments_tab()
         self._fill_run_panels()
 
     def _add_compress_dock(self) -> None:
@@ -214,8 +216,34 @@ class MainWindow(QMainWindow):
         self.compress_panel.runKept.connect(self._run_finished)
         self.compress_panel.message.connect(self.show_status)
 
+    def _add_experiments_tab(self) -> None:
+        """Experiments: a central tab, for its table and plots want the room."""
+        self.experiments = ExperimentsPanel()
+        self.central_tabs.addTab(self.experiments, "Experiments")
+        self.experiments.sweepFinished.connect(self._sweep_finished)
+        self.experiments.applyBest.connect(self._apply_best)
+        self.experiments.message.connect(self.show_status)
+
+    def experiment(self) -> None:
+        self.central_tabs.setCurrentWidget(self.experiments)
+
+    def _sweep_finished(self, run) -> None:
+        if run is not None:
+            self._run_finished(run)
+        else:
+            self._project_changed()
+
+    def _apply_best(self, dims, values) -> None:
+        """The best trial's training settings and layer parameters, as one undo step."""
+        shown = lambda: self.training_panel.set_project(self.project)  # noqa: E731
+        ops = apply_ops(self.project, dims, values, shown)
+        if ops:
+            self.editor.push("Apply the best sweep settings", ops)
+        self.show_status("The best trial's settings are applied." if ops else "The best settings are in use.")
+
     def _fill_run_panels(self) -> None:
         self.training_panel.set_project(self.project)
+        self.experiments.set_project(self.project)
         self.compress_panel.set_project(self.project)
         self.data_panel.set_project(self.project)
         last = self.project.runs[-1] if self.project.runs else None
@@ -326,6 +354,12 @@ class MainWindow(QMainWindow):
             None,
             "Prune and quantize a trained run, compare the variants, keep or export one",
         )
+        self.act_experiments = self._action(
+            "E&xperiments...",
+            self.experiment,
+            None,
+            "Sweep training settings and layer parameters over many short runs; apply the best",
+        )
         self.act_load_weights = self._action(
             "Load &Weights...",
             self.load_weights_dialog,
@@ -414,6 +448,7 @@ class MainWindow(QMainWindow):
         self.view.canvas_actions = [self.act_paste, self.act_select_all, None, self.act_fit, self.act_layout]
         run = bar.addMenu("&Run")
         run.addActions([self.act_train, self.act_stop, self.act_inspect, self.act_compress])
+        run.addAction(self.act_experiments)
         run.addSeparator()
         run.addAction(self.act_load_weights)
         toolbar = self.addToolBar("Run")
@@ -592,6 +627,8 @@ class MainWindow(QMainWindow):
     def _selection_changed(self) -> None:
         ids = self.scene.selected_node_ids()
         self.properties.set_selection(ids)
+        if len(ids) == 1:
+            self.experiments.set_selected_node(ids[0])
         self._update_edit_actions()
 
     def _update_edit_actions(self, *_ignored) -> None:
@@ -1000,6 +1037,7 @@ class MainWindow(QMainWindow):
         self.save_layout()
         self.training_panel.shutdown()
         self.compress_panel.shutdown()
+        self.experiments.shutdown()
         self.autosave_timer.stop()
         self.recovery_file.close()
         discard_unsaved(self.project)

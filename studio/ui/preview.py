@@ -1,7 +1,8 @@
 """Any panel of the app on its own, with a sample project, for working on it without the whole window:
 
     python -m studio.ui.preview training      (or data, plots, evaluation, palette, properties, issues,
-                                               inspector; --template NAME picks the project)
+                                               inspector, experiments; --template NAME picks
+                                               the project)
 
 A short run of the template fills the views that show results (plots, evaluation, inspector).
 """
@@ -13,7 +14,17 @@ import sys
 
 from studio.design.project import load_template
 
-PANELS = ("training", "data", "plots", "evaluation", "palette", "properties", "issues", "inspector")
+PANELS = (
+    "training",
+    "data",
+    "plots",
+    "evaluation",
+    "palette",
+    "properties",
+    "issues",
+    "inspector",
+    "experiments",
+)
 
 
 def sample_project(template: str = "iris_mlp", trained: bool = False):
@@ -104,6 +115,15 @@ def _make_inspector(project):
     view = GraphInspector()
     view.show_inspection(inspect_project(project))
     return view
+
+
+def _make_experiments(project):
+    from .experiments_panel import ExperimentsPanel
+
+    panel = ExperimentsPanel()
+    panel.set_project(project)
+    panel.add_param("lr")
+    return panel
 
 
 MAKERS = {name: globals()[f"_make_{name}"] for name in PANELS}
