@@ -25,20 +25,24 @@ def plot_widget(name: str, bottom: str, left: str, square: bool = False) -> pg.P
     plot.setLabel("bottom", bottom)
     plot.setLabel("left", left)
     plot.showGrid(x=True, y=True, alpha=0.15)
+    for axis in ("left", "bottom"):
+        plot.getAxis(axis).enableAutoSIPrefix(False)  # values as they are, never "(x0.001)"
     if square:
         plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0.02)
         plot.setLimits(xMin=-0.05, xMax=1.05, yMin=-0.05, yMax=1.05)
     return plot
 
 
-def _legend(plot: pg.PlotWidget, offset, columns: int = 1) -> pg.LegendItem:
+def fresh_legend(plot: pg.PlotWidget, offset, columns: int = 1) -> pg.LegendItem:
+    """Clear the plot and its legend, which the curves plotted next fill."""
     plot.clear()
     item = plot.getPlotItem()
     if item.legend is None:
         item.addLegend(offset=offset, labelTextSize="8pt")
+        item.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
     item.legend.clear()
     item.legend.setColumnCount(columns)
-    item.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+    item.legend.setOffset(offset)
     return item.legend
 
 
@@ -50,7 +54,7 @@ def legend_texts(plot: pg.PlotWidget) -> list[str]:
 
 def show_roc(plot: pg.PlotWidget, curves: list[dict]) -> None:
     """One ROC curve per class against the rest, its area in the legend, and the diagonal of chance."""
-    _legend(plot, (-10, -10), 2 if len(curves) > 5 else 1)
+    fresh_legend(plot, (-10, -10), 2 if len(curves) > 5 else 1)
     plot.plot([0, 1], [0, 1], pen=pg.mkPen(CHANCE_PEN, style=Qt.PenStyle.DashLine))
     for i, c in enumerate(curves):
         plot.plot(
@@ -60,7 +64,7 @@ def show_roc(plot: pg.PlotWidget, curves: list[dict]) -> None:
 
 def show_pr(plot: pg.PlotWidget, curves: list[dict]) -> None:
     """One precision-recall curve per class, its average precision in the legend."""
-    _legend(plot, (10, -10), 2 if len(curves) > 5 else 1)
+    fresh_legend(plot, (10, -10), 2 if len(curves) > 5 else 1)
     for i, c in enumerate(curves):
         plot.plot(
             c["recall"],
@@ -77,7 +81,7 @@ def _name(curve, label, key) -> str:
 
 def show_calibration(plot: pg.PlotWidget, cal: dict) -> None:
     """The reliability curve against the diagonal of perfect calibration, with its expected error."""
-    legend = _legend(plot, (10, 10))
+    legend = fresh_legend(plot, (10, 10))
     plot.plot(
         [0, 1], [0, 1], pen=pg.mkPen(CHANCE_PEN, style=Qt.PenStyle.DashLine), name="perfectly calibrated"
     )
@@ -157,7 +161,6 @@ class HistogramsView(QWidget):
             plot = plot_widget(f"{kind}Histograms", "epoch", "value")
             plot.setTitle(title)
             plot.setMinimumWidth(200)
-            plot.getAxis("left").enableAutoSIPrefix(False)  # the values themselves, as in the tensors
             image = pg.ImageItem()
             image.setColorMap(pg.colormap.get("inferno"))
             plot.addItem(image)

@@ -136,7 +136,7 @@ class EvaluationView(QTabWidget):
             "residuals": (self.residuals, "Residuals"),
             "residual_hist": (self.residual_hist, "Residual histogram"),
             "flow": (flow_page, "Gradient flow"),
-            "histograms": (self.histograms, "Weights and gradients"),
+            "histograms": (self.histograms, "Histograms"),
         }
         self.addTab(self.empty, "Evaluation")
 

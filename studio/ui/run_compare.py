@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -23,9 +23,15 @@ from PySide6.QtWidgets import (
 
 from studio.design.run_table import outcome_rows, setting_rows
 
-from .eval_curves import colour, plot_widget
+from .eval_curves import colour, fresh_legend, plot_widget
 
 DIFFERS = QColor(255, 213, 79, 110)  # the background of a setting that differs between the runs
+
+
+def _swatch(c: QColor) -> QIcon:
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(c)
+    return QIcon(pixmap)
 
 
 def run_label(number: int, run: dict) -> str:
@@ -64,7 +70,7 @@ class RunComparison(QWidget):
         ll.addLayout(buttons)
         ll.addWidget(self.differences_only)
         self.loss_plot = plot_widget("comparedLoss", "epoch", "loss")
-        self.loss_plot.setTitle("validation loss (solid), training loss (dotted)", size="9pt")
+        self.loss_plot.setTitle("solid: validation · dotted: training", size="8pt")
         self.metric_plot = plot_widget("comparedMetric", "epoch", "validation metric")
         self.table = QTableWidget()
         self.table.setObjectName("comparedSettings")
@@ -82,8 +88,8 @@ class RunComparison(QWidget):
         tl.addWidget(self.note)
         tl.addWidget(self.table, 1)
         right.addWidget(table_box)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
+        right.setStretchFactor(0, 1)
+        right.setStretchFactor(1, 1)
         row = QSplitter(Qt.Orientation.Horizontal)
         row.addWidget(left)
         row.addWidget(right)
@@ -113,7 +119,7 @@ class RunComparison(QWidget):
             item = QListWidgetItem(
                 f"{run_label(i + 1, run)}: {run.get('status')}" + (f", {final}" if final else "")
             )
-            item.setToolTip(f"id {run.get('id')}, started {run.get('started')}")
+            item.setToolTip(f"{item.text()}\nid {run.get('id')}, started {run.get('started')}")
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if i in checked else Qt.CheckState.Unchecked)
             self.run_list.addItem(item)
@@ -146,13 +152,14 @@ class RunComparison(QWidget):
         self.metric_plot.setLabel(
             "left", f"validation {metrics.pop()}" if len(metrics) == 1 else "validation metric"
         )
-        for plot in (self.loss_plot, self.metric_plot):
-            plot.clear()
-            item = plot.getPlotItem()
-            if item.legend is None:
-                item.addLegend(offset=(-10, 10), labelTextSize="8pt")
-            item.legend.clear()
-            item.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        fresh_legend(self.loss_plot, (-10, 10))  # losses fall: the top right stays clear
+        fresh_legend(self.metric_plot, (-10, -10))  # metrics rise: the bottom right does
+        shown = self._ticks()
+        self.run_list.blockSignals(True)  # an icon changes the item: no refresh for that
+        for i in range(self.run_list.count()):  # the list's swatches match the curves' colours
+            n = sum(shown[:i])
+            self.run_list.item(i).setIcon(_swatch(colour(n, len(chosen))) if shown[i] else QIcon())
+        self.run_list.blockSignals(False)
         for n, (number, run) in enumerate(chosen):
             c = run.get("curves") or {}
             epochs = np.asarray(c.get("epoch") or [], np.float64)
@@ -181,9 +188,11 @@ class RunComparison(QWidget):
 
     def _fill_table(self, chosen) -> None:
         runs = [r for _, r in chosen]
-        rows = setting_rows(runs) + outcome_rows(runs) if runs else []
-        if self.differences_only.isChecked():
-            rows = [r for r in rows if r.differs or r.kind == "outcome"]
+        settings = setting_rows(runs) if runs else []
+        # what differs first, then how the runs ended, then the settings they share
+        rows = [r for r in settings if r.differs] + (outcome_rows(runs) if runs else [])
+        if not self.differences_only.isChecked():
+            rows += [r for r in settings if not r.differs]
         self.table.clear()
         self.table.setColumnCount(len(runs))
         self.table.setRowCount(len(rows))

@@ -42,7 +42,7 @@ def test_a_trained_classifier_shows_roc_pr_and_calibration_curves_and_histograms
     run = _train(qtbot, window)
     view = window.evaluation
     titles = view.tab_titles()
-    for title in ("ROC", "Precision-recall", "Calibration", "Per-class scores", "Weights and gradients"):
+    for title in ("ROC", "Precision-recall", "Calibration", "Per-class scores", "Histograms"):
         assert title in titles
     ev = run["evaluation"]
     # one curve per class, each with its area in the legend, as the run keeps it
@@ -116,7 +116,7 @@ def test_a_regressor_shows_predicted_against_actual_and_its_residuals(qtbot, mak
     assert f"R² {ev['r2']:.4g}" in view.scatter.getPlotItem().titleLabel.text
     (bars,) = view.residual_hist.getPlotItem().listDataItems()
     assert bars.getData()[1].sum() == len(ev["predicted"])
-    assert "Weights and gradients" in view.tab_titles()
+    assert "Histograms" in view.tab_titles()
 
 
 def test_two_runs_compared_overlay_their_curves_and_highlight_the_setting_that_differs(qtbot, iris_window):
