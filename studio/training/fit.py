@@ -551,7 +551,7 @@ def _json_cell(v):
     return None if v is None else str(v)
 
 
-def _evaluation_summary(prepared, preds, targets, outputs):
+def _evaluation_summary(prepared, preds, targets, outputs=None):
     """What the evaluation views show: confusion matrix, per-class scores, misclassified examples and
     the curves of the class probabilities, or predicted against actual values and the errors."""
     if preds is None:
@@ -587,7 +587,7 @@ def _evaluation_summary(prepared, preds, targets, outputs):
                 for i in wrong
             ],
             **({"columns": columns} if columns is not None else {}),
-            **classification_curves(np.concatenate(outputs), targets, names),
+            **(classification_curves(np.concatenate(outputs), targets, names) if outputs else {}),
         }
     return {
         "task": "regression",
