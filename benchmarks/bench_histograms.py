@@ -55,6 +55,7 @@ def recording_ms(repeats: int = 20) -> tuple[float, float | None]:
         import torch
     except ImportError:
         return studio_ms, None
+    torch.set_num_threads(1)  # as Studio's recording (numpy's histogram is single-threaded)
     tensors = [torch.randn(*p.shape) for p in model.parameters() for _ in range(2)]
     times = []
     for _ in range(repeats):
