@@ -1,5 +1,6 @@
 """The run summaries a project keeps, checked field by field: what the window draws from a run (its
-curves, evaluation and gradient norms) must have the shape the window expects, or the file is refused."""
+curves, evaluation, gradient norms and histograms) must have the shape the window expects, or the file
+is refused."""
 
 from __future__ import annotations
 
@@ -109,6 +110,55 @@ def _classification_problems(ev, at) -> list[str]:
     return pr
 
 
+def _curve_problems(curves, at, k, fields, score) -> list[str]:
+    """Per-class curves: objects with a class index, series of one length and their area or score."""
+    if curves is None:
+        return []
+    if not isinstance(curves, list):
+        return [f"{at}: expected a list of per-class curves, got {got(curves)}"]
+    pr = []
+    for i, c in enumerate(curves):
+        where = f"{at}[{i}]"
+        if not (isinstance(c, dict) and is_int(c.get("class")) and 0 <= c["class"] < k):
+            pr.append(f"{where}: expected a curve with a class index from 0 to {k - 1}, got {got(c)}")
+            continue
+        series = [c.get(f) for f in fields]
+        if not (all(_numbers(v) for v in series) and len({len(v) for v in series}) == 1):
+            pr.append(f"{where}: expected {' and '.join(fields)} as lists of numbers of one length")
+        if not is_num(c.get(score)):
+            pr.append(f"{where}.{score}: expected a number, got {got(c.get(score))}")
+    return pr
+
+
+def _probability_problems(ev, at, k) -> list[str]:
+    """The kept class probabilities, their true classes, the top-k accuracies and the calibration."""
+    pr = []
+    scores, targets = ev.get("scores"), ev.get("targets")
+    if scores is not None or targets is not None:
+        shape = _array_shape(scores) if scores else (0, k)
+        if shape is None or len(shape) != 2 or shape[1] not in (k, 2):
+            pr.append(f"{at}.scores: expected one row of class probabilities per test example")
+        elif not (
+            isinstance(targets, list)
+            and len(targets) == shape[0]
+            and all(is_int(t) and 0 <= t < shape[1] for t in targets)
+        ):
+            pr.append(f"{at}.targets: expected {shape[0]} class indices, got {got(targets)}")
+    top_k = ev.get("top_k")
+    if top_k is not None and not (_numbers(top_k) and len(top_k) <= k):
+        pr.append(f"{at}.top_k: expected at most {k} accuracies, got {got(top_k)}")
+    cal = ev.get("calibration")
+    if cal is not None:
+        series = (
+            [cal.get(f) for f in ("fraction_positive", "mean_predicted", "count")]
+            if isinstance(cal, dict)
+            else [None]
+        )
+        if not (all(_numbers(v) for v in series) and len({len(v) for v in series}) == 1):
+            pr.append(f"{at}.calibration: expected fraction_positive, mean_predicted and count of one length")
+    return pr
+
+
 def _evaluation_problems(ev, at) -> list[str]:
     if ev is None:
         return []
@@ -116,12 +166,22 @@ def _evaluation_problems(ev, at) -> list[str]:
         return [f"{at}: expected an object, got {got(ev)}"]
     task = ev.get("task")
     if task == "classification":
-        return _classification_problems(ev, at)
+        pr = _classification_problems(ev, at)
+        if pr:
+            return pr
+        k = len(ev["confusion"])
+        pr += _curve_problems(ev.get("roc"), f"{at}.roc", k, ("fpr", "tpr"), "auc")
+        pr += _curve_problems(ev.get("pr"), f"{at}.pr", k, ("precision", "recall"), "ap")
+        return pr + _probability_problems(ev, at, k)
     if task == "regression":
         pred, actual = ev.get("predicted"), ev.get("actual")
         if not (_numbers(pred) and _numbers(actual) and len(pred) == len(actual)):
             return [f"{at}: expected predicted and actual as two lists of numbers of one length"]
-        return []
+        return [
+            f"{at}.{key}: expected a number, got {got(ev[key])}"
+            for key in ("mae", "rmse", "r2")
+            if ev.get(key) is not None and not is_num(ev[key])
+        ]
     return [f"{at}.task: expected 'classification' or 'regression', got {got(task)}"]
 
 
@@ -158,6 +218,39 @@ def _scalar_problems(run, at) -> list[str]:
     return pr
 
 
+def _histogram_problems(h, at) -> list[str]:
+    """Weights' and gradients' histograms: per tensor and kind, one histogram (or null) per epoch kept,
+    each a range and `bins` counts."""
+    if h is None:
+        return []
+    if not (isinstance(h, dict) and is_int(h.get("bins")) and h["bins"] > 0):
+        return [f"{at}: expected an object with a number of bins, got {got(h)}"]
+    epochs, tensors = h.get("epochs"), h.get("tensors")
+    if not (isinstance(epochs, list) and all(is_int(e) and e > 0 for e in epochs)):
+        return [f"{at}.epochs: expected a list of epoch numbers, got {got(epochs)}"]
+    if not isinstance(tensors, dict):
+        return [f"{at}.tensors: expected an object of tensors, got {got(tensors)}"]
+    bins, n = h["bins"], len(epochs)
+
+    def fine(x):
+        return x is None or (
+            isinstance(x, dict)
+            and _numbers(x.get("range"))
+            and len(x["range"]) == 2
+            and isinstance(x.get("counts"), list)
+            and len(x["counts"]) == bins
+            and all(is_int(c) and c >= 0 for c in x["counts"])
+        )
+
+    pr = []
+    for name, entry in tensors.items():
+        for kind in ("weight", "grad"):
+            series = entry.get(kind) if isinstance(entry, dict) else None
+            if not (isinstance(series, list) and len(series) == n and all(fine(x) for x in series)):
+                pr.append(f"{at}.tensors[{name!r}].{kind}: expected {n} histograms of {bins} counts")
+    return pr
+
+
 def run_problems(run, at="runs[0]") -> list[str]:
     """Every problem of one run summary, as "path: message" lines; empty when the window can show it."""
     if not isinstance(run, dict):
@@ -171,4 +264,5 @@ def run_problems(run, at="runs[0]") -> list[str]:
         and all(isinstance(d, dict) and all(is_num(v) and v >= 0 for v in d.values()) for d in norms)
     ):
         pr.append(f"{at}.grad_norms: expected a list of objects of non-negative numbers, got {got(norms)}")
+    pr += _histogram_problems(run.get("histograms"), f"{at}.histograms")
     return pr

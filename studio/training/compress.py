@@ -280,7 +280,10 @@ def _measure(job: _Job, key: str, name: str, record: dict, model, float_file=Non
     save_weights(state, path, _design_name(job.project), extra={COMPRESSION_KEY: json.dumps(record)})
     params, nonzero = count_parameters(state)
     test = job.prepared.loader("test", 256)
-    loss, metric, preds, targets = evaluate(core, model, test, job.loss_fn, job.prepared.task)
+    outputs = []
+    loss, metric, preds, targets = evaluate(
+        core, model, test, job.loss_fn, job.prepared.task, outputs=outputs
+    )
     x_test = job.prepared.splits["test"][0]
     return {
         "key": key,
@@ -297,7 +300,7 @@ def _measure(job: _Job, key: str, name: str, record: dict, model, float_file=Non
         "latency": _latency(model.eval(), core.tensor(x_test)) if len(x_test) else None,
         "file": str(path),
         "float_file": float_file,
-        "evaluation": _evaluation_summary(job.prepared, preds, targets),
+        "evaluation": _evaluation_summary(job.prepared, preds, targets, outputs),
     }
 
 

@@ -22,6 +22,7 @@ from studio.design.runs import new_run_id, runs_folder, unsaved_root, weights_fi
 from studio.design.training_spec import LOSS_CLASSES, TRAINING_SPEC, run_arguments
 
 from .events import END, EPOCH, ERROR, LOADING, START, STEP, Event
+from .histograms import HistogramRecorder
 
 SPEED_WINDOW = 50  # steps over which speed and time left are measured
 STEP_CURVE_LIMIT = 5000  # step losses kept in a run summary; longer runs keep every k-th point
@@ -80,13 +81,14 @@ def _metric_name(task):
     return "accuracy" if task == "classification" else "r2"
 
 
-def _evaluate(ctx, split, stop=None):
+def _evaluate(ctx, split, stop=None, outputs=None):
     """Mean loss, the task's metric, predictions and targets over one of the run's splits."""
-    return evaluate(ctx.core, ctx.model, ctx.loaders[split], ctx.loss_fn, ctx.task, ctx.device, stop)
+    return evaluate(ctx.core, ctx.model, ctx.loaders[split], ctx.loss_fn, ctx.task, ctx.device, stop, outputs)
 
 
-def evaluate(core, model, loader, loss_fn, task, device="cpu", stop=None):
-    """Mean loss, the task's metric, predictions and targets over a loader, without recording a graph."""
+def evaluate(core, model, loader, loss_fn, task, device="cpu", stop=None, outputs=None):
+    """Mean loss, the task's metric, predictions and targets over a loader, without recording a graph;
+    the raw outputs (numpy arrays, one per batch) are appended to the list `outputs` when one is given."""
     from studio.core import metrics
 
     model.eval()
@@ -99,7 +101,10 @@ def evaluate(core, model, loader, loss_fn, task, device="cpu", stop=None):
             out = model(xb.to(device))
             total += float(loss_fn(out, yb.to(device)).item()) * len(yb)
             count += len(yb)
-            preds.append(recipe.predictions(out.detach().cpu().numpy(), task))
+            raw = out.detach().cpu().numpy()
+            if outputs is not None:
+                outputs.append(raw)
+            preds.append(recipe.predictions(raw, task))
             targets.append(yb.numpy().reshape(len(yb), -1) if task != "classification" else yb.numpy())
     model.train()
     if count == 0:
@@ -217,6 +222,7 @@ class _Context:
     curves: dict = field(default_factory=dict)
     step: int = 0
     recent: deque = None
+    histograms: HistogramRecorder | None = None
 
     @property
     def total_steps(self) -> int:
@@ -379,6 +385,8 @@ def _epochs(ctx, s, run, stop, pause, metric):
         if train_loss is None:
             return "stopped", best_state
         norms = _grad_norms(ctx.model)
+        if ctx.histograms is not None:
+            ctx.histograms.epoch_end(epoch)
         val_loss, val_metric, _, _ = _evaluate(ctx, "val", stop)
         if stop is not None and stop():
             return "stopped", best_state
@@ -415,13 +423,14 @@ def _epochs(ctx, s, run, stop, pause, metric):
     return "completed", best_state
 
 
-def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None, init=None):
+def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None, init=None, histograms=True):
     """Train `project`'s design on its data, yielding `Event`s; appends the run to `project.runs`.
 
     `stop()` and `pause()` are polled between steps: stop ends the run (status "stopped"), pause
     waits. `data` may supply prepared data (a `studio.training.data.PreparedData`). `init` is a
     weights file (safetensors, or a PyTorch .pt/.pth state dict) the run starts from instead of a
     fresh initialisation: tensors are matched by name and shape, the rest stays initialised.
+    `histograms` records the weights' and gradients' histograms of each epoch (see .histograms).
     """
     from .data import DataError, prepare_data
 
@@ -445,6 +454,9 @@ def fit(project, epochs=None, stop=None, pause=None, weights_dir=None, data=None
         yield _fail(project, run, f"the run could not start: {e}")
         return
     metric = run["metric"] = _metric_name(data.task)
+    if histograms:
+        run["histograms"] = {}
+        ctx.histograms = HistogramRecorder(ctx.model, run["histograms"])
     n_params = sum(p.numel() for p in ctx.model.parameters())
     init_note = f"\n{run['init']['report']}" if run.get("init") else ""
     yield Event(
@@ -478,11 +490,12 @@ def _stopped_loading(project, run) -> Event:
 
 def _finish(project, run, ctx, prepared, status, best_state, t_start):
     """Test the last weights, save the last and the best, and end with the END event."""
-    test_loss, test_metric, preds, targets = _evaluate(ctx, "test")
+    outputs = []
+    test_loss, test_metric, preds, targets = _evaluate(ctx, "test", outputs=outputs)
     run["final"] = (
         {"test_loss": test_loss, f"test_{run['metric']}": test_metric} if test_loss is not None else {}
     )
-    run["evaluation"] = _evaluation_summary(prepared, preds, targets)
+    run["evaluation"] = _evaluation_summary(prepared, preds, targets, outputs)
     monitor = ctx.monitor
     run["best"] = (
         {"epoch": monitor.best_epoch, "score": _best_score(ctx, run)} if monitor.best_epoch else None
@@ -538,12 +551,14 @@ def _json_cell(v):
     return None if v is None else str(v)
 
 
-def _evaluation_summary(prepared, preds, targets):
-    """What the evaluation views show: confusion matrix, per-class scores and misclassified examples,
-    or predicted against actual values for regression."""
+def _evaluation_summary(prepared, preds, targets, outputs=None):
+    """What the evaluation views show: confusion matrix, per-class scores, misclassified examples and
+    the curves of the class probabilities, or predicted against actual values and the errors."""
     if preds is None:
         return None
     from studio.core import metrics
+
+    from .evaluation import classification_curves, regression_errors
 
     x_test = prepared.splits["test"][0]
     if prepared.task == "classification":
@@ -553,9 +568,10 @@ def _evaluation_summary(prepared, preds, targets):
         precision, recall, f1 = metrics.precision_recall_f1(preds, targets, average=None, num_classes=k)
         wrong = np.flatnonzero(preds != targets)[:MISCLASSIFIED_KEPT]
         columns, raw_rows = prepared.raw_test or (None, None)
+        names = list(prepared.class_names) or [str(i) for i in range(k)]
         return {
             "task": "classification",
-            "classes": list(prepared.class_names) or [str(i) for i in range(k)],
+            "classes": names,
             "confusion": cm.tolist(),
             "precision": precision.round(6).tolist(),
             "recall": recall.round(6).tolist(),
@@ -571,11 +587,13 @@ def _evaluation_summary(prepared, preds, targets):
                 for i in wrong
             ],
             **({"columns": columns} if columns is not None else {}),
+            **(classification_curves(np.concatenate(outputs), targets, names) if outputs else {}),
         }
     return {
         "task": "regression",
         "predicted": preds[:, 0].astype(float).round(6).tolist()[:2000],
         "actual": targets[:, 0].astype(float).round(6).tolist()[:2000],
+        **regression_errors(preds, targets),
     }
 
 

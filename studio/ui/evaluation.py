@@ -1,5 +1,6 @@
-"""Judging a finished run: confusion matrix, per-class scores, misclassified examples, or predicted
-against actual values; and the gradient flow of each layer over training."""
+"""Judging a finished run: confusion matrix, per-class scores with top-k accuracy, ROC, precision-recall
+and calibration curves, misclassified examples; or predicted against actual values and residuals; and
+the gradient flow of each layer and the weights' and gradients' histograms over training."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from . import eval_curves
 
 VANISHING, EXPLODING = 1e-6, 1e3  # gradient norms outside these are flagged
 
@@ -63,6 +66,22 @@ class EvaluationView(QTabWidget):
         self.scores = QTableWidget(0, 4)
         self.scores.setObjectName("classScores")
         self.scores.setHorizontalHeaderLabels(["precision", "recall", "F1", "support"])
+        self.scores_note = QLabel()
+        self.scores_note.setObjectName("classScoresNote")
+        self.scores_note.setWordWrap(True)
+        self.scores_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        scores_page = QWidget()
+        sl = QVBoxLayout(scores_page)
+        sl.setContentsMargins(0, 4, 0, 0)
+        sl.addWidget(self.scores_note)
+        sl.addWidget(self.scores, 1)
+        self.roc = eval_curves.plot_widget("rocCurves", "false positive rate", "true positive rate", True)
+        self.pr = eval_curves.plot_widget("precisionRecallCurves", "recall", "precision", True)
+        self.calibration = eval_curves.plot_widget("calibrationCurve", "mean predicted probability", "", True)
+        self.residual_hist = eval_curves.plot_widget(
+            "residualHistogram", "residual (actual - predicted)", "test examples"
+        )
+        self.histograms = eval_curves.HistogramsView()
         self.wrong = QWidget()
         self.wrong_grid = QGridLayout(self.wrong)
         wrong_scroll = QScrollArea()
@@ -108,11 +127,16 @@ class EvaluationView(QTabWidget):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._pages = {
             "confusion": (self.confusion, "Confusion matrix"),
-            "scores": (self.scores, "Per-class scores"),
+            "scores": (scores_page, "Per-class scores"),
+            "roc": (self.roc, "ROC"),
+            "pr": (self.pr, "Precision-recall"),
+            "calibration": (self.calibration, "Calibration"),
             "wrong": (wrong_scroll, "Misclassified"),
             "scatter": (self.scatter, "Predicted vs actual"),
             "residuals": (self.residuals, "Residuals"),
+            "residual_hist": (self.residual_hist, "Residual histogram"),
             "flow": (flow_page, "Gradient flow"),
+            "histograms": (self.histograms, "Histograms"),
         }
         self.addTab(self.empty, "Evaluation")
 
@@ -127,14 +151,26 @@ class EvaluationView(QTabWidget):
             return
         if ev["task"] == "classification":
             self._show_classification(ev, input_shape)
-            for key in ("confusion", "scores", "wrong"):
-                self.addTab(*self._pages[key])
+            keys = ["confusion", "scores", "roc", "pr", "calibration", "wrong"]
+            keys = [k for k in keys if k not in ("roc", "pr", "calibration") or ev.get(k)]
         else:
             self._show_regression(ev)
-            for key in ("scatter", "residuals"):
-                self.addTab(*self._pages[key])
+            keys = ["scatter", "residuals", "residual_hist"]
         self._show_flow(run.get("grad_norms") or [])
-        self.addTab(*self._pages["flow"])
+        keys.append("flow")
+        if (run.get("histograms") or {}).get("epochs"):
+            self.histograms.show_record(run["histograms"])
+            keys.append("histograms")
+        for key in keys:
+            self.addTab(*self._pages[key])
+
+    def tab_titles(self) -> list[str]:
+        """The titles of the tabs shown."""
+        return [self.tabText(i) for i in range(self.count())]
+
+    def show_tab(self, key: str) -> None:
+        """Bring one page (a key of the pages: "roc", "histograms"...) to the front."""
+        self.setCurrentWidget(self._pages[key][0])
 
     def _show_classification(self, ev, input_shape):
         cm = np.asarray(ev["confusion"], np.float64)
@@ -165,6 +201,24 @@ class EvaluationView(QTabWidget):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.scores.setItem(i, col, item)
         self._show_misclassified(ev, names, input_shape)
+        self._show_class_curves(ev)
+
+    def _show_class_curves(self, ev) -> None:
+        """Top-k accuracy and the areas above the table; the ROC, precision-recall and calibration plots."""
+        parts = [f"top-{k} accuracy {v:.3f}" for k, v in enumerate(ev.get("top_k") or [], 1)]
+        if ev.get("roc_auc_macro") is not None:
+            parts.append(f"ROC AUC (macro, one-vs-rest) {ev['roc_auc_macro']:.3f}")
+        if ev.get("average_precision_macro") is not None:
+            parts.append(f"average precision (macro) {ev['average_precision_macro']:.3f}")
+        if ev.get("test_size") is not None:
+            parts.append(f"{ev['test_size']} test examples")
+        self.scores_note.setText(" · ".join(parts))
+        self.scores_note.setVisible(bool(parts))
+        if ev.get("roc"):
+            eval_curves.show_roc(self.roc, ev["roc"])
+            eval_curves.show_pr(self.pr, ev["pr"])
+        if ev.get("calibration"):
+            eval_curves.show_calibration(self.calibration, ev["calibration"])
 
     def _fit_cell_texts(self, *_):
         """Counts sized to their cells, and hidden when the cells are too small to hold them legibly."""
@@ -249,6 +303,10 @@ class EvaluationView(QTabWidget):
             pred, actual - pred, pen=None, symbol="o", symbolSize=5, symbolBrush=(234, 67, 53, 150)
         )
         self.residuals.addLine(y=0, pen=pg.mkPen((128, 128, 128)))
+        eval_curves.show_residual_histogram(self.residual_hist, actual, pred)
+        errors = [(label, ev.get(key)) for label, key in (("MAE", "mae"), ("RMSE", "rmse"), ("R²", "r2"))]
+        title = " · ".join(f"{label} {v:.4g}" for label, v in errors if v is not None)
+        self.scatter.setTitle(f"test: {title}" if title else None, size="9pt")
 
     def _show_flow(self, grad_norms):
         self.flow.clear()

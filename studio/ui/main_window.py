@@ -38,6 +38,7 @@ from .node_previews import NodePreviews
 from .palette import LayerPalette
 from .plots import LivePlots
 from .properties import PropertiesPanel
+from .run_compare import RunComparison
 from .training_panel import TrainingPanel
 
 FILE_FILTER = "Studio projects (*.studio);;All files (*)"
@@ -190,6 +191,7 @@ class MainWindow(QMainWindow):
         self.data_panel = DataPanel()
         self.evaluation = EvaluationView()
         self.inspector = GraphInspector()
+        self.comparison = RunComparison()  # a central tab once asked for (Run > Compare Runs)
         left = Qt.DockWidgetArea.LeftDockWidgetArea
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self.data_dock = self.add_dock("Data", "dataDock", _scrolled(self.data_panel), left)
@@ -248,6 +250,7 @@ class MainWindow(QMainWindow):
         self.data_panel.set_project(self.project)
         last = self.project.runs[-1] if self.project.runs else None
         self.inspector.set_runs(self.project.runs)
+        self.comparison.set_runs(self.project.runs)
         self.evaluation.show_run(last, self._input_shape())
         if last is not None and last.get("curves"):
             self.plots.show_run(last)
@@ -360,6 +363,12 @@ class MainWindow(QMainWindow):
             None,
             "Sweep training settings and layer parameters over many short runs; apply the best",
         )
+        self.act_compare = self._action(
+            "Compare &Runs",
+            self.compare_runs,
+            "Ctrl+Shift+R",
+            "Overlay the curves of chosen runs and compare their settings and results",
+        )
         self.act_load_weights = self._action(
             "Load &Weights...",
             self.load_weights_dialog,
@@ -449,6 +458,7 @@ class MainWindow(QMainWindow):
         run = bar.addMenu("&Run")
         run.addActions([self.act_train, self.act_stop, self.act_inspect, self.act_compress])
         run.addAction(self.act_experiments)
+        run.addAction(self.act_compare)
         run.addSeparator()
         run.addAction(self.act_load_weights)
         toolbar = self.addToolBar("Run")
@@ -519,6 +529,12 @@ class MainWindow(QMainWindow):
         # the table of variants wants the width: the dock takes most of the bottom row when it opens
         self.resizeDocks([self.compress_dock], [int(self.width() * 0.62)], Qt.Orientation.Horizontal)
 
+    def compare_runs(self) -> None:
+        """The project's runs side by side, in a tab of the central area."""
+        if self.central_tabs.indexOf(self.comparison) < 0:
+            self.central_tabs.addTab(self.comparison, "Compare Runs")
+        self.central_tabs.setCurrentWidget(self.comparison)
+
     def _run_started(self) -> None:
         self.curves_dock.show()
         self.curves_dock.raise_()
@@ -526,6 +542,7 @@ class MainWindow(QMainWindow):
     def _run_finished(self, run) -> None:
         self.evaluation.show_run(run, self._input_shape())
         self.inspector.set_runs(self.project.runs)
+        self.comparison.set_runs(self.project.runs)
         self.compress_panel.refresh_runs(select=run.get("id"))
         self._project_changed()
         self._inspection_stale()

@@ -1,8 +1,8 @@
 """Any panel of the app on its own, with a sample project, for working on it without the whole window:
 
     python -m studio.ui.preview training      (or data, plots, evaluation, palette, properties, issues,
-                                               inspector, experiments; --template NAME picks
-                                               the project)
+                                               inspector, experiments, compare; --template NAME
+                                               picks the project)
 
 A short run of the template fills the views that show results (plots, evaluation, inspector).
 """
@@ -24,6 +24,7 @@ PANELS = (
     "issues",
     "inspector",
     "experiments",
+    "compare",
 )
 
 
@@ -126,8 +127,16 @@ def _make_experiments(project):
     return panel
 
 
+def _make_compare(project):
+    from .run_compare import RunComparison
+
+    view = RunComparison()
+    view.set_runs(project.runs)
+    return view
+
+
 MAKERS = {name: globals()[f"_make_{name}"] for name in PANELS}
-TRAINED = {"plots", "evaluation"}  # the views that show a run's results
+TRAINED = {"plots", "evaluation", "compare"}  # the views that show a run's results
 
 
 def make_panel(name: str, project=None):

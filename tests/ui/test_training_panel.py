@@ -125,7 +125,16 @@ def test_evaluation_shows_a_classification_run(qtbot, iris):
     qtbot.addWidget(view)
     view.show_run(iris.runs[-1], input_shape=(4,))
     titles = [view.tabText(i) for i in range(view.count())]
-    assert titles == ["Confusion matrix", "Per-class scores", "Misclassified", "Gradient flow"]
+    assert titles == [
+        "Confusion matrix",
+        "Per-class scores",
+        "ROC",
+        "Precision-recall",
+        "Calibration",
+        "Misclassified",
+        "Gradient flow",
+        "Histograms",
+    ]
     assert view.scores.rowCount() == 3
     assert gradient_flags([{"a": 1e-9, "b": 0.5, "c": float("inf")}]) == {"a": "vanishing", "c": "exploding"}
 
