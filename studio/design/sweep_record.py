@@ -65,20 +65,17 @@ def sweep_problems(s, at="sweeps[0]") -> list[str]:
     for key in ("id", "objective"):
         if not isinstance(s.get(key), str) or not s[key]:
             pr.append(f"{at}.{key}: expected a text, got {got(s.get(key))}")
-    params = s.get("params")
-    if not isinstance(params, list):
-        pr.append(f"{at}.params: expected a list, got {got(params)}")
-    else:
-        for i, p in enumerate(params):
-            pr += _param_problems(p, f"{at}.params[{i}]")
-    trials = s.get("trials")
-    if not isinstance(trials, list):
-        pr.append(f"{at}.trials: expected a list, got {got(trials)}")
-    else:
-        for i, t in enumerate(trials):
-            pr += _trial_problems(t, f"{at}.trials[{i}]")
+    pr += _each(s.get("params"), f"{at}.params", _param_problems)
+    pr += _each(s.get("trials"), f"{at}.trials", _trial_problems)
     if s.get("best") is not None and not is_int(s["best"]):
         pr.append(f"{at}.best: expected a trial number, got {got(s['best'])}")
     if s.get("best_run") is not None and not isinstance(s["best_run"], str):
         pr.append(f"{at}.best_run: expected a run id, got {got(s['best_run'])}")
     return pr
+
+
+def _each(items, at: str, problems) -> list[str]:
+    """The problems of a list of records, each checked by `problems(item, where)`."""
+    if not isinstance(items, list):
+        return [f"{at}: expected a list, got {got(items)}"]
+    return [p for i, item in enumerate(items) for p in problems(item, f"{at}[{i}]")]
