@@ -36,7 +36,7 @@ from .layout import STEP, layered_layout
 from .names import APP_NAME, ORG_NAME
 from .node_previews import NodePreviews
 from .palette import LayerPalette
-from .plots import LivePlots
+from .plots import LivePlots, release_legends
 from .properties import PropertiesPanel
 from .run_compare import RunComparison
 from .training_panel import TrainingPanel
@@ -1060,6 +1060,7 @@ class MainWindow(QMainWindow):
         discard_unsaved(self.project)
         for part in (self.scene, self.properties, self.issues):
             part.detach()
+        release_legends(self)
         event.accept()
 
     def _quit(self) -> None:

@@ -6,6 +6,8 @@ with clipping to the view and peak downsampling, so 100,000 points stay smooth.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -528,3 +530,18 @@ def _at(seq, i):
     if seq is None or i >= len(seq):
         return None
     return seq[i]
+
+
+def release_legends(root) -> None:
+    """Stop the plot legends under `root` from following their plots' geometry, before `root` is
+    deleted. A legend is anchored to its plot through the plot's geometryChanged signal; while a
+    window is being deleted, its half-destroyed plots still emit it, and the legend then reads them
+    (a crash at teardown, seen once under load)."""
+    for widget in root.findChildren(pg.PlotWidget):
+        legend = widget.getPlotItem().legend
+        parent = legend.parentItem() if legend is not None else None
+        if parent is None:
+            continue
+        # never anchored, or released already: nothing to undo
+        with contextlib.suppress(RuntimeError, TypeError, AttributeError):
+            parent.geometryChanged.disconnect(legend._GraphicsWidgetAnchor__geometryChanged)
