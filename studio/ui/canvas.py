@@ -768,6 +768,12 @@ class CanvasView(QGraphicsView):
         if self._fresh:
             self._refit.start()
 
+    def content_grew(self) -> None:
+        """Something drawn beside the nodes arrived after the first view (a layer's preview): while the
+        user has not touched the view, it is fitted again to take it in, as after a resize."""
+        if self._fresh:
+            self._refit.start()
+
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         """Scale the view, keeping the scene point under `anchor` still."""
         self._fresh = False

@@ -346,6 +346,7 @@ class NodePreviews(QObject):
         self.bar.show_result(result)
         self._place_bar()
         self.apply()
+        self.window.view.content_grew()
         self.shown.emit()
 
     def apply(self) -> None:
