@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 pytest.importorskip("PySide6")
@@ -16,6 +18,18 @@ from pytestqt.qtbot import QtBot  # noqa: E402
 WAIT_BOUND_MS = 30_000
 for _wait in ("waitUntil", "waitSignal", "waitSignals", "waitCallback", "waitExposed", "waitActive"):
     getattr(QtBot, _wait).__kwdefaults__["timeout"] = WAIT_BOUND_MS
+
+
+@pytest.fixture(autouse=True)
+def _collect_between_tests():
+    """Python's cyclic garbage collector runs between tests only. Windows of finished tests linger in
+    reference cycles; collected at a random moment, PySide deletes such a window from inside whatever
+    Qt call is running (a layout's size hint, say), which can deadlock on Qt's own locks or crash."""
+    gc.collect()
+    gc.disable()
+    yield
+    gc.enable()
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)
