@@ -160,6 +160,12 @@ def run_app(path=None) -> int:
     app.setOrganizationName(ORG_NAME)
     app.setApplicationDisplayName(APP_NAME)
     install_excepthook()
+    # Python's cyclic garbage collector runs on a timer in the GUI thread only: run by a background
+    # thread (previews, reads, sweeps), it would destroy dropped widgets off the GUI thread, where Qt
+    # deadlocks or crashes
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    collector = GarbageCollector(interval=1.0)  # noqa: F841 - kept alive for the app's lifetime
     window = MainWindow(path=path) if path else MainWindow()
     window.show()
     window.offer_recovery()

@@ -358,7 +358,9 @@ class ExperimentsPanel(QWidget):
         self.events = queue.Queue()
         self.record = {**sweep.record(), "trials": []}
         self._reset_results()
-        self.thread = threading.Thread(target=_run_sweep, args=(sweep, self.events), daemon=True)
+        self.thread = threading.Thread(
+            target=_run_sweep, args=(sweep, self.events), daemon=True, name="studio-sweep"
+        )
         self.thread.name = "studio-sweep"
         self.thread.start()
         self._set_running(True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 
 import pytest
 
@@ -22,14 +23,19 @@ for _wait in ("waitUntil", "waitSignal", "waitSignals", "waitCallback", "waitExp
 
 @pytest.fixture(autouse=True)
 def _collect_between_tests():
-    """Python's cyclic garbage collector runs between tests only. Windows of finished tests linger in
-    reference cycles; collected at a random moment, PySide deletes such a window from inside whatever
-    Qt call is running (a layout's size hint, say), which can deadlock on Qt's own locks or crash."""
+    """Python's cyclic garbage collector runs in the GUI thread between tests only, as the app runs it
+    on a timer in the GUI thread. Windows of finished tests linger in reference cycles; collected in a
+    background thread (a preview, a read) or in the middle of a Qt call, PySide destroys them there,
+    which deadlocks on Qt's locks or crashes."""
     gc.collect()
     gc.disable()
     yield
-    gc.enable()
+    # the test's background jobs end first, so that none of their threads can run a collection
+    for thread in threading.enumerate():
+        if thread.name.startswith("studio-") and thread is not threading.current_thread():
+            thread.join(60)
     gc.collect()
+    gc.enable()
 
 
 @pytest.fixture(autouse=True)
