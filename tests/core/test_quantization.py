@@ -214,7 +214,14 @@ def _cnn(lib, q):
 
 
 @pytest.mark.parametrize("backend", ["x86", "qnnpack", "default"])
-def test_static_quantization_with_fusion_and_calibration_matches_pytorch(torch, tq, backend):
+def test_static_quantization_with_fusion_and_calibration_matches_pytorch(torch, tq, backend, monkeypatch):
+    # qnnpack's qconfig leaves reduce_range off, which PyTorch's x86 engine only computes exactly on
+    # CPUs with VNNI (without, its int16 partial sums saturate); it belongs with the qnnpack engine,
+    # whose requantization rounds a few values one step apart from the exact product
+    steps = 0
+    if backend == "qnnpack":
+        monkeypatch.setattr(torch.backends.quantized, "engine", "qnnpack")
+        steps = 1
     torch.manual_seed(3)
     t, s = _cnn(torch, tq), _cnn(sc, sq)
     t.bn.running_mean.uniform_(-0.3, 0.3)
@@ -238,10 +245,14 @@ def test_static_quantization_with_fusion_and_calibration_matches_pytorch(torch, 
     assert (scv.conv.scale, scv.conv.zero_point) == pytest.approx((tc.conv.scale, tc.conv.zero_point))
     x = rng.standard_normal((32, 2, 8, 8)).astype(np.float32)
     theirs, ours = _np(tc(torch.tensor(x))), scv(sc.tensor(x)).numpy()
-    assert np.abs(ours - theirs).max() < 1e-5 < np.abs(theirs - _np(t(torch.tensor(x)))).max() / 100
+    tolerance = steps * 2 * tc.fc2.scale + 1e-5  # a step in fc's output can move fc2's by two
+    assert np.abs(ours - theirs).max() < tolerance
+    assert np.abs(theirs - _np(t(torch.tensor(x)))).max() > 1e-3  # quantized: not the float network
+    assert np.mean(np.abs(ours - theirs) > 1e-5) <= 0.02 * steps
     q = scv.fc(scv.flat(scv.pool(scv.conv(scv.quant(sc.tensor(x))))))
     tqx = tc.fc(tc.flat(tc.pool(tc.conv(tc.quant(torch.tensor(x))))))
-    np.testing.assert_array_equal(q.int_repr().numpy(), tqx.int_repr().numpy())
+    off = np.abs(q.int_repr().numpy().astype(int) - tqx.int_repr().numpy().astype(int))
+    assert off.max() <= steps and off.mean() <= 0.01 * steps
 
 
 def test_unfused_layers_batch_norm_and_functional_flatten(torch, tq):
