@@ -215,6 +215,7 @@ class MainWindow(QMainWindow):
             "Compress", "compressDock", _scrolled(self.compress_panel), Qt.DockWidgetArea.BottomDockWidgetArea
         )
         self.tabifyDockWidget(self.evaluation_dock, self.compress_dock)
+        self.curves_dock.raise_()  # a dock tabified last is the one shown; the curves come first
         self.compress_panel.runKept.connect(self._run_finished)
         self.compress_panel.message.connect(self.show_status)
 

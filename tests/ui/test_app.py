@@ -188,3 +188,14 @@ def test_later_panels_join_the_panels_menu(window):
     dock = window.add_dock("Notes", "notesDock", QLabel("notes"), Qt.DockWidgetArea.BottomDockWidgetArea)
     assert dock.toggleViewAction() in window.panels_menu.actions()
     assert len(window.panels_menu.actions()) == before + 1
+
+
+def test_a_new_window_shows_the_curves_among_the_bottom_tabs(window):
+    from PySide6.QtWidgets import QTabBar
+
+    def tabs(bar):
+        return {bar.tabText(i) for i in range(bar.count())}
+
+    # Qt keeps the tab bar of an earlier tabification around: the bar that holds all three counts
+    bars = [b for b in window.findChildren(QTabBar) if {"Curves", "Evaluation", "Compress"} <= tabs(b)]
+    assert len(bars) == 1 and bars[0].tabText(bars[0].currentIndex()) == "Curves"
