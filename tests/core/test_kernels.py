@@ -23,6 +23,11 @@ def _run(fn, arrays, compiled, monkeypatch):
 CASES = {
     "maxpool 2x2, odd size": (lambda x: sc.nn.functional.max_pool2d(x, 2), [(3, 4, 9, 7)]),
     "maxpool 3x3": (lambda x: sc.nn.functional.max_pool2d(x, 3), [(2, 3, 9, 10)]),
+    "maxpool 2x2, threaded": (lambda x: sc.nn.functional.max_pool2d(x, 2), [(16, 32, 46, 47)]),
+    "maxpool 3x3 before a convolution, which hands its gradient back transposed": (
+        lambda x, w: sc.nn.functional.conv2d(sc.nn.functional.max_pool2d(x, 3), w),
+        [(2, 16, 13, 14), (6, 16, 3, 3)],  # 16 * 3 * 3 channel taps: the all-samples GEMM
+    ),
     "relu": (sc.relu, [(4, 5, 6)]),
     "conv with bias": (
         lambda x, w, b: sc.nn.functional.conv2d(x, w, b, padding=1),

@@ -81,6 +81,7 @@ def warm() -> None:
     f, i8 = np.float32, np.int8
     x, out = np.zeros((1, 2, 2), f), np.zeros((1, 1, 1), f)
     flat = np.zeros(4, f)
+    cols, unit = np.zeros((1, 1, 1, 1, 2, 2), f), (1, 1, 1, 1)  # unit strides and dilations
     examples = {
         "maxpool_fwd": (x, 2, 2, out, np.zeros((1, 1, 1), i8)),
         "maxpool2x2_fwd": (x, out, np.zeros((1, 1, 1), i8)),
@@ -97,6 +98,10 @@ def warm() -> None:
         "relu_bwd": (flat, flat, flat.copy()),
         "channels_first_out": (out, np.zeros(1, f), True, out.copy()),
         "channels_first_grad": (out, out.copy(), np.zeros(1), True),
+        "col2im": (cols, *unit, x[None].copy()),
+        "im2col": (x[None], *unit, cols),
+        # the all-samples GEMM's columns come from the input seen channels first (numba's "A" layout)
+        "im2col ": (np.zeros((2, 2, 2, 2), f).transpose(1, 0, 2, 3), *unit, np.zeros((2, 1, 1, 2, 2, 2), f)),
     }
     for parallel in (False, True):
         if parallel and _numba.get_num_threads() == 1:
@@ -171,26 +176,25 @@ def _maxpool2x2_fwd(x, out, idx):
 
 def _maxpool_bwd(g, idx, kh, kw, gx):
     """Each window's gradient to its maximum, zeros elsewhere (including rows no window covers).
-    All (N, C, ., .); `g` may be any layout (the gradient of a convolution arrives transposed)."""
-    n, c, h, w = gx.shape
+    All (N, C, ., .); `g` may be any layout (the gradient of a convolution arrives transposed).
+    Each plane is zeroed whole, then scattered into: the windows tile it, so no two write one place."""
+    n, c = gx.shape[0], gx.shape[1]
     ho, wo = g.shape[2], g.shape[3]
+    zero = gx.dtype.type(0)
     for p in prange(n * c):
         s, k = p // c, p % c
         out = gx[s, k]
+        out[:, :] = zero
         for r in range(ho):
             gr, ir = g[s, k, r], idx[s, k, r]
-            for a in range(kh):
-                row = out[r * kh + a]
+            if kh == 2 and kw == 2:  # the common window, without divisions: three times faster
                 for q in range(wo):
-                    at = ir[q] - a * kw
-                    v = gr[q]
-                    for b in range(kw):
-                        row[q * kw + b] = v if at == b else 0
-                for x in range(wo * kw, w):
-                    row[x] = 0
-        for y in range(ho * kh, h):
-            for x in range(w):
-                out[y, x] = 0
+                    at = ir[q]
+                    out[2 * r + (at >> 1), 2 * q + (at & 1)] = gr[q]
+            else:
+                for q in range(wo):
+                    at = ir[q]
+                    out[r * kh + at // kw, q * kw + at % kw] = gr[q]
 
 
 # -------------------------------------------------------------------------------- activations
@@ -242,6 +246,44 @@ def _channels_first_grad(g, go, gb, has_bias):
             gb[k] = total
 
 
+def _im2col(x, sh, sw, dh, dw, out):
+    """Columns of x (A, B, Hp, Wp), any layout, into out (A, kh, kw, B, Ho, Wo): each A by one thread."""
+    na, kh, kw, nb, ho, wo = out.shape
+    dense = sh == 1 and sw == 1 and dh == 1 and dw == 1
+    for a in prange(na):
+        for i in range(kh):
+            for j in range(kw):
+                for b in range(nb):
+                    for r in range(ho):
+                        if dense:  # indices numba can prove non-negative vectorize
+                            for q in range(wo):
+                                out[a, i, j, b, r, q] = x[a, b, i + r, j + q]
+                        else:
+                            y = i * dh + r * sh
+                            for q in range(wo):
+                                out[a, i, j, b, r, q] = x[a, b, y, j * dw + q * sw]
+
+
+def _col2im(cols, sh, sw, dh, dw, out):
+    """Sum (A, kh, kw, B, Ho, Wo) columns into out (A, B, Hp, Wp): each A's planes zeroed and summed
+    by one thread, reading its columns in order (numpy's slice-adds pass over the output per offset)."""
+    na, kh, kw, nb, ho, wo = cols.shape
+    dense = sh == 1 and sw == 1 and dh == 1 and dw == 1
+    for a in prange(na):
+        out[a] = 0
+        for i in range(kh):
+            for j in range(kw):
+                for b in range(nb):
+                    for r in range(ho):
+                        if dense:  # indices numba can prove non-negative vectorize: three times faster
+                            for q in range(wo):
+                                out[a, b, i + r, j + q] += cols[a, i, j, b, r, q]
+                        else:
+                            y = i * dh + r * sh
+                            for q in range(wo):
+                                out[a, b, y, j * dw + q * sw] += cols[a, i, j, b, r, q]
+
+
 _KERNELS = {
     "maxpool_fwd": _maxpool_fwd,
     "maxpool2x2_fwd": _maxpool2x2_fwd,
@@ -250,4 +292,6 @@ _KERNELS = {
     "relu_bwd": _relu_bwd,
     "channels_first_out": _channels_first_out,
     "channels_first_grad": _channels_first_grad,
+    "col2im": _col2im,
+    "im2col": _im2col,
 }

@@ -65,6 +65,12 @@ def im2col(x, kernel, stride, dilation, out_hw, batch_major=False):
     sh, sw = stride
     dh, dw = dilation
     ho, wo = out_hw
+    if K.floating(x) and x.dtype.isnative:
+        n_, c_ = (n * c, 1) if batch_major else (c, n)
+        out = B.numpy.empty((n_, kh, kw, c_, ho, wo), dtype=x.dtype)
+        planes = x.reshape((n_, 1) + x.shape[2:]) if batch_major else x.transpose(1, 0, 2, 3)
+        if K.call("im2col", planes, sh, sw, dh, dw, out):
+            return out.reshape((n, c, kh, kw, ho, wo) if batch_major else (c, kh, kw, n, ho, wo))
     s_n, s_c, s_h, s_w = x.strides
     if batch_major:
         shape, strides = (n, c, kh, kw, ho, wo), (s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw)
@@ -82,6 +88,12 @@ def col2im(cols, padded_hw, kernel, stride, dilation, batch_major=False):
     lead = cols.shape[:2] if batch_major else (cols.shape[0], cols.shape[3])
     sh, sw = stride
     dh, dw = dilation
+    if K.usable(cols):
+        out = B.numpy.empty(lead + tuple(padded_hw), dtype=cols.dtype)
+        # the kernel takes (A, kh, kw, B, Ho, Wo): batch-major columns are (N * C, kh, kw, 1, Ho, Wo)
+        blocks = cols.reshape((-1, kh, kw, 1, ho, wo)) if batch_major else cols
+        if K.call("col2im", blocks, sh, sw, dh, dw, out.reshape((blocks.shape[0], -1) + tuple(padded_hw))):
+            return out
     out = xp.zeros(lead + tuple(padded_hw), dtype=cols.dtype)
     for i in range(kh):
         r0 = i * dh
