@@ -281,6 +281,30 @@ class ExperimentsPanel(QWidget):
         self.epochs.setValue(min(5, int(project.training.get("epochs") or 5)))
         self._fill_pick()
         self.show_record(project.sweeps[-1] if project.sweeps else None)
+        if self.record is not None:
+            self._restore_definition(self.record)
+
+    def _restore_definition(self, record: dict):
+        """The last sweep's parameters, method, objective, epochs and trial count, ready to run again
+        or to change: a parameter the design no longer has is left out."""
+        for param in record.get("params", []):
+            if "values" in param:
+                text = ",".join(str(v) for v in param["values"])
+            else:
+                text = f"{param['low']:g}:{param['high']:g}:{param['scale']}"
+            try:
+                parse(self.project, f"{param['name']}={text}")
+            except SpaceError:
+                continue
+            self.add_param(param["name"], text)
+        for combo, key in ((self.method, "method"), (self.objective, "objective")):
+            index = combo.findData(record.get(key))
+            if index >= 0:
+                combo.setCurrentIndex(index)
+        if isinstance(record.get("epochs"), int):
+            self.epochs.setValue(record["epochs"])
+        if record.get("trials"):
+            self.trials.setValue(len(record["trials"]))
 
     def set_selected_node(self, node_id: str | None):
         """The canvas's selection: its numeric parameters join the list of what may be varied."""

@@ -100,7 +100,8 @@ def test_a_bad_parameter_is_named_and_nothing_starts(qtbot, iris_window):
     assert not panel.running and window.project.sweeps == []
 
 
-def test_the_last_sweep_shows_when_the_project_opens(qtbot, make_window, tmp_path):
+def _with_last_sweep(params: list, values: dict):
+    """The example project with a finished two-trial sweep over `params` (trial 1 best, lr 0.1)."""
     from studio.ui.main_window import example_project
 
     project = example_project()
@@ -111,11 +112,12 @@ def test_the_last_sweep_shows_when_the_project_opens(qtbot, make_window, tmp_pat
             "method": "grid",
             "objective": "val_loss",
             "direction": "minimize",
-            "params": [{"name": "lr", "kind": "choice", "values": [0.01, 0.1]}],
+            "epochs": 3,
+            "params": [{"name": "lr", "kind": "choice", "values": [0.01, 0.1]}, *params],
             "trials": [
                 {
                     "number": n,
-                    "values": {"lr": lr},
+                    "values": {"lr": lr, **values},
                     "status": "completed",
                     "objective": obj,
                     "metrics": {},
@@ -129,10 +131,32 @@ def test_the_last_sweep_shows_when_the_project_opens(qtbot, make_window, tmp_pat
             "best_run": None,
         }
     )
+    return project
+
+
+def test_the_last_sweep_shows_when_the_project_opens(qtbot, make_window, tmp_path):
+    span = {"name": "hidden1.out_features", "kind": "int", "low": 4, "high": 32, "scale": "log"}
+    project = _with_last_sweep([span], {"hidden1.out_features": 8})
     window = make_window(project=project)
     panel = window.experiments
     assert panel.table.rowCount() == 2 and panel.table.item(panel.best_row(), 0).value == 1
+    # its definition is back, ready to run again: parameters, method, objective and trials
+    rows = [(panel.params.item(r, 0).text(), panel.params.item(r, 1).text()) for r in range(2)]
+    assert rows == [("lr", "0.01,0.1"), ("hidden1.out_features", "4:32:log")] and panel.params.rowCount() == 2
+    assert panel.method.currentData() == "grid" and panel.objective.currentData() == "val_loss"
+    assert panel.trials.value() == 2 and panel.epochs.value() == 3
+    assert [d.text() for d in panel.dimensions()] == ["lr=0.01,0.1", "hidden1.out_features=4:32:log"]
     click(qtbot, panel.apply_button)
     assert window.project.training["lr"] == 0.1
     window.undo_stack.undo()
     assert window.project.training["lr"] == 0.01
+
+
+def test_the_last_sweep_of_a_deleted_layer_is_shown_but_not_offered_again(qtbot, make_window):
+    gone = {"name": "gone.out_features", "kind": "int", "values": [8, 16]}
+    window = make_window(project=_with_last_sweep([gone], {"gone.out_features": 8}))
+    panel = window.experiments
+    assert panel.table.rowCount() == 2
+    assert [panel.params.item(r, 0).text() for r in range(panel.params.rowCount())] == ["lr"]
+    click(qtbot, panel.apply_button)
+    assert "no longer fit the design" in panel.status.text() and window.project.training["lr"] != 0.1
