@@ -288,15 +288,11 @@ class ExperimentsPanel(QWidget):
         """The last sweep's parameters, method, objective, epochs and trial count, ready to run again
         or to change: a parameter the design no longer has is left out."""
         for param in record.get("params", []):
-            if "values" in param:
-                text = ",".join(str(v) for v in param["values"])
-            else:
-                text = f"{param['low']:g}:{param['high']:g}:{param['scale']}"
             try:
-                parse(self.project, f"{param['name']}={text}")
+                dim = self._recorded_dimension(param)
             except SpaceError:
                 continue
-            self.add_param(param["name"], text)
+            self.add_param(dim.name, dim.text().partition("=")[2])
         for combo, key in ((self.method, "method"), (self.objective, "objective")):
             index = combo.findData(record.get(key))
             if index >= 0:
@@ -566,23 +562,18 @@ class ExperimentsPanel(QWidget):
             (t["values"] for t in record.get("trials", []) if t["number"] == record.get("best")), None
         )
 
+    def _recorded_dimension(self, param: dict):
+        """A parameter of a kept sweep, checked against the project as it is now (SpaceError if not)."""
+        keys = ("values", "low", "high", "scale")
+        return dimension(self.project, param["name"], **{k: param.get(k) for k in keys})
+
     def apply_best(self):
         """Ask the window to set the best trial's values (it makes them one undo step)."""
         values = self.best_values()
         if values is None or self.project is None:
             return
         try:
-            dims = [
-                dimension(
-                    self.project,
-                    p["name"],
-                    values=p.get("values"),
-                    low=p.get("low"),
-                    high=p.get("high"),
-                    scale=p.get("scale"),
-                )
-                for p in self.record["params"]
-            ]
+            dims = [self._recorded_dimension(p) for p in self.record["params"]]
         except SpaceError as e:
             self._say(f"The best settings no longer fit the design: {e}", error=True)
             return
